@@ -1,0 +1,58 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// Warnings are errors in CI (`STREAMGATE_STRICT=1`), so a warning never lands unnoticed.
+let strict = Context.environment["STREAMGATE_STRICT"] == "1"
+let swiftSettings: [SwiftSetting] = strict ? [.unsafeFlags(["-warnings-as-errors"])] : []
+
+let package = Package(
+    name: "streamgate",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "streamgate", targets: ["StreamgateCLI"]),
+        .executable(name: "streamgate-demo-upstream", targets: ["DemoUpstream"]),
+        .executable(name: "streamgate-bench", targets: ["StreamgateBench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // System libraries: module maps only.
+        .systemLibrary(name: "CLibevent", path: "Sources/CLibevent"),
+        .systemLibrary(name: "CHiredis", path: "Sources/CHiredis"),
+        .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL"),
+        // Wrappers for the macros and variadics Swift cannot import.
+        .target(
+            name: "CStreamgateShims",
+            dependencies: ["CLibevent", "CHiredis", "COpenSSL"],
+            linkerSettings: [
+                .linkedLibrary("event_core"), .linkedLibrary("event_extra"),
+                .linkedLibrary("event_openssl"), .linkedLibrary("event_pthreads"),
+                .linkedLibrary("hiredis"), .linkedLibrary("ssl"), .linkedLibrary("crypto"),
+            ]
+        ),
+        // Pure Swift: parsing, routing, auth decisions, SSE framing, config.
+        .target(name: "StreamgateCore", swiftSettings: swiftSettings),
+        // The only Swift module that touches the C libraries.
+        .target(
+            name: "StreamgateIO",
+            dependencies: ["StreamgateCore", "CLibevent", "CHiredis", "COpenSSL", "CStreamgateShims"],
+            swiftSettings: swiftSettings
+        ),
+        // Composition: gateway server, proxy sessions, upstream pools.
+        .target(name: "Streamgate", dependencies: ["StreamgateCore", "StreamgateIO"], swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "StreamgateCLI",
+            dependencies: ["Streamgate", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(name: "DemoUpstream", dependencies: ["StreamgateIO", "StreamgateCore"], swiftSettings: swiftSettings),
+        .executableTarget(name: "StreamgateBench", dependencies: ["StreamgateIO", "StreamgateCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "StreamgateCoreTests", dependencies: ["StreamgateCore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "StreamgateIntegrationTests",
+            dependencies: ["Streamgate", "StreamgateIO", "StreamgateCore"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

@@ -1,0 +1,2 @@
+import StreamgateIO
+print("bench")

@@ -1,0 +1,2 @@
+import Streamgate
+print("streamgate")

@@ -1,0 +1,159 @@
+/// An HTTP failure that already knows what the client is told.
+///
+/// Every failure path carries its status, so whoever catches it can answer without a table
+/// of its own. `closeConnection` is true for framing faults: after them the byte stream can
+/// no longer be trusted, so nothing more is read from it.
+public struct HTTPError: Error, Equatable, Sendable, CustomStringConvertible {
+    public var status: Int
+    /// Short, fixed, safe to send to the client and to log (never carries request bytes).
+    public var reason: String
+    public var closeConnection: Bool
+
+    public init(status: Int, reason: String, closeConnection: Bool = true) {
+        self.status = status
+        self.reason = reason
+        self.closeConnection = closeConnection
+    }
+
+    public var description: String { "\(status) \(reason)" }
+}
+
+public struct HTTPVersion: Equatable, Hashable, Sendable, CustomStringConvertible {
+    public var major: Int
+    public var minor: Int
+    public init(major: Int, minor: Int) { self.major = major; self.minor = minor }
+    public static let http1_0 = HTTPVersion(major: 1, minor: 0)
+    public static let http1_1 = HTTPVersion(major: 1, minor: 1)
+    public var description: String { "HTTP/\(major).\(minor)" }
+}
+
+/// Header fields in arrival order. Names keep the case they arrived with; lookups ignore case.
+public struct HTTPHeaders: Sendable, Equatable, Sequence {
+    public typealias Element = (name: String, value: String)
+    public private(set) var fields: [(name: String, value: String)]
+
+    public init(_ fields: [(name: String, value: String)] = []) { self.fields = fields }
+
+    public static func == (lhs: HTTPHeaders, rhs: HTTPHeaders) -> Bool {
+        lhs.fields.count == rhs.fields.count
+            && zip(lhs.fields, rhs.fields).allSatisfy { $0.name == $1.name && $0.value == $1.value }
+    }
+
+    public var count: Int { fields.count }
+    public func makeIterator() -> IndexingIterator<[(name: String, value: String)]> { fields.makeIterator() }
+
+    public mutating func add(name: String, value: String) { fields.append((name, value)) }
+
+    /// Replaces every field of that name with one field.
+    public mutating func replaceOrAdd(name: String, value: String) {
+        remove(name: name)
+        add(name: name, value: value)
+    }
+
+    public mutating func remove(name: String) {
+        fields.removeAll { asciiCaseInsensitiveEquals($0.name, name) }
+    }
+
+    public mutating func removeAll(where predicate: (_ name: String) -> Bool) {
+        fields.removeAll { predicate($0.name) }
+    }
+
+    /// First value of the field, if present.
+    public subscript(name: String) -> String? { first(name: name) }
+
+    public func first(name: String) -> String? {
+        fields.first { asciiCaseInsensitiveEquals($0.name, name) }?.value
+    }
+
+    public func values(name: String) -> [String] {
+        fields.filter { asciiCaseInsensitiveEquals($0.name, name) }.map(\.value)
+    }
+
+    public func contains(name: String) -> Bool { first(name: name) != nil }
+
+    /// Comma-separated list members across every field of that name, trimmed, empty ones dropped.
+    public func listMembers(name: String) -> [Substring] {
+        values(name: name).flatMap { $0.split(separator: ",") }
+            .map { $0.trimmingOWS() }
+            .filter { !$0.isEmpty }
+    }
+}
+
+/// How a message body is delimited on the wire (RFC 9112 §6).
+public enum BodyFraming: Equatable, Sendable {
+    case none
+    case contentLength(UInt64)
+    case chunked
+    /// Response only: the body runs until the connection closes.
+    case untilClose
+}
+
+public struct HTTPRequestHead: Sendable, Equatable {
+    public var method: String
+    /// The request target exactly as received (origin-form, absolute-form, `*`, authority-form).
+    public var target: String
+    public var version: HTTPVersion
+    public var headers: HTTPHeaders
+    /// Derived by the parser: body framing, after RFC 9112 §6.3 validation.
+    public var framing: BodyFraming
+    /// The authority the request is for: absolute-form authority, else Host (lowercased, port kept).
+    public var authority: String
+    /// Origin-form path without the query (`/a/b` for `/a/b?x=1`, and for absolute-form targets).
+    public var path: String
+    /// The query without `?`, nil when the target has none.
+    public var query: String?
+    /// Whether the client wants the connection kept open after this exchange.
+    public var keepAlive: Bool
+
+    public init(
+        method: String, target: String, version: HTTPVersion, headers: HTTPHeaders,
+        framing: BodyFraming, authority: String, path: String, query: String?, keepAlive: Bool
+    ) {
+        self.method = method; self.target = target; self.version = version; self.headers = headers
+        self.framing = framing; self.authority = authority; self.path = path; self.query = query
+        self.keepAlive = keepAlive
+    }
+}
+
+public struct HTTPResponseHead: Sendable, Equatable {
+    public var version: HTTPVersion
+    public var status: Int
+    public var reason: String
+    public var headers: HTTPHeaders
+    /// Derived by the parser from the status, headers and the request method (RFC 9112 §6.3).
+    public var framing: BodyFraming
+    /// Whether the upstream connection may be reused after this response.
+    public var keepAlive: Bool
+
+    public init(version: HTTPVersion, status: Int, reason: String, headers: HTTPHeaders, framing: BodyFraming, keepAlive: Bool) {
+        self.version = version; self.status = status; self.reason = reason; self.headers = headers
+        self.framing = framing; self.keepAlive = keepAlive
+    }
+}
+
+@inlinable
+public func asciiCaseInsensitiveEquals(_ a: String, _ b: String) -> Bool {
+    var ia = a.utf8.makeIterator()
+    var ib = b.utf8.makeIterator()
+    while true {
+        switch (ia.next(), ib.next()) {
+        case (nil, nil): return true
+        case let (x?, y?):
+            if x == y { continue }
+            let lx = (x >= 0x41 && x <= 0x5A) ? x | 0x20 : x
+            let ly = (y >= 0x41 && y <= 0x5A) ? y | 0x20 : y
+            if lx != ly { return false }
+        default: return false
+        }
+    }
+}
+
+extension Substring {
+    /// Trims optional whitespace (SP / HTAB) at both ends.
+    public func trimmingOWS() -> Substring {
+        var s = self
+        while let f = s.first, f == " " || f == "\t" { s.removeFirst() }
+        while let l = s.last, l == " " || l == "\t" { s.removeLast() }
+        return s
+    }
+}
