@@ -1,0 +1,177 @@
+internal import CLibevent
+import StreamgateCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What a connection reports besides "bytes arrived" and "output drained".
+public enum ConnectionEvent: Equatable, Sendable {
+    case connected
+    /// The peer closed its sending side (FIN).
+    case endOfStream
+    /// A socket error (errno), e.g. ECONNREFUSED, ECONNRESET.
+    case error(Int32)
+    case readTimeout
+    /// The write timeout also covers an outbound connect that never completes.
+    case writeTimeout
+}
+
+public protocol ConnectionDelegate: AnyObject {
+    func connectionReadable(_ connection: Connection)
+    /// Output fell to the low watermark (0 = everything written).
+    func connectionWritable(_ connection: Connection)
+    func connection(_ connection: Connection, event: ConnectionEvent)
+}
+
+/// A buffered, non-blocking stream socket (TCP, or TLS over TCP: same interface).
+/// Owns its bufferevent; `close()` or deinit frees it.
+public final class Connection {
+    private var bev: OpaquePointer?
+    public weak var delegate: ConnectionDelegate?
+    public let loop: EventLoop
+    public private(set) var isReading = false
+    private var lowWatermark = 0
+
+    /// Wraps an accepted socket.
+    public init(loop: EventLoop, fd: Int32) {
+        self.loop = loop
+        bev = bufferevent_socket_new(loop.base, fd, Int32(BEV_OPT_CLOSE_ON_FREE.rawValue))
+        Connection.setNoDelay(fd)
+        installCallbacks()
+    }
+
+    init(loop: EventLoop, bufferevent: OpaquePointer) {
+        self.loop = loop
+        bev = bufferevent
+        installCallbacks()
+    }
+
+    /// Starts a non-blocking connect. The delegate hears `.connected`, `.error(errno)` or
+    /// `.writeTimeout` (connect timeout).
+    public static func connect(loop: EventLoop, to address: SocketAddress, timeout: Duration?) -> Connection? {
+        guard let b = bufferevent_socket_new(loop.base, -1, Int32(BEV_OPT_CLOSE_ON_FREE.rawValue)) else { return nil }
+        let c = Connection(loop: loop, bufferevent: b)
+        c.setTimeouts(read: nil, write: timeout)
+        let rc = address.withSockaddr { sa, len in bufferevent_socket_connect(b, sa, Int32(len)) }
+        if rc != 0 { return nil }
+        Connection.setNoDelay(bufferevent_getfd(b))
+        return c
+    }
+
+    deinit { free() }
+
+    private func installCallbacks() {
+        guard let bev else { return }
+        bufferevent_setcb(bev, { _, ctx in
+            Unmanaged<Connection>.fromOpaque(ctx!).takeUnretainedValue().onRead()
+        }, { _, ctx in
+            Unmanaged<Connection>.fromOpaque(ctx!).takeUnretainedValue().onWrite()
+        }, { _, what, ctx in
+            Unmanaged<Connection>.fromOpaque(ctx!).takeUnretainedValue().onEvent(what)
+        }, Unmanaged.passUnretained(self).toOpaque())
+    }
+
+    private func onRead() { delegate?.connectionReadable(self) }
+    private func onWrite() { delegate?.connectionWritable(self) }
+
+    private func onEvent(_ what: Int16) {
+        let w = Int32(what)
+        let event: ConnectionEvent
+        if w & BEV_EVENT_CONNECTED != 0 {
+            event = .connected
+        } else if w & BEV_EVENT_TIMEOUT != 0 {
+            event = (w & BEV_EVENT_READING != 0) ? .readTimeout : .writeTimeout
+        } else if w & BEV_EVENT_EOF != 0 {
+            event = .endOfStream
+        } else {
+            let e = errno
+            event = .error(e == 0 ? ECONNRESET : e)
+        }
+        delegate?.connection(self, event: event)
+    }
+
+    public var isOpen: Bool { bev != nil }
+
+    public var fd: Int32 { bev.map { bufferevent_getfd($0) } ?? -1 }
+
+    public var input: EvBuffer { EvBuffer(bufferevent_get_input(bev)) }
+    public var output: EvBuffer { EvBuffer(bufferevent_get_output(bev)) }
+
+    public var outputCount: Int { bev.map { evbuffer_get_length(bufferevent_get_output($0)) } ?? 0 }
+    public var inputCount: Int { bev.map { evbuffer_get_length(bufferevent_get_input($0)) } ?? 0 }
+
+    public func enableReading() {
+        guard let bev, !isReading else { return }
+        bufferevent_enable(bev, Int16(EV_READ))
+        isReading = true
+    }
+
+    public func disableReading() {
+        guard let bev, isReading else { return }
+        bufferevent_disable(bev, Int16(EV_READ))
+        isReading = false
+    }
+
+    /// Read timeout: no bytes arrived for that long while reading. Write timeout: pending output
+    /// made no progress for that long. nil disables.
+    public func setTimeouts(read: Duration?, write: Duration?) {
+        guard let bev else { return }
+        var r = read.map(Connection.makeTimeval(_:)) ?? timeval()
+        var w = write.map(Connection.makeTimeval(_:)) ?? timeval()
+        withUnsafePointer(to: &r) { rp in
+            withUnsafePointer(to: &w) { wp in
+                _ = bufferevent_set_timeouts(bev, read == nil ? nil : rp, write == nil ? nil : wp)
+            }
+        }
+    }
+
+    /// The write callback fires when output drains to `low` bytes.
+    public func setWriteLowWatermark(_ low: Int) {
+        guard let bev, low != lowWatermark else { return }
+        lowWatermark = low
+        bufferevent_setwatermark(bev, Int16(EV_WRITE), low, 0)
+    }
+
+    /// Caps how much one read pulls in (bounds memory for a fast sender).
+    public func setMaxReadSize(_ n: Int) {
+        guard let bev else { return }
+        _ = bufferevent_set_max_single_read(bev, n)
+    }
+
+    /// Sends FIN after pending output; the socket stays open for reading (lingering close).
+    public func shutdownWrite() {
+        guard let bev else { return }
+        _ = Glibc.shutdown(bufferevent_getfd(bev), Int32(SHUT_WR))
+    }
+
+    /// Frees the socket now; unsent output is discarded.
+    public func close() { free() }
+
+    private func free() {
+        guard let b = bev else { return }
+        bev = nil
+        bufferevent_setcb(b, nil, nil, nil, nil)
+        bufferevent_free(b)
+    }
+
+    /// Aborts with RST instead of FIN, so the peer sees an error rather than a clean end.
+    public func abort() {
+        guard let bev else { return }
+        var lg = linger(l_onoff: 1, l_linger: 0)
+        _ = setsockopt(bufferevent_getfd(bev), SOL_SOCKET, SO_LINGER, &lg, socklen_t(MemoryLayout<linger>.size))
+        free()
+    }
+
+    public var peerAddress: SocketAddress? { bev.flatMap { SocketAddress.peer(of: bufferevent_getfd($0)) } }
+
+    static func setNoDelay(_ fd: Int32) {
+        guard fd >= 0 else { return }
+        var one: Int32 = 1
+        _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+    }
+
+    static func makeTimeval(_ d: Duration) -> timeval {
+        let ns = d.nanosecondsClamped
+        return timeval(tv_sec: Int(ns / 1_000_000_000), tv_usec: Int((ns % 1_000_000_000) / 1000))
+    }
+}

@@ -1,0 +1,51 @@
+internal import COpenSSL
+internal import CStreamgateShims
+
+/// libssl's digests, the few the gateway needs.
+public enum Crypto {
+    /// SHA-256 of `bytes` (32 bytes).
+    public static func sha256(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: 32)
+        out.withUnsafeMutableBytes { o in
+            _ = SHA256(bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count, o.baseAddress!.assumingMemoryBound(to: UInt8.self))
+        }
+        return out
+    }
+
+    public static func sha256(_ string: String) -> [UInt8] {
+        var s = string
+        return s.withUTF8 { sha256(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// HMAC-SHA256(key, message), 32 bytes.
+    public static func hmacSHA256(key: [UInt8], message: [UInt8]) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: 32)
+        var len: UInt32 = 32
+        key.withUnsafeBytes { k in
+            message.withUnsafeBytes { m in
+                out.withUnsafeMutableBytes { o in
+                    _ = HMAC(EVP_sha256(), k.baseAddress, Int32(k.count),
+                             m.baseAddress?.assumingMemoryBound(to: UInt8.self), m.count,
+                             o.baseAddress!.assumingMemoryBound(to: UInt8.self), &len)
+                }
+            }
+        }
+        return out
+    }
+
+    /// Cryptographically random bytes.
+    public static func randomBytes(_ n: Int) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: n)
+        let ok = out.withUnsafeMutableBytes { sg_random_bytes($0.baseAddress!.assumingMemoryBound(to: UInt8.self), Int32(n)) }
+        precondition(ok == 1, "RAND_bytes failed")
+        return out
+    }
+
+    public static func hex(_ bytes: [UInt8]) -> String {
+        let digits: [UInt8] = Array("0123456789abcdef".utf8)
+        var out = [UInt8]()
+        out.reserveCapacity(bytes.count * 2)
+        for b in bytes { out.append(digits[Int(b >> 4)]); out.append(digits[Int(b & 0xF)]) }
+        return String(decoding: out, as: UTF8.self)
+    }
+}

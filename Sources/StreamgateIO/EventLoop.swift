@@ -1,0 +1,115 @@
+internal import CLibevent
+import StreamgateCore
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One libevent `event_base`, driven by exactly one thread.
+///
+/// Everything created on a loop (connections, timers, listeners) must be used only from that
+/// loop's thread. Other threads talk to it through `handle` (the only Sendable part).
+public final class EventLoop {
+    let base: OpaquePointer
+    public let handle: EventLoopHandle
+    private var wakeEvent: OpaquePointer?
+
+    /// Must run once per process before any loop exists: cross-thread wake-ups need libevent's
+    /// pthread locking, and writes to closed peers must not kill the process.
+    public static let processSetup: Void = {
+        _ = evthread_use_pthreads()
+        signal(SIGPIPE, SIG_IGN)
+    }()
+
+    public init() {
+        _ = EventLoop.processSetup
+        let cfg = event_config_new()
+        // Precise timers are not needed; skipping the extra clock read per iteration is cheaper.
+        let b = event_base_new_with_config(cfg)
+        event_config_free(cfg)
+        guard let b else { fatalError("event_base_new failed") }
+        base = b
+        handle = EventLoopHandle()
+        let wake = event_new(base, -1, Int16(EV_PERSIST), { _, _, arg in
+            Unmanaged<EventLoopHandle>.fromOpaque(arg!).takeUnretainedValue().drain()
+        }, Unmanaged.passUnretained(handle).toOpaque())
+        wakeEvent = wake
+        event_add(wake, nil)
+        handle.attach(wakeEvent: wake)
+        let b2 = b
+        handle.setBreaker { event_base_loopbreak(b2) }
+    }
+
+    deinit {
+        handle.detach()
+        if let wakeEvent { event_free(wakeEvent) }
+        event_base_free(base)
+    }
+
+    /// Runs until `stop()` (or the handle's `stop()`) is called.
+    public func run() {
+        event_base_dispatch(base)
+    }
+
+    /// Stops `run()` after the current callback returns.
+    public func stop() { event_base_loopbreak(base) }
+
+    /// The monotonic clock state machines are driven with.
+    public static func now() -> NanoTime {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return NanoTime(nanoseconds: UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec))
+    }
+
+    /// Wall-clock seconds since the epoch (session expiries are wall-clock).
+    public static func wallSeconds() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec)
+    }
+
+    public static func wallMilliseconds() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+    }
+}
+
+/// The thread-safe face of an `EventLoop`: run closures on it, or stop it.
+/// Used for control traffic (reload, drain, revocation fan-out), never per request.
+public final class EventLoopHandle: @unchecked Sendable {
+    private let queue = Mutex<[@Sendable () -> Void]>([])
+    // Set on the loop thread before any other thread sees the handle; cleared in the loop's deinit.
+    private nonisolated(unsafe) var wakeEvent: OpaquePointer?
+    private let alive = Atomic<Bool>(true)
+
+    init() {}
+    func attach(wakeEvent: OpaquePointer?) { self.wakeEvent = wakeEvent }
+    func detach() { alive.store(false, ordering: .sequentiallyConsistent); wakeEvent = nil }
+
+    /// Runs `work` on the loop's thread soon. Dropped silently if the loop is gone.
+    public func execute(_ work: @escaping @Sendable () -> Void) {
+        guard alive.load(ordering: .sequentiallyConsistent) else { return }
+        queue.withLock { $0.append(work) }
+        if let wakeEvent { event_active(wakeEvent, EV_READ, 0) }
+    }
+
+    /// Breaks the loop from any thread.
+    public func stop() {
+        execute { [weak self] in self?.breakLoop() }
+    }
+
+    private nonisolated(unsafe) var breaker: (() -> Void)?
+    func setBreaker(_ b: @escaping () -> Void) { breaker = b }
+    private func breakLoop() { breaker?() }
+
+    func drain() {
+        let jobs = queue.withLock { q -> [@Sendable () -> Void] in
+            let j = q
+            q.removeAll(keepingCapacity: true)
+            return j
+        }
+        for job in jobs { job() }
+    }
+}
+

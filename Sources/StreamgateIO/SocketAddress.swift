@@ -1,0 +1,107 @@
+internal import CLibevent
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A resolved IPv4 or IPv6 socket address.
+public struct SocketAddress: Sendable, CustomStringConvertible, Equatable {
+    var storage: sockaddr_storage
+    var length: socklen_t
+
+    public static func == (a: SocketAddress, b: SocketAddress) -> Bool { a.description == b.description }
+
+    /// Resolves `host:port` / `[v6]:port` / `*:port`. Blocking (getaddrinfo): call at start or reload only.
+    public static func resolve(_ hostPort: String) throws(SocketAddressError) -> SocketAddress {
+        guard let (host, port) = splitHostPort(hostPort) else { throw .invalid(hostPort) }
+        let h = (host == "*" || host.isEmpty) ? "0.0.0.0" : host
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        hints.ai_family = AF_UNSPEC
+        var res: UnsafeMutablePointer<addrinfo>?
+        let rc = getaddrinfo(h, String(port), &hints, &res)
+        guard rc == 0, let ai = res else { throw .unresolved(hostPort, String(cString: gai_strerror(rc))) }
+        defer { freeaddrinfo(res) }
+        var ss = sockaddr_storage()
+        withUnsafeMutableBytes(of: &ss) { dst in
+            dst.copyMemory(from: UnsafeRawBufferPointer(start: ai.pointee.ai_addr, count: Int(ai.pointee.ai_addrlen)))
+        }
+        return SocketAddress(storage: ss, length: ai.pointee.ai_addrlen)
+    }
+
+    /// "host:port" -> (host, port); accepts "[::1]:80".
+    public static func splitHostPort(_ s: String) -> (String, UInt16)? {
+        if s.hasPrefix("[") {
+            guard let close = s.firstIndex(of: "]") else { return nil }
+            let host = String(s[s.index(after: s.startIndex)..<close])
+            let rest = s[s.index(after: close)...]
+            guard rest.hasPrefix(":"), let p = UInt16(rest.dropFirst()) else { return nil }
+            return (host, p)
+        }
+        guard let colon = s.lastIndex(of: ":"), let p = UInt16(s[s.index(after: colon)...]) else { return nil }
+        return (String(s[..<colon]), p)
+    }
+
+    init(storage: sockaddr_storage, length: socklen_t) { self.storage = storage; self.length = length }
+
+    /// Reads the local address of a socket (`getsockname`): how tests learn a port-0 bind.
+    static func local(of fd: Int32) -> SocketAddress? {
+        var ss = sockaddr_storage()
+        var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let rc = withUnsafeMutablePointer(to: &ss) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+        }
+        return rc == 0 ? SocketAddress(storage: ss, length: len) : nil
+    }
+
+    static func peer(of fd: Int32) -> SocketAddress? {
+        var ss = sockaddr_storage()
+        var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let rc = withUnsafeMutablePointer(to: &ss) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(fd, $0, &len) }
+        }
+        return rc == 0 ? SocketAddress(storage: ss, length: len) : nil
+    }
+
+    public var family: Int32 { Int32(storage.ss_family) }
+
+    public var port: UInt16 {
+        withUnsafeBytes(of: storage) { raw in
+            if family == AF_INET6 {
+                return UInt16(bigEndian: raw.load(fromByteOffset: 2, as: UInt16.self))
+            }
+            return UInt16(bigEndian: raw.load(fromByteOffset: 2, as: UInt16.self))
+        }
+    }
+
+    /// The address without the port ("127.0.0.1", "::1").
+    public var ipString: String {
+        var buf = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
+        withUnsafeBytes(of: storage) { raw in
+            if family == AF_INET6 {
+                _ = inet_ntop(AF_INET6, raw.baseAddress! + 8, &buf, socklen_t(buf.count))
+            } else {
+                _ = inet_ntop(AF_INET, raw.baseAddress! + 4, &buf, socklen_t(buf.count))
+            }
+        }
+        return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    public var description: String { family == AF_INET6 ? "[\(ipString)]:\(port)" : "\(ipString):\(port)" }
+
+    func withSockaddr<R>(_ body: (UnsafePointer<sockaddr>, socklen_t) -> R) -> R {
+        withUnsafeBytes(of: storage) { raw in
+            body(raw.baseAddress!.assumingMemoryBound(to: sockaddr.self), length)
+        }
+    }
+}
+
+public enum SocketAddressError: Error, CustomStringConvertible, Sendable {
+    case invalid(String)
+    case unresolved(String, String)
+    public var description: String {
+        switch self {
+        case .invalid(let s): "invalid address '\(s)' (expected host:port)"
+        case .unresolved(let s, let why): "cannot resolve '\(s)': \(why)"
+        }
+    }
+}
