@@ -1,0 +1,99 @@
+/// Rewrites a client's header list into the one sent upstream (RFC 9110 §7.6).
+///
+/// Order matters for security: hop-by-hop fields (including every name the client listed in
+/// `Connection`) are removed first, then gateway-owned fields are stripped and injected, so a
+/// client cannot use `Connection: X-Auth-User-Id` to delete a header the gateway adds.
+public enum ForwardingHeaders {
+    /// Fields that describe one hop and never travel on.
+    public static let hopByHop: [String] = [
+        "connection", "keep-alive", "proxy-connection", "te", "transfer-encoding", "upgrade",
+        "proxy-authorization", "proxy-authenticate", "trailer",
+    ]
+
+    /// Removes hop-by-hop fields and every field named in `Connection`.
+    public static func removeHopByHop(_ headers: inout HTTPHeaders) {
+        let listed = headers.listMembers(name: "connection").map { String($0) }
+        headers.removeAll { name in
+            hopByHop.contains { asciiCaseInsensitiveEquals($0, name) }
+                || listed.contains { asciiCaseInsensitiveEquals($0, name) }
+        }
+    }
+
+    /// Facts about the client hop that the upstream learns from the gateway.
+    public struct ClientHop: Sendable {
+        public var clientIP: String
+        /// "http" or "https".
+        public var scheme: String
+        /// The Host the client asked for.
+        public var host: String
+        public var requestID: String
+        /// When false (the edge default), client-sent X-Forwarded-* and Forwarded are dropped
+        /// instead of extended: an untrusted client must not choose the address upstreams see.
+        public var trustForwarded: Bool
+
+        public init(clientIP: String, scheme: String, host: String, requestID: String, trustForwarded: Bool) {
+            self.clientIP = clientIP; self.scheme = scheme; self.host = host
+            self.requestID = requestID; self.trustForwarded = trustForwarded
+        }
+    }
+
+    /// Sets X-Forwarded-For/-Proto/-Host, Forwarded and X-Request-Id.
+    public static func applyForwarding(_ headers: inout HTTPHeaders, hop: ClientHop) {
+        var xff = hop.clientIP
+        var forwarded = forwardedElement(hop)
+        if hop.trustForwarded {
+            let priorXFF = headers.values(name: "x-forwarded-for").joined(separator: ", ")
+            if !priorXFF.isEmpty { xff = priorXFF + ", " + xff }
+            let priorFwd = headers.values(name: "forwarded").joined(separator: ", ")
+            if !priorFwd.isEmpty { forwarded = priorFwd + ", " + forwarded }
+        }
+        headers.removeAll { name in
+            asciiCaseInsensitiveEquals(name, "x-forwarded-for") || asciiCaseInsensitiveEquals(name, "x-forwarded-proto")
+                || asciiCaseInsensitiveEquals(name, "x-forwarded-host") || asciiCaseInsensitiveEquals(name, "forwarded")
+                || asciiCaseInsensitiveEquals(name, "x-request-id")
+        }
+        headers.add(name: "X-Forwarded-For", value: xff)
+        headers.add(name: "X-Forwarded-Proto", value: hop.scheme)
+        headers.add(name: "X-Forwarded-Host", value: hop.host)
+        headers.add(name: "Forwarded", value: forwarded)
+        headers.add(name: "X-Request-Id", value: hop.requestID)
+    }
+
+    /// One RFC 7239 element; IPv6 addresses are bracketed and quoted.
+    static func forwardedElement(_ hop: ClientHop) -> String {
+        let forValue = hop.clientIP.contains(":") ? "\"[\(hop.clientIP)]\"" : hop.clientIP
+        let hostValue = hop.host.allSatisfy { $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" } ? hop.host : "\"\(hop.host)\""
+        return "for=\(forValue);host=\(hostValue);proto=\(hop.scheme)"
+    }
+}
+
+/// Request ids: a client's is kept when it is short and plain, otherwise the gateway makes one.
+public enum RequestID {
+    public static let maxLength = 128
+
+    /// Accepts 1...128 characters of `[A-Za-z0-9._:-]` (safe in logs and headers, not a token).
+    public static func isValid(_ s: String) -> Bool {
+        let u = s.utf8
+        guard !u.isEmpty, u.count <= maxLength else { return false }
+        return u.allSatisfy { b in
+            (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A)
+                || b == 0x2E || b == 0x5F || b == 0x3A || b == 0x2D
+        }
+    }
+}
+
+/// Makes unique request ids cheaply: a random per-worker prefix and a counter.
+public struct RequestIDGenerator {
+    private let prefix: String
+    private var counter: UInt64 = 0
+
+    /// `randomPrefix`: hex from a CSPRNG, unique per worker and process start.
+    public init(randomPrefix: String) { prefix = randomPrefix }
+
+    public mutating func next() -> String {
+        counter &+= 1
+        var hex = String(counter, radix: 16)
+        if hex.utf8.count < 8 { hex = String(repeating: "0", count: 8 - hex.utf8.count) + hex }
+        return prefix + "-" + hex
+    }
+}
