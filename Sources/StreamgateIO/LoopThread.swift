@@ -52,7 +52,7 @@ public enum ProcessLimits {
             _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &rl)
             _ = getrlimit(Int32(RLIMIT_NOFILE.rawValue), &rl)
         }
-        return rl.rlim_cur == RLIM_INFINITY ? Int.max : Int(rl.rlim_cur)
+        return rl.rlim_cur >= UInt(Int.max) ? Int.max : Int(rl.rlim_cur)
     }
 
     public static var cpuCount: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
