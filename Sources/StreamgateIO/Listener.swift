@@ -6,6 +6,7 @@ import Glibc
 
 public struct ListenError: Error, CustomStringConvertible, Sendable {
     public var description: String
+    public init(description: String) { self.description = description }
 }
 
 /// A listening TCP socket on one loop. Created with SO_REUSEPORT so that every worker loop (and
@@ -15,9 +16,10 @@ public final class Listener {
     private let onAccept: (Int32) -> Void
     public let localAddress: SocketAddress
 
-    /// `onAccept` receives each accepted, non-blocking socket; the callee owns it.
-    public init(loop: EventLoop, address: SocketAddress, backlog: Int32 = 4096, onAccept: @escaping (Int32) -> Void) throws(ListenError) {
-        self.onAccept = onAccept
+    /// Binds a listening socket with SO_REUSEADDR and SO_REUSEPORT. Port 0 picks a free port;
+    /// the returned address says which. Binding the same port again (same process or another)
+    /// adds a sibling socket: the kernel spreads new connections across siblings.
+    public static func bindSocket(_ address: SocketAddress, backlog: Int32 = 4096) throws(ListenError) -> (fd: Int32, address: SocketAddress) {
         let fd = socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw ListenError(description: "socket: \(String(cString: strerror(errno)))") }
         var one: Int32 = 1
@@ -34,19 +36,36 @@ public final class Listener {
             Glibc.close(fd)
             throw ListenError(description: "listen \(address): \(why)")
         }
-        localAddress = SocketAddress.local(of: fd) ?? address
+        return (fd, SocketAddress.local(of: fd) ?? address)
+    }
+
+    /// Binds and listens (see `bindSocket`), then accepts on `loop`.
+    public convenience init(loop: EventLoop, address: SocketAddress, backlog: Int32 = 4096, onAccept: @escaping (Int32) -> Void) throws(ListenError) {
+        let (fd, _) = try Listener.bindSocket(address, backlog: backlog)
+        try self.init(loop: loop, fd: fd, onAccept: onAccept)
+    }
+
+    /// Accepts on an already listening socket (takes ownership of `fd`).
+    /// `onAccept` receives each accepted, non-blocking socket; the callee owns it.
+    public init(loop: EventLoop, fd: Int32, onAccept: @escaping (Int32) -> Void) throws(ListenError) {
+        self.onAccept = onAccept
+        guard let local = SocketAddress.local(of: fd) else {
+            Glibc.close(fd)
+            throw ListenError(description: "getsockname failed")
+        }
+        localAddress = local
         listener = nil
         let l = evconnlistener_new(loop.base, { _, fd, _, _, ctx in
             Unmanaged<Listener>.fromOpaque(ctx!).takeUnretainedValue().onAccept(fd)
         }, Unmanaged.passUnretained(self).toOpaque(), UInt32(LEV_OPT_CLOSE_ON_FREE), -1, fd)
         guard let l else {
             Glibc.close(fd)
-            throw ListenError(description: "evconnlistener_new failed for \(address)")
+            throw ListenError(description: "evconnlistener_new failed for \(local)")
         }
         listener = l
-        evconnlistener_set_error_cb(l) { lst, ctx in
-            // EMFILE/ENFILE: pausing briefly is better than spinning on accept; the owner resumes.
-            _ = lst; _ = ctx
+        // EMFILE/ENFILE: libevent would otherwise spin on accept; pause and let the owner resume.
+        evconnlistener_set_error_cb(l) { lst, _ in
+            evconnlistener_disable(lst)
         }
     }
 

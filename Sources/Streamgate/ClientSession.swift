@@ -1,0 +1,289 @@
+import StreamgateCore
+import StreamgateIO
+
+/// One client connection: reads request heads, runs exchanges one at a time (so pipelined
+/// responses leave in request order), answers errors itself, and closes with a linger so the
+/// client gets to read the final response.
+final class ClientSession: ConnectionDelegate {
+    enum State {
+        case readingHead
+        case proxying
+        /// Final response queued; waiting for it to flush before half-closing.
+        case closingAfterFlush
+        /// Write side shut; discarding input until EOF or the linger deadline.
+        case lingering
+        case closed
+    }
+
+    unowned let worker: Worker
+    let client: Connection
+    let clientIP: String
+    private(set) var state: State = .readingHead
+    private var parser: RequestHeadParser
+    private(set) var exchange: ProxyExchange?
+    private var requestsServed = 0
+    private var processing = false
+    private var needsProcessing = false
+    private var lingerDiscarded = 0
+
+    /// Bytes of unread pipelined input tolerated while an exchange runs before reading pauses.
+    static let pipelineBufferLimit = 64 * 1024
+    static let lingerTimeout: Duration = .seconds(2)
+    static let lingerDiscardLimit = 256 * 1024
+
+    init(worker: Worker, client: Connection) {
+        self.worker = worker
+        self.client = client
+        self.clientIP = client.peerAddress?.ipString ?? "-"
+        self.parser = RequestHeadParser(limits: worker.settings.limits)
+        client.delegate = self
+        client.setMaxReadSize(64 * 1024)
+        client.setWriteLowWatermark(0)
+        enterReadingHead()
+        client.enableReading()
+    }
+
+    var settings: ProxySettings { worker.settings }
+
+    // MARK: - Reading requests
+
+    private func enterReadingHead() {
+        state = .readingHead
+        let idle = requestsServed == 0 ? settings.headerTimeout : settings.keepaliveTimeout
+        client.setTimeouts(read: idle, write: settings.sendTimeout)
+    }
+
+    /// Parses and dispatches as many buffered requests as can run now. Re-entrant calls (an
+    /// exchange finishing synchronously inside another) are folded into the outer loop.
+    func processInput() {
+        if processing { needsProcessing = true; return }
+        processing = true
+        defer { processing = false }
+        repeat {
+            needsProcessing = false
+            parseAvailableHead()
+        } while needsProcessing
+    }
+
+    private func parseAvailableHead() {
+        while state == .readingHead, client.isOpen {
+            let available = client.inputCount
+            if available == 0 { return }
+            let view = client.input.peek(max: min(available, settings.limits.maxHeaderBytes + 4))
+            let result: (consumed: Int, head: HTTPRequestHead?)
+            do {
+                result = try parser.feed(view)
+            } catch {
+                fail(error, head: nil)
+                return
+            }
+            client.input.drain(result.consumed)
+            guard let head = result.head else {
+                if parser.hasPartialHead {
+                    client.setTimeouts(read: settings.headerTimeout, write: settings.sendTimeout)
+                }
+                if result.consumed == 0 { return }
+                continue
+            }
+            parser.reset()
+            requestsServed += 1
+            dispatch(head)
+        }
+    }
+
+    private func dispatch(_ head: HTTPRequestHead) {
+        let requestID = head.headers.first(name: "x-request-id").flatMap { RequestID.isValid($0) ? $0 : nil }
+            ?? worker.nextRequestID()
+        let start = EventLoop.now()
+        switch settings.router.match(method: head.method, host: head.authority, path: head.path) {
+        case .notFound:
+            respond(.error(status: 404, code: "not_found", requestID: requestID, close: head.framing != .none),
+                    to: head, requestID: requestID, route: nil, start: start)
+        case .methodNotAllowed(let allow):
+            var h = HTTPHeaders()
+            h.add(name: "Allow", value: allow.joined(separator: ", "))
+            respond(.error(status: 405, code: "method_not_allowed", requestID: requestID, close: head.framing != .none, extraHeaders: h),
+                    to: head, requestID: requestID, route: nil, start: start)
+        case .matched(let index, let params):
+            if case .contentLength(let n) = head.framing, settings.maxBodyBytes > 0, n > settings.maxBodyBytes {
+                respond(.error(status: 413, code: "payload_too_large", requestID: requestID, close: true),
+                        to: head, requestID: requestID, route: settings.routes[index].name, start: start)
+                return
+            }
+            state = .proxying
+            // While an exchange runs the client may legitimately stay silent (long responses).
+            client.setTimeouts(read: head.framing == .none ? nil : settings.headerTimeout, write: settings.sendTimeout)
+            let ex = ProxyExchange(session: self, request: head, routeIndex: index, params: params, requestID: requestID, start: start)
+            exchange = ex
+            ex.start()
+        }
+    }
+
+    // MARK: - Responses the gateway writes itself
+
+    /// Writes a gateway-generated response. With `head` nil (unparseable request) the
+    /// connection always closes.
+    func respond(_ response: GatewayResponse, to head: HTTPRequestHead?, requestID: String?, route: String?, start: NanoTime, logged: Bool = false) {
+        let close = response.close || head == nil || !(head?.keepAlive ?? false) || worker.isDraining
+        var headers = response.headers
+        headers.replaceOrAdd(name: "Content-Length", value: String(response.body.count))
+        if let requestID { headers.replaceOrAdd(name: "X-Request-Id", value: requestID) }
+        if close { headers.replaceOrAdd(name: "Connection", value: "close") }
+        let isHead = head?.method == "HEAD"
+        client.output.append(HTTPSerializer.responseHead(version: .http1_1, status: response.status,
+                                                         reason: HTTPSerializer.reasonPhrase(for: response.status), headers: headers))
+        if !isHead { client.output.append(response.body) }
+        if !logged {
+            worker.log(AccessLogRecord(
+                time: worker.logTime(), requestID: requestID ?? "-", route: route, method: head?.method ?? "-",
+                path: head?.path ?? "-", status: response.status, bytesIn: 0,
+                bytesOut: UInt64(isHead ? 0 : response.body.count), durationMicros: EventLoop.now().since(start).microseconds,
+                upstream: nil, clientIP: clientIP))
+            worker.metrics.responses(status: response.status)
+        }
+        if close {
+            closeAfterFlush()
+        } else {
+            enterReadingHead()
+            processInput()
+        }
+    }
+
+    private func fail(_ error: HTTPError, head: HTTPRequestHead?) {
+        worker.metrics.badRequests += 1
+        respond(.error(status: error.status, code: GatewayResponse.code(for: error.status), requestID: nil, close: true),
+                to: head, requestID: nil, route: nil, start: EventLoop.now())
+    }
+
+    // MARK: - Exchange callbacks
+
+    /// The exchange wrote its whole response. `reusable`: the connection may carry another request.
+    func exchangeFinished(_ ex: ProxyExchange, reusable: Bool) {
+        guard exchange === ex else { return }
+        exchange = nil
+        if reusable && !worker.isDraining && client.isOpen {
+            enterReadingHead()
+            client.enableReading()
+            processInput()
+        } else {
+            closeAfterFlush()
+        }
+    }
+
+    /// The exchange failed before its response started; the caller answers with `respond`.
+    func exchangeAbandoned(_ ex: ProxyExchange) {
+        guard exchange === ex else { return }
+        exchange = nil
+        state = .readingHead
+    }
+
+    /// The exchange could not complete cleanly: drop the client without a graceful end, so it
+    /// can tell a truncated response from a complete one.
+    func exchangeAborted(_ ex: ProxyExchange) {
+        guard exchange === ex else { return }
+        exchange = nil
+        abortClient()
+    }
+
+    // MARK: - Closing
+
+    func closeAfterFlush() {
+        guard state != .closed, state != .lingering else { return }
+        state = .closingAfterFlush
+        client.setWriteLowWatermark(0)
+        if client.outputCount == 0 { startLinger() }
+    }
+
+    /// Half-close, then read and discard for a moment: closing with unread input would send an
+    /// RST that can destroy the response the client has not read yet (RFC 9112 §9.6).
+    private func startLinger() {
+        state = .lingering
+        client.shutdownWrite()
+        client.input.drain(client.inputCount)
+        client.setTimeouts(read: ClientSession.lingerTimeout, write: nil)
+        client.enableReading()
+    }
+
+    func abortClient() {
+        guard state != .closed else { return }
+        state = .closed
+        client.abort()
+        worker.sessionClosed(self)
+    }
+
+    func closeNow() {
+        guard state != .closed else { return }
+        state = .closed
+        exchange?.clientGone()
+        exchange = nil
+        client.close()
+        worker.sessionClosed(self)
+    }
+
+    /// Drain: idle keep-alive connections close now; busy ones close after their exchange.
+    func beginDrain() {
+        if state == .readingHead && !parser.hasPartialHead && client.inputCount == 0 { closeNow() }
+        exchange?.beginDrain()
+    }
+
+    // MARK: - ConnectionDelegate
+
+    func connectionReadable(_ connection: Connection) {
+        switch state {
+        case .readingHead:
+            processInput()
+        case .proxying:
+            if let exchange, exchange.wantsRequestBody {
+                exchange.clientReadable()
+            } else if client.inputCount > ClientSession.pipelineBufferLimit {
+                client.disableReading()
+            }
+        case .lingering:
+            lingerDiscarded += client.inputCount
+            client.input.drain(client.inputCount)
+            if lingerDiscarded > ClientSession.lingerDiscardLimit { closeNow() }
+        case .closingAfterFlush:
+            client.input.drain(client.inputCount)
+        case .closed:
+            break
+        }
+    }
+
+    func connectionWritable(_ connection: Connection) {
+        switch state {
+        case .closingAfterFlush:
+            if client.outputCount == 0 { startLinger() }
+        case .proxying:
+            exchange?.clientDrained()
+        default:
+            break
+        }
+    }
+
+    func connection(_ connection: Connection, event: ConnectionEvent) {
+        switch (state, event) {
+        case (.readingHead, .readTimeout):
+            if parser.hasPartialHead {
+                respond(.error(status: 408, code: "request_timeout", requestID: nil, close: true),
+                        to: nil, requestID: nil, route: nil, start: EventLoop.now())
+            } else {
+                closeNow()
+            }
+        case (.proxying, .endOfStream):
+            // The client finished sending. A streaming exchange treats that as the client leaving.
+            if let exchange { exchange.clientEnded() } else { closeNow() }
+        case (.proxying, .readTimeout):
+            exchange?.clientTimedOut()
+        case (.lingering, _), (.closingAfterFlush, .endOfStream), (.closingAfterFlush, .readTimeout):
+            closeNow()
+        default:
+            // Reset, write timeout (a client that stopped reading), or EOF while idle.
+            if let exchange { exchange.clientGone(); self.exchange = nil }
+            closeNow()
+        }
+    }
+}
+
+extension Duration {
+    var microseconds: UInt64 { nanosecondsClamped / 1000 }
+}

@@ -1,0 +1,464 @@
+import StreamgateCore
+import StreamgateIO
+
+/// One request relayed to an upstream and its response relayed back, both streamed: bytes move
+/// between the two sockets' buffers as they arrive, with watermarks pausing whichever side is
+/// ahead, so memory per exchange stays bounded whatever the body sizes.
+final class ProxyExchange: UpstreamConnectionOwner {
+    /// How the response body is framed towards the client.
+    enum ClientFraming { case none, contentLength, chunked, closeDelimited }
+
+    unowned let session: ClientSession
+    let request: HTTPRequestHead
+    let route: ProxySettings.Route
+    let routeIndex: Int
+    let params: [(name: String, value: String)]
+    let requestID: String
+    let startTime: NanoTime
+
+    private var pool: UpstreamPool
+    private(set) var upstream: UpstreamConnection?
+    private var attempts = 0
+    private var upstreamTargetText: String?
+
+    // Request side.
+    private var requestDecoder: BodyDecoder?
+    private var requestBodyDone: Bool
+    private var upstreamChunked = false
+    private var bytesIn: UInt64 = 0
+
+    // Response side.
+    private var responseParser: ResponseHeadParser
+    private var responseHead: HTTPResponseHead?
+    private var responseDecoder: BodyDecoder?
+    private var clientFraming: ClientFraming = .none
+    private var clientKeepAlive = false
+    private var bytesOut: UInt64 = 0
+    private var upstreamPaused = false
+    private(set) var isStream = false
+    private var finished = false
+    private var outcome: String?
+
+    /// Upstream output above this pauses reading the client's request body.
+    static let requestBodyHighWater = 64 * 1024
+
+    init(session: ClientSession, request: HTTPRequestHead, routeIndex: Int,
+         params: [(name: String, value: String)], requestID: String, start: NanoTime) {
+        self.session = session
+        self.request = request
+        self.routeIndex = routeIndex
+        self.route = session.settings.routes[routeIndex]
+        self.params = params
+        self.requestID = requestID
+        self.startTime = start
+        self.pool = session.worker.pools[route.upstream]
+        self.requestBodyDone = request.framing == .none
+        self.responseParser = ResponseHeadParser(limits: session.settings.limits, requestMethod: request.method)
+    }
+
+    var settings: ProxySettings { session.settings }
+    var worker: Worker { session.worker }
+    var client: Connection { session.client }
+
+    /// True while the client's request body is still being relayed.
+    var wantsRequestBody: Bool { !requestBodyDone && !finished }
+
+    // MARK: - Starting
+
+    func start() {
+        connectUpstream(target: pool.pickTarget())
+    }
+
+    private func connectUpstream(target: Int) {
+        attempts += 1
+        guard let up = pool.acquire(target: target, connectTimeout: route.connectTimeout, owner: self) else {
+            failBeforeResponse(status: 502, code: "bad_gateway", outcome: "upstream_socket_error")
+            return
+        }
+        upstream = up
+        upstreamTargetText = up.target.description
+        up.connection.setWriteLowWatermark(ProxyExchange.requestBodyHighWater / 2)
+        sendRequestHead(on: up)
+        if up.isConnected { armResponseTimeout() }
+        if !requestBodyDone { relayRequestBody() }
+    }
+
+    private func sendRequestHead(on up: UpstreamConnection) {
+        var headers = request.headers
+        ForwardingHeaders.removeHopByHop(&headers)
+        headers.remove(name: "content-length")
+        ForwardingHeaders.applyForwarding(&headers, hop: .init(
+            clientIP: session.clientIP, scheme: "http", host: request.authority,
+            requestID: requestID, trustForwarded: settings.trustForwarded))
+        switch request.framing {
+        case .contentLength(let n):
+            headers.add(name: "Content-Length", value: String(n))
+        case .chunked:
+            headers.add(name: "Transfer-Encoding", value: "chunked")
+            upstreamChunked = true
+        case .none, .untilClose:
+            break
+        }
+        if !headers.contains(name: "host") { headers.add(name: "Host", value: request.authority) }
+        var target = settings.router.upstreamPath(for: routeIndex, path: request.path)
+        if let q = request.query { target += "?" + q }
+        up.connection.output.append(HTTPSerializer.requestHead(method: request.method, target: target, version: .http1_1, headers: headers))
+    }
+
+    private func armResponseTimeout() {
+        guard let up = upstream else { return }
+        up.connection.setTimeouts(read: route.readTimeout, write: route.readTimeout)
+    }
+
+    // MARK: - Request body (client -> upstream)
+
+    func clientReadable() { relayRequestBody() }
+
+    private func relayRequestBody() {
+        guard let up = upstream, !requestBodyDone else { return }
+        if requestDecoder == nil { requestDecoder = BodyDecoder(framing: request.framing, limits: settings.limits, isRequest: true) }
+        let input = client.input
+        let out = up.connection.output
+        do {
+            while !requestBodyDone {
+                let available = input.count
+                if available == 0 { break }
+                switch try requestDecoder!.next(prefix: input.peek(max: min(available, 4096)), available: available) {
+                case .data(let n):
+                    bytesIn += UInt64(n)
+                    if settings.maxBodyBytes > 0, bytesIn > settings.maxBodyBytes {
+                        failBeforeResponse(status: 413, code: "payload_too_large", outcome: "body_too_large")
+                        return
+                    }
+                    if upstreamChunked { out.append(HTTPSerializer.chunkHeader(size: n)) }
+                    input.move(n, to: out)
+                    if upstreamChunked { out.append(ProxyExchange.crlf) }
+                case .skip(let n):
+                    input.drain(n)
+                case .needMore:
+                    return
+                case .end(let skip):
+                    input.drain(skip)
+                    if upstreamChunked { out.append(ProxyExchange.lastChunk) }
+                    requestBodyDone = true
+                    // The body is in; the client may now stay quiet for as long as the response takes.
+                    client.setTimeouts(read: nil, write: settings.sendTimeout)
+                    if responseDone { finish() }
+                    return
+                }
+                if out.count > ProxyExchange.requestBodyHighWater {
+                    client.disableReading()
+                    return
+                }
+            }
+        } catch {
+            failBeforeResponse(status: error.status, code: GatewayResponse.code(for: error.status), outcome: "bad_request_body")
+        }
+    }
+
+    func upstreamWritable(_ up: UpstreamConnection) {
+        if !requestBodyDone && !client.isReading {
+            client.enableReading()
+            relayRequestBody()
+        }
+    }
+
+    // MARK: - Response (upstream -> client)
+
+    func upstreamConnected(_ up: UpstreamConnection) { armResponseTimeout() }
+
+    func upstreamReadable(_ up: UpstreamConnection) {
+        if responseHead == nil {
+            parseResponseHead(up)
+            if responseHead == nil { return }
+        }
+        relayResponseBody()
+    }
+
+    private func parseResponseHead(_ up: UpstreamConnection) {
+        let input = up.connection.input
+        while responseHead == nil {
+            let available = input.count
+            if available == 0 { return }
+            let result: (consumed: Int, head: HTTPResponseHead?)
+            do {
+                result = try responseParser.feed(input.peek(max: min(available, settings.limits.maxHeaderBytes + 4)))
+            } catch {
+                failBeforeResponse(status: 502, code: "bad_gateway", outcome: "upstream_bad_response")
+                return
+            }
+            input.drain(result.consumed)
+            guard let head = result.head else { if result.consumed == 0 { return }; continue }
+            if head.status >= 100 && head.status < 200 {
+                // 101 would mean an upgrade we never asked for; other interim answers pass on to
+                // HTTP/1.1 clients (100 Continue unblocks a client waiting to send its body).
+                if head.status == 101 {
+                    failBeforeResponse(status: 502, code: "bad_gateway", outcome: "upstream_unexpected_upgrade")
+                    return
+                }
+                if request.version == .http1_1 {
+                    client.output.append(HTTPSerializer.responseHead(version: .http1_1, status: head.status, reason: head.reason, headers: HTTPHeaders()))
+                }
+                responseParser.reset(requestMethod: request.method)
+                continue
+            }
+            startResponse(head)
+        }
+    }
+
+    private func startResponse(_ head: HTTPResponseHead) {
+        responseHead = head
+        var headers = head.headers
+        let contentType = headers.first(name: "content-type") ?? ""
+        isStream = route.forceStream || contentType.utf8.starts(with: "text/event-stream".utf8)
+        ForwardingHeaders.removeHopByHop(&headers)
+        var bodyFraming = head.framing
+        if request.method == "HEAD" { bodyFraming = .none }
+        switch bodyFraming {
+        case .none:
+            clientFraming = .none
+        case .contentLength where !isStream:
+            clientFraming = .contentLength
+        default:
+            headers.remove(name: "content-length")
+            if request.version == .http1_1 {
+                clientFraming = .chunked
+                headers.add(name: "Transfer-Encoding", value: "chunked")
+            } else {
+                clientFraming = .closeDelimited
+            }
+        }
+        clientKeepAlive = request.keepAlive && clientFraming != .closeDelimited && !worker.isDraining
+        if !clientKeepAlive {
+            headers.add(name: "Connection", value: "close")
+        } else if request.version == .http1_0 {
+            headers.add(name: "Connection", value: "keep-alive")
+        }
+        headers.replaceOrAdd(name: "X-Request-Id", value: requestID)
+        client.output.append(HTTPSerializer.responseHead(version: .http1_1, status: head.status, reason: head.reason, headers: headers))
+        responseDecoder = BodyDecoder(framing: bodyFraming, limits: settings.limits, isRequest: false)
+        client.setWriteLowWatermark(isStream ? 0 : settings.clientBuffer / 2)
+        if let up = upstream {
+            // A stream may be quiet for long stretches; only its own idle limit applies.
+            let idle = isStream ? route.stream.upstreamIdleTimeout : route.readTimeout
+            up.connection.setTimeouts(read: idle, write: route.readTimeout)
+        }
+        if bodyFraming == .none { responseBodyEnded() }
+    }
+
+    private var responseDone = false
+
+    private func relayResponseBody() {
+        guard let up = upstream, var decoder = responseDecoder, !responseDone else { return }
+        let input = up.connection.input
+        let out = client.output
+        do {
+            loop: while true {
+                let available = input.count
+                if available == 0 { break }
+                switch try decoder.next(prefix: input.peek(max: min(available, 4096)), available: available) {
+                case .data(let n):
+                    bytesOut += UInt64(n)
+                    if clientFraming == .chunked { out.append(HTTPSerializer.chunkHeader(size: n)) }
+                    input.move(n, to: out)
+                    if clientFraming == .chunked { out.append(ProxyExchange.crlf) }
+                case .skip(let n):
+                    input.drain(n)
+                case .needMore:
+                    break loop
+                case .end(let skip):
+                    input.drain(skip)
+                    responseDecoder = decoder
+                    responseBodyEnded()
+                    return
+                }
+            }
+        } catch {
+            responseDecoder = decoder
+            abort(outcome: "upstream_bad_framing")
+            return
+        }
+        responseDecoder = decoder
+        applyClientBackpressure()
+    }
+
+    /// Pauses the upstream while the client is behind. A stream never pauses its upstream:
+    /// live events a consumer cannot absorb are cut at `max_client_buffer` instead, so one slow
+    /// reader cannot stall a producer or grow memory without bound.
+    private func applyClientBackpressure() {
+        guard let up = upstream else { return }
+        let pending = client.outputCount
+        if isStream {
+            if pending > route.stream.maxClientBuffer {
+                worker.metrics.slowConsumerDisconnects += 1
+                abort(outcome: "slow_consumer")
+            }
+        } else if pending >= settings.clientBuffer, !upstreamPaused {
+            upstreamPaused = true
+            up.connection.disableReading()
+        }
+    }
+
+    func clientDrained() {
+        guard upstreamPaused, let up = upstream else { return }
+        upstreamPaused = false
+        up.connection.enableReading()
+        relayResponseBody()
+    }
+
+    private func responseBodyEnded() {
+        responseDone = true
+        if clientFraming == .chunked { client.output.append(ProxyExchange.lastChunk) }
+        if requestBodyDone { finish() } else if clientFraming != .closeDelimited {
+            // The upstream answered before reading the whole body (e.g. 413): the rest of the
+            // client's body can't be told apart from a next request, so the connection ends here.
+            clientKeepAlive = false
+            finish()
+        }
+    }
+
+    /// Response fully handed to the client's output buffer: log, release the upstream, hand
+    /// the connection back to the session.
+    private func finish() {
+        guard !finished else { return }
+        finished = true
+        if let up = upstream {
+            upstream = nil
+            if let head = responseHead, head.keepAlive, requestBodyDone, up.connection.inputCount == 0 {
+                up.reused = true
+                pool.release(up)
+            } else {
+                up.owner = nil
+                up.connection.close()
+            }
+        }
+        logExchange(status: responseHead?.status ?? 502)
+        session.exchangeFinished(self, reusable: clientKeepAlive && requestBodyDone && clientFraming != .closeDelimited)
+    }
+
+    // MARK: - Failures
+
+    func upstream(_ up: UpstreamConnection, event: ConnectionEvent) {
+        if responseHead == nil {
+            // A pooled connection the server had already closed: retry once on a fresh one when
+            // nothing of the request could have been acted on twice.
+            if up.reused, !up.connection.isOpen || event != .readTimeout, canRetry {
+                up.owner = nil
+                up.connection.close()
+                upstream = nil
+                connectUpstream(target: up.targetIndex)
+                return
+            }
+            switch event {
+            case .readTimeout, .writeTimeout:
+                worker.logError("upstream \(up.target) timed out \(up.isConnected ? "waiting for a response" : "connecting") (request \(requestID), route \(route.name))")
+                failBeforeResponse(status: 504, code: "gateway_timeout", outcome: up.isConnected ? "upstream_read_timeout" : "upstream_connect_timeout")
+            case .error(let e):
+                worker.logError("upstream \(up.target) \(up.isConnected ? "reset" : "refused") (errno \(e)) (request \(requestID), route \(route.name))")
+                failBeforeResponse(status: 502, code: "bad_gateway", outcome: up.isConnected ? "upstream_reset" : "upstream_connect_failed")
+            default:
+                worker.logError("upstream \(up.target) closed before responding (request \(requestID), route \(route.name))")
+                failBeforeResponse(status: 502, code: "bad_gateway", outcome: "upstream_closed")
+            }
+            return
+        }
+        switch event {
+        case .endOfStream:
+            if !responseDone, responseDecoder?.peerClosed() == true {
+                relayResponseBody()
+                if !responseDone { responseBodyEnded() }
+            } else if !responseDone {
+                worker.logError("upstream \(up.target) closed mid-response (request \(requestID))")
+                abort(outcome: "upstream_truncated")
+            }
+        case .readTimeout, .writeTimeout:
+            worker.logError("upstream \(up.target) idle mid-response (request \(requestID))")
+            abort(outcome: "upstream_idle_timeout")
+        default:
+            worker.logError("upstream \(up.target) reset mid-response (request \(requestID))")
+            abort(outcome: "upstream_reset")
+        }
+    }
+
+    private var canRetry: Bool {
+        attempts < 2 && bytesIn == 0 && request.framing == .none
+            && ["GET", "HEAD", "OPTIONS", "DELETE", "PUT"].contains(request.method)
+    }
+
+    /// Fails before any response byte reached the client: answer with a gateway error.
+    private func failBeforeResponse(status: Int, code: String, outcome: String) {
+        guard !finished else { return }
+        if responseHead != nil { abort(outcome: outcome); return }
+        finished = true
+        self.outcome = outcome
+        dropUpstream()
+        let close = !requestBodyDone || status == 413
+        logExchange(status: status)
+        session.exchangeAbandoned(self)
+        session.respond(.error(status: status, code: code, requestID: requestID, close: close), to: request,
+                        requestID: requestID, route: route.name, start: startTime, logged: true)
+    }
+
+    /// Ends the exchange without a clean end on the client side (RST, no terminating chunk).
+    private func abort(outcome: String) {
+        guard !finished else { return }
+        finished = true
+        self.outcome = outcome
+        dropUpstream()
+        logExchange(status: responseHead?.status ?? 502)
+        session.exchangeAborted(self)
+    }
+
+    private func dropUpstream() {
+        if let up = upstream {
+            up.owner = nil
+            up.connection.close()
+            upstream = nil
+        }
+    }
+
+    // MARK: - Client side events
+
+    /// The client half-closed. For a stream that means it left; otherwise the response still goes out.
+    func clientEnded() {
+        if isStream || responseHead == nil && !requestBodyDone {
+            clientGone()
+            session.closeNow()
+        } else {
+            client.disableReading()
+        }
+    }
+
+    func clientTimedOut() {
+        if !requestBodyDone {
+            failBeforeResponse(status: 408, code: "request_timeout", outcome: "client_body_timeout")
+        } else {
+            client.enableReading()
+        }
+    }
+
+    /// The client is gone: the upstream connection is closed at once (never pooled).
+    func clientGone() {
+        guard !finished else { return }
+        finished = true
+        outcome = "client_gone"
+        dropUpstream()
+        logExchange(status: responseHead?.status ?? 499)
+    }
+
+    func beginDrain() {
+        clientKeepAlive = false
+    }
+
+    private func logExchange(status: Int) {
+        worker.metrics.responses(status: status)
+        worker.log(AccessLogRecord(
+            time: worker.logTime(), requestID: requestID, route: route.name, method: request.method,
+            path: request.path, status: status, bytesIn: bytesIn, bytesOut: bytesOut,
+            durationMicros: EventLoop.now().since(startTime).microseconds, upstream: upstreamTargetText,
+            clientIP: session.clientIP, outcome: outcome))
+    }
+
+    static let crlf: [UInt8] = [0x0D, 0x0A]
+    static let lastChunk: [UInt8] = Array("0\r\n\r\n".utf8)
+}

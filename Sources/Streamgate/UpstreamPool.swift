@@ -1,0 +1,114 @@
+import StreamgateCore
+import StreamgateIO
+
+/// Receives the events of an upstream connection while it serves one exchange.
+protocol UpstreamConnectionOwner: AnyObject {
+    func upstreamConnected(_ upstream: UpstreamConnection)
+    func upstreamReadable(_ upstream: UpstreamConnection)
+    func upstreamWritable(_ upstream: UpstreamConnection)
+    func upstream(_ upstream: UpstreamConnection, event: ConnectionEvent)
+}
+
+/// One TCP connection to an upstream target: busy with an exchange, or idle in its pool.
+final class UpstreamConnection: ConnectionDelegate {
+    let connection: Connection
+    let targetIndex: Int
+    let target: SocketAddress
+    unowned let pool: UpstreamPool
+    weak var owner: UpstreamConnectionOwner?
+    private(set) var isConnected = false
+    /// True once it has served an exchange: a failure before any response byte may then be the
+    /// server closing an idle connection, and an idempotent request can be retried.
+    var reused = false
+
+    init(connection: Connection, targetIndex: Int, target: SocketAddress, pool: UpstreamPool) {
+        self.connection = connection
+        self.targetIndex = targetIndex
+        self.target = target
+        self.pool = pool
+        connection.delegate = self
+    }
+
+    func connectionReadable(_ connection: Connection) {
+        if let owner { owner.upstreamReadable(self) } else { pool.idleConnectionBroke(self) }
+    }
+
+    func connectionWritable(_ connection: Connection) { owner?.upstreamWritable(self) }
+
+    func connection(_ connection: Connection, event: ConnectionEvent) {
+        if event == .connected {
+            isConnected = true
+            connection.setTimeouts(read: nil, write: nil)
+            owner?.upstreamConnected(self)
+            return
+        }
+        if let owner { owner.upstream(self, event: event) } else { pool.idleConnectionBroke(self) }
+    }
+}
+
+/// Keep-alive connections to one upstream's targets, for one worker loop. Round-robin over targets.
+final class UpstreamPool {
+    let loop: EventLoop
+    private(set) var settings: ProxySettings.Upstream
+    private var idle: [[UpstreamConnection]]
+    private var nextTarget = 0
+    private(set) var opened: UInt64 = 0
+    private(set) var reusedCount: UInt64 = 0
+
+    init(loop: EventLoop, settings: ProxySettings.Upstream) {
+        self.loop = loop
+        self.settings = settings
+        idle = Array(repeating: [], count: settings.targets.count)
+    }
+
+    /// The next target in round-robin order (an index into `settings.targets`).
+    func pickTarget() -> Int {
+        let i = nextTarget % settings.targets.count
+        nextTarget = (nextTarget + 1) % settings.targets.count
+        return i
+    }
+
+    /// An idle pooled connection to `target`, or a new one being connected.
+    /// nil when the socket could not even be created (fd exhaustion): the caller answers 502.
+    func acquire(target: Int, connectTimeout: Duration, owner: UpstreamConnectionOwner) -> UpstreamConnection? {
+        while let c = idle[target].popLast() {
+            guard c.connection.isOpen else { continue }
+            c.owner = owner
+            c.reused = true
+            c.connection.setTimeouts(read: nil, write: nil)
+            reusedCount += 1
+            return c
+        }
+        guard let conn = Connection.connect(loop: loop, to: settings.targets[target], timeout: connectTimeout) else { return nil }
+        opened += 1
+        let up = UpstreamConnection(connection: conn, targetIndex: target, target: settings.targets[target], pool: self)
+        up.owner = owner
+        conn.enableReading()
+        return up
+    }
+
+    /// Returns a healthy connection whose exchange finished cleanly; closes it when the pool is full.
+    func release(_ up: UpstreamConnection) {
+        up.owner = nil
+        guard up.connection.isOpen, up.connection.inputCount == 0, idle[up.targetIndex].count < settings.poolSize else {
+            up.connection.close()
+            return
+        }
+        // An idle upstream that speaks or closes is dropped; so is one idle past the timeout.
+        up.connection.setTimeouts(read: settings.idleTimeout, write: nil)
+        up.connection.enableReading()
+        idle[up.targetIndex].append(up)
+    }
+
+    func idleConnectionBroke(_ up: UpstreamConnection) {
+        up.connection.close()
+        if let i = idle[up.targetIndex].firstIndex(where: { $0 === up }) { idle[up.targetIndex].remove(at: i) }
+    }
+
+    var idleCount: Int { idle.reduce(0) { $0 + $1.count } }
+
+    func closeIdle() {
+        for list in idle { for c in list { c.connection.close() } }
+        idle = Array(repeating: [], count: settings.targets.count)
+    }
+}

@@ -1,0 +1,110 @@
+import StreamgateCore
+import StreamgateIO
+
+/// Counters of one worker; the admin endpoint sums them across workers.
+struct WorkerMetrics {
+    var connectionsAccepted: UInt64 = 0
+    var connectionsOpen: Int = 0
+    var badRequests: UInt64 = 0
+    var slowConsumerDisconnects: UInt64 = 0
+    var statusClasses = [UInt64](repeating: 0, count: 6)
+
+    mutating func responses(status: Int) {
+        let c = status / 100
+        if c >= 1 && c <= 5 { statusClasses[c] += 1 } else { statusClasses[0] += 1 }
+    }
+}
+
+/// One event-loop thread's share of the gateway: its own listeners (SO_REUSEPORT siblings),
+/// upstream pools, client sessions and log buffer. Nothing here is shared with other workers.
+final class Worker {
+    let index: Int
+    let loop: EventLoop
+    private(set) var settings: ProxySettings
+    private(set) var pools: [UpstreamPool] = []
+    private var listeners: [Listener] = []
+    private var sessions: [ObjectIdentifier: ClientSession] = [:]
+    private var requestIDs: RequestIDGenerator
+    private let logSink: LogSink
+    private(set) var isDraining = false
+    private var listenersPaused = false
+    var metrics = WorkerMetrics()
+    private let maxConnections: Int
+    private var onIdleAfterDrain: (() -> Void)?
+    private var drainTimer: LoopTimer?
+
+    init(index: Int, loop: EventLoop, settings: ProxySettings, listenFDs: [Int32], logSink: LogSink, maxConnections: Int) throws {
+        self.index = index
+        self.loop = loop
+        self.settings = settings
+        self.logSink = logSink
+        self.maxConnections = maxConnections
+        self.requestIDs = RequestIDGenerator(randomPrefix: Crypto.hex(Crypto.randomBytes(6)))
+        pools = settings.upstreams.map { UpstreamPool(loop: loop, settings: $0) }
+        for fd in listenFDs {
+            let l = try Listener(loop: loop, fd: fd) { [unowned self] fd in self.accept(fd) }
+            listeners.append(l)
+        }
+    }
+
+    private func accept(_ fd: Int32) {
+        let conn = Connection(loop: loop, fd: fd)
+        let s = ClientSession(worker: self, client: conn)
+        sessions[ObjectIdentifier(s)] = s
+        metrics.connectionsAccepted += 1
+        metrics.connectionsOpen = sessions.count
+        if sessions.count >= maxConnections, !listenersPaused {
+            listenersPaused = true
+            for l in listeners { l.pause() }
+        }
+        s.processInput()
+    }
+
+    func sessionClosed(_ s: ClientSession) {
+        sessions[ObjectIdentifier(s)] = nil
+        metrics.connectionsOpen = sessions.count
+        if listenersPaused, !isDraining, sessions.count < maxConnections {
+            listenersPaused = false
+            for l in listeners { l.resume() }
+        }
+        if isDraining && sessions.isEmpty { drained() }
+    }
+
+    func nextRequestID() -> String { requestIDs.next() }
+
+    // MARK: - Logging
+
+    func log(_ record: AccessLogRecord) { logSink.access(record) }
+    func logError(_ message: String) { logSink.error(message) }
+    func logTime() -> String { logSink.timestamp() }
+
+    // MARK: - Drain
+
+    /// Stops accepting, closes idle connections, lets exchanges finish; after `timeout` whatever
+    /// is left is closed. `done` runs on this loop once no session remains.
+    func beginDrain(timeout: Duration, done: @escaping () -> Void) {
+        guard !isDraining else { return }
+        isDraining = true
+        onIdleAfterDrain = done
+        for l in listeners { l.close() }
+        listeners.removeAll()
+        for p in pools { p.closeIdle() }
+        for s in Array(sessions.values) { s.beginDrain() }
+        if sessions.isEmpty { drained(); return }
+        let t = LoopTimer(loop: loop) { [unowned self] in
+            for s in Array(self.sessions.values) { s.closeNow() }
+        }
+        drainTimer = t
+        t.schedule(after: timeout)
+    }
+
+    private func drained() {
+        drainTimer?.cancel()
+        let done = onIdleAfterDrain
+        onIdleAfterDrain = nil
+        logSink.flush()
+        done?()
+    }
+
+    var openSessions: Int { sessions.count }
+}
