@@ -1,0 +1,55 @@
+/// Small ASCII helpers shared by the auth files (kept here, under one name, so they cannot
+/// collide with helpers elsewhere in the module).
+enum AuthASCII {
+    @inline(__always)
+    static func hexValue(_ c: UInt8) -> UInt8? {
+        switch c {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+
+    static func lowercaseHex(_ bytes: some Sequence<UInt8>) -> String {
+        let digits: [UInt8] = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(64)
+        for b in bytes {
+            out.append(digits[Int(b >> 4)])
+            out.append(digits[Int(b & 0x0F)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    @inline(__always)
+    static func isAlpha(_ c: UInt8) -> Bool { (c | 0x20) >= UInt8(ascii: "a") && (c | 0x20) <= UInt8(ascii: "z") }
+
+    @inline(__always)
+    static func isDigit(_ c: UInt8) -> Bool { c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") }
+
+    @inline(__always)
+    static func lower(_ c: UInt8) -> UInt8 { (c >= 0x41 && c <= 0x5A) ? c | 0x20 : c }
+
+    /// Header field names equal ignoring ASCII case and with `_` read as `-`: how some
+    /// upstreams (CGI-style frameworks) see them, hence how spoofing attempts are matched.
+    static func headerNamesCollide(_ a: String, _ b: String) -> Bool {
+        var ia = a.utf8.makeIterator()
+        var ib = b.utf8.makeIterator()
+        while true {
+            switch (ia.next(), ib.next()) {
+            case (nil, nil): return true
+            case let (x?, y?):
+                let nx = x == UInt8(ascii: "_") ? UInt8(ascii: "-") : lower(x)
+                let ny = y == UInt8(ascii: "_") ? UInt8(ascii: "-") : lower(y)
+                if nx != ny { return false }
+            default: return false
+            }
+        }
+    }
+
+    /// No C0 controls, no DEL: safe to place in a header value or a signing input line.
+    static func isFieldSafe(_ s: String) -> Bool {
+        !s.utf8.contains { $0 < 0x20 || $0 == 0x7F }
+    }
+}

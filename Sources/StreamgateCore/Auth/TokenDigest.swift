@@ -1,0 +1,62 @@
+/// The SHA-256 (or HMAC-SHA-256) digest of a bearer token: how tokens are stored, cached
+/// and revoked, so the raw token never has to be kept (RFC 9700 §4.x, REFERENCES.md).
+///
+/// The digest itself is computed by the IO layer (libcrypto); this type only carries it.
+/// It is four inline words, so using it as a dictionary key allocates nothing, and `==`
+/// is constant-time (no early exit), as REFERENCES.md asks for digest comparisons.
+public struct TokenDigest: Hashable, Sendable, CustomStringConvertible {
+    public static let byteCount = 32
+
+    // Big-endian words: word0 holds bytes 0..<8.
+    private let w0, w1, w2, w3: UInt64
+
+    /// Exactly 32 bytes, else nil.
+    public init?(bytes: some Collection<UInt8>) {
+        guard bytes.count == Self.byteCount else { return nil }
+        var words: [UInt64] = [0, 0, 0, 0]
+        for (i, b) in bytes.enumerated() { words[i >> 3] = words[i >> 3] << 8 | UInt64(b) }
+        (w0, w1, w2, w3) = (words[0], words[1], words[2], words[3])
+    }
+
+    /// 64 hex digits, either case (as published on the revocation channel), else nil.
+    public init?(hex: some StringProtocol) {
+        let utf8 = Array(hex.utf8)
+        guard utf8.count == Self.byteCount * 2 else { return nil }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(Self.byteCount)
+        var i = 0
+        while i < utf8.count {
+            guard let hi = AuthASCII.hexValue(utf8[i]), let lo = AuthASCII.hexValue(utf8[i + 1]) else { return nil }
+            bytes.append(hi << 4 | lo)
+            i += 2
+        }
+        self.init(bytes: bytes)
+    }
+
+    /// The 32 bytes, in order.
+    public var bytes: [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(Self.byteCount)
+        for w in [w0, w1, w2, w3] {
+            for shift in stride(from: 56, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: w >> UInt64(shift))) }
+        }
+        return out
+    }
+
+    /// Lowercase hex, 64 characters: what `{sha256}` renders to in Redis keys.
+    public var hex: String { AuthASCII.lowercaseHex(bytes) }
+
+    public var description: String { hex }
+
+    /// Constant-time: every word is compared whatever the earlier ones held.
+    public static func == (a: TokenDigest, b: TokenDigest) -> Bool {
+        ((a.w0 ^ b.w0) | (a.w1 ^ b.w1) | (a.w2 ^ b.w2) | (a.w3 ^ b.w3)) == 0
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(w0)
+        hasher.combine(w1)
+        hasher.combine(w2)
+        hasher.combine(w3)
+    }
+}

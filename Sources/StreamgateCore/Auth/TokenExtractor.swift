@@ -1,0 +1,161 @@
+/// Where a bearer token was found.
+public enum TokenSource: String, Sendable, Equatable, Hashable {
+    /// `Authorization: Bearer <token>`.
+    case authorizationHeader
+    /// The configured API-key header (`[auth] api_key_header`, default `X-Api-Key`).
+    case apiKeyHeader
+    /// The configured query parameter (`[auth] query_param`, default `access_token`), only
+    /// on routes with `query_token = true`: browsers' `EventSource` cannot set headers.
+    case query
+}
+
+/// Why a request's credentials were refused before any lookup. For logs and metrics only:
+/// the client is told `invalid_request` and nothing more.
+public enum MalformedTokenReason: String, Sendable, Equatable {
+    /// More than one `Authorization` field, API-key field or query parameter.
+    case repeated
+    /// Both `Authorization` and the API-key header, with different tokens.
+    case conflicting
+    /// `Bearer` with no token, or an empty API-key header or query value.
+    case empty
+    /// Longer than `maxTokenLength`.
+    case tooLong
+    /// A character outside the RFC 6750 §2.1 `b64token` set, or an undecodable query value.
+    case invalidCharacters
+    /// `Authorization` not of the form `Bearer 1*SP b64token`.
+    case badAuthorizationSyntax
+}
+
+/// The outcome of looking for a token in a request.
+public enum TokenExtraction: Sendable, Equatable {
+    /// No credentials at all (or only an `Authorization` field of another scheme).
+    case none
+    /// A syntactically valid token: safe to hash and look up.
+    case token(String, source: TokenSource)
+    /// Refuse with 400 `invalid_request` without any lookup.
+    case malformed(MalformedTokenReason)
+}
+
+/// Finds the bearer token of a request, checking its length and character set before
+/// anything looks it up (REFERENCES.md, "Bearer tokens").
+///
+/// Precedence: a header token wins over a query token (the query one is then ignored, and
+/// still stripped from the upstream target by the caller). `Authorization` and the API-key
+/// header may both be present only when they carry the same token.
+///
+/// An `Authorization` field with another scheme (`Basic ...`) carries no bearer token and
+/// is treated as absent: the answer to it is the 401 `Bearer` challenge (RFC 9110
+/// §11.6.1), which names the scheme the client should have used.
+public struct TokenExtractor: Sendable, Equatable {
+    public static let defaultMaxTokenLength = 4096
+
+    /// `[auth] api_key_header`.
+    public var apiKeyHeader: String
+    /// `[auth] query_param`.
+    public var queryParameter: String
+    /// Tokens longer than this (in bytes, after percent-decoding) are malformed.
+    public var maxTokenLength: Int
+
+    public init(apiKeyHeader: String = "X-Api-Key", queryParameter: String = "access_token",
+                maxTokenLength: Int = TokenExtractor.defaultMaxTokenLength) {
+        self.apiKeyHeader = apiKeyHeader
+        self.queryParameter = queryParameter
+        self.maxTokenLength = maxTokenLength
+    }
+
+    /// - Parameters:
+    ///   - headers: the request's header fields.
+    ///   - query: the raw query without `?` (`HTTPRequestHead.query`).
+    ///   - allowQueryToken: the route's `query_token` setting.
+    public func extract(headers: HTTPHeaders, query: String?, allowQueryToken: Bool) -> TokenExtraction {
+        let authorization = headers.values(name: "Authorization")
+        let apiKey = headers.values(name: apiKeyHeader)
+        guard authorization.count <= 1, apiKey.count <= 1 else { return .malformed(.repeated) }
+
+        var bearer: String?
+        if let field = authorization.first {
+            switch parseAuthorization(field) {
+            case .notBearer: break
+            case .malformed(let reason): return .malformed(reason)
+            case .token(let t): bearer = t
+            }
+        }
+
+        var key: String?
+        if let field = apiKey.first {
+            let value = String(Substring(field).trimmingOWS())
+            if let reason = validate(value) { return .malformed(reason) }
+            key = value
+        }
+
+        switch (bearer, key) {
+        case let (b?, k?):
+            // Two credentials are only coherent when they are the same one; otherwise the
+            // request "uses more than one method" (RFC 6750 §3.1).
+            return ConstantTime.equals(b.utf8, k.utf8) ? .token(b, source: .authorizationHeader) : .malformed(.conflicting)
+        case let (b?, nil): return .token(b, source: .authorizationHeader)
+        case let (nil, k?): return .token(k, source: .apiKeyHeader)
+        case (nil, nil): break
+        }
+
+        guard allowQueryToken, let query else { return .none }
+        let raws = QueryTokenStripper.values(of: queryParameter, inQuery: Substring(query))
+        guard let raw = raws.first else { return .none }
+        guard raws.count == 1 else { return .malformed(.repeated) }
+        // Bound the work before decoding: an escape is at most three bytes per token byte.
+        guard raw.utf8.count <= maxTokenLength * 3 else { return .malformed(.tooLong) }
+        // b64token characters need no escaping, but clients do send `+`, `/`, `=` as
+        // %2B, %2F, %3D. `+` stays `+` (not form-decoded to a space: a space is never valid).
+        guard let value = QueryTokenStripper.percentDecoded(raw) else { return .malformed(.invalidCharacters) }
+        if let reason = validate(value) { return .malformed(reason) }
+        return .token(value, source: .query)
+    }
+
+    private enum AuthorizationParse {
+        case notBearer
+        case token(String)
+        case malformed(MalformedTokenReason)
+    }
+
+    /// `credentials = auth-scheme [ 1*SP token68 ]` (RFC 9110 §11.4), scheme compared
+    /// case-insensitively, surrounding OWS tolerated.
+    private func parseAuthorization(_ field: String) -> AuthorizationParse {
+        let value = Substring(field).trimmingOWS()
+        let utf8 = value.utf8
+        let schemeEnd = utf8.firstIndex { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") } ?? utf8.endIndex
+        guard asciiCaseInsensitiveEquals(String(value[..<schemeEnd]), "Bearer") else {
+            return .notBearer
+        }
+        var start = schemeEnd
+        while start < utf8.endIndex, utf8[start] == UInt8(ascii: " ") { start = utf8.index(after: start) }
+        let token = String(value[start...])
+        if let reason = validate(token) { return .malformed(reason) }
+        return .token(token)
+    }
+
+    /// Nil when `token` is a non-empty RFC 6750 b64token within the length limit:
+    /// `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
+    func validate(_ token: String) -> MalformedTokenReason? {
+        let utf8 = token.utf8
+        guard !utf8.isEmpty else { return .empty }
+        guard utf8.count <= maxTokenLength else { return .tooLong }
+        var sawBody = false
+        var inPadding = false
+        for c in utf8 {
+            if c == UInt8(ascii: "=") {
+                guard sawBody else { return .invalidCharacters }
+                inPadding = true
+                continue
+            }
+            guard !inPadding, Self.isB64TokenBodyByte(c) else { return .invalidCharacters }
+            sawBody = true
+        }
+        return nil
+    }
+
+    @inline(__always)
+    static func isB64TokenBodyByte(_ c: UInt8) -> Bool {
+        AuthASCII.isAlpha(c) || AuthASCII.isDigit(c) || c == UInt8(ascii: "-") || c == UInt8(ascii: ".")
+            || c == UInt8(ascii: "_") || c == UInt8(ascii: "~") || c == UInt8(ascii: "+") || c == UInt8(ascii: "/")
+    }
+}
