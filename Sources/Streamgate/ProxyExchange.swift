@@ -17,7 +17,7 @@ final class ProxyExchange: UpstreamConnectionOwner {
     let startTime: NanoTime
 
     private var pool: UpstreamPool
-    private(set) var upstream: UpstreamConnection?
+    var upstream: UpstreamConnection?
     private var attempts = 0
     private var upstreamTargetText: String?
 
@@ -31,13 +31,15 @@ final class ProxyExchange: UpstreamConnectionOwner {
     private var responseParser: ResponseHeadParser
     private var responseHead: HTTPResponseHead?
     private var responseDecoder: BodyDecoder?
-    private var clientFraming: ClientFraming = .none
-    private var clientKeepAlive = false
-    private var bytesOut: UInt64 = 0
+    var clientFraming: ClientFraming = .none
+    var clientKeepAlive = false
+    var bytesOut: UInt64 = 0
     private var upstreamPaused = false
     private(set) var isStream = false
-    private var finished = false
-    private var outcome: String?
+    /// Present while relaying an event stream.
+    var stream: StreamRelay?
+    var finished = false
+    var outcome: String?
 
     /// Upstream output above this pauses reading the client's request body.
     static let requestBodyHighWater = 64 * 1024
@@ -243,10 +245,13 @@ final class ProxyExchange: UpstreamConnectionOwner {
             let idle = isStream ? route.stream.upstreamIdleTimeout : route.readTimeout
             up.connection.setTimeouts(read: idle, write: route.readTimeout)
         }
+        if isStream && bodyFraming != .none {
+            stream = StreamRelay(exchange: self, settings: route.stream)
+        }
         if bodyFraming == .none { responseBodyEnded() }
     }
 
-    private var responseDone = false
+    var responseDone = false
 
     private func relayResponseBody() {
         guard let up = upstream, var decoder = responseDecoder, !responseDone else { return }
@@ -258,10 +263,18 @@ final class ProxyExchange: UpstreamConnectionOwner {
                 if available == 0 { break }
                 switch try decoder.next(prefix: input.peek(max: min(available, 4096)), available: available) {
                 case .data(let n):
-                    bytesOut += UInt64(n)
-                    if clientFraming == .chunked { out.append(HTTPSerializer.chunkHeader(size: n)) }
-                    input.move(n, to: out)
+                    var forward = n
+                    var endHere = false
+                    if let stream { (forward, endHere) = stream.scan(input, length: n) }
+                    bytesOut += UInt64(forward)
+                    if clientFraming == .chunked { out.append(HTTPSerializer.chunkHeader(size: forward)) }
+                    input.move(forward, to: out)
                     if clientFraming == .chunked { out.append(ProxyExchange.crlf) }
+                    if endHere {
+                        responseDecoder = decoder
+                        stream?.endAtBoundaryNow()
+                        return
+                    }
                 case .skip(let n):
                     input.drain(n)
                 case .needMore:
@@ -269,7 +282,7 @@ final class ProxyExchange: UpstreamConnectionOwner {
                 case .end(let skip):
                     input.drain(skip)
                     responseDecoder = decoder
-                    responseBodyEnded()
+                    if let stream { stream.upstreamEnded() } else { responseBodyEnded() }
                     return
                 }
             }
@@ -279,7 +292,8 @@ final class ProxyExchange: UpstreamConnectionOwner {
             return
         }
         responseDecoder = decoder
-        applyClientBackpressure()
+        stream?.afterRelay()
+        if !finished { applyClientBackpressure() }
     }
 
     /// Pauses the upstream while the client is behind. A stream never pauses its upstream:
@@ -306,7 +320,17 @@ final class ProxyExchange: UpstreamConnectionOwner {
         relayResponseBody()
     }
 
-    private func responseBodyEnded() {
+    /// A stream ends on the gateway's initiative: the upstream is dropped (never pooled mid-body)
+    /// and the client gets a clean end of body.
+    func endStreamCleanly() {
+        dropUpstream()
+        responseDone = true
+        if clientFraming == .chunked { client.output.append(ProxyExchange.lastChunk) }
+        clientKeepAlive = false
+        finish()
+    }
+
+    func responseBodyEnded() {
         responseDone = true
         if clientFraming == .chunked { client.output.append(ProxyExchange.lastChunk) }
         if requestBodyDone { finish() } else if clientFraming != .closeDelimited {
@@ -322,6 +346,7 @@ final class ProxyExchange: UpstreamConnectionOwner {
     private func finish() {
         guard !finished else { return }
         finished = true
+        stream?.stop()
         if let up = upstream {
             upstream = nil
             if let head = responseHead, head.keepAlive, requestBodyDone, up.connection.inputCount == 0 {
@@ -400,9 +425,10 @@ final class ProxyExchange: UpstreamConnectionOwner {
     }
 
     /// Ends the exchange without a clean end on the client side (RST, no terminating chunk).
-    private func abort(outcome: String) {
+    func abort(outcome: String) {
         guard !finished else { return }
         finished = true
+        stream?.stop()
         self.outcome = outcome
         dropUpstream()
         logExchange(status: responseHead?.status ?? 502)
@@ -441,6 +467,7 @@ final class ProxyExchange: UpstreamConnectionOwner {
     func clientGone() {
         guard !finished else { return }
         finished = true
+        stream?.stop()
         outcome = "client_gone"
         dropUpstream()
         logExchange(status: responseHead?.status ?? 499)
@@ -448,6 +475,16 @@ final class ProxyExchange: UpstreamConnectionOwner {
 
     func beginDrain() {
         clientKeepAlive = false
+        stream?.requestEnd(.draining)
+    }
+
+    /// Appends gateway-made bytes (keepalives, hints, final events) in the client's framing.
+    func writeToClient(_ bytes: [UInt8]) {
+        guard !bytes.isEmpty else { return }
+        let out = client.output
+        if clientFraming == .chunked { out.append(HTTPSerializer.chunkHeader(size: bytes.count)) }
+        out.append(bytes)
+        if clientFraming == .chunked { out.append(ProxyExchange.crlf) }
     }
 
     private func logExchange(status: Int) {

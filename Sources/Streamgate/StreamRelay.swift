@@ -1,0 +1,123 @@
+import StreamgateCore
+import StreamgateIO
+
+/// The event-stream side of an exchange: tracks event boundaries in the relayed bytes, writes
+/// keepalives only between events, and ends the stream at a boundary when a deadline, a
+/// drain or a session end asks for it. Timing decisions live in `SSEStreamTimer` (pure, tested
+/// on a manual clock); this class only wires it to a loop timer and the exchange.
+final class StreamRelay {
+    unowned let exchange: ProxyExchange
+    private var tracker = SSEBoundaryTracker()
+    private var timer: SSEStreamTimer
+    private var loopTimer: LoopTimer?
+    /// An end was requested and waits for the next boundary in the upstream bytes.
+    private var endPending: SSEEndReason?
+    private var finalEvent: [UInt8]?
+    private var stopped = false
+
+    init(exchange: ProxyExchange, settings: ProxySettings.StreamSettings, sessionExpiresAt: NanoTime? = nil) {
+        self.exchange = exchange
+        let now = EventLoop.now()
+        timer = SSEStreamTimer(policy: SSEStreamPolicy(
+            keepalive: settings.keepalive, upstreamIdleTimeout: settings.upstreamIdleTimeout,
+            maxStreamDuration: settings.maxStreamDuration, sessionExpiresAt: sessionExpiresAt), now: now)
+        loopTimer = LoopTimer(loop: exchange.client.loop) { [unowned self] in self.timerFired() }
+        if let retry = settings.retry {
+            exchange.writeToClient(SSEWriter.retry(milliseconds: retry.milliseconds))
+        }
+        rearm()
+    }
+
+    /// Scans the next `length` upstream payload bytes. Returns how many to forward and whether
+    /// the stream must end right after them (a pending end reached a boundary).
+    func scan(_ input: EvBuffer, length: Int) -> (forward: Int, endHere: Bool) {
+        let stop = endPending != nil
+        var consumed = 0
+        var hitBoundary = false
+        input.forEachSegment(length: length) { seg in
+            guard !hitBoundary else { return }
+            let n = tracker.scan(seg, stopAtBoundary: stop)
+            consumed += n
+            if stop && n < seg.count { hitBoundary = true }
+            if stop && n == seg.count && tracker.isAtBoundary { hitBoundary = true }
+        }
+        return (consumed, hitBoundary)
+    }
+
+    /// After each batch of upstream reads: feed the clock and act on what is due.
+    func afterRelay() {
+        guard !stopped else { return }
+        let now = EventLoop.now()
+        timer.bytesFromUpstream(now: now)
+        timer.bytesSentToClient(now: now)
+        evaluate(now: now)
+    }
+
+    func requestEnd(_ reason: SSEEndReason, finalEvent: [UInt8]? = nil) {
+        guard !stopped else { return }
+        if let finalEvent { self.finalEvent = finalEvent }
+        let now = EventLoop.now()
+        timer.requestEnd(reason, now: now)
+        evaluate(now: now)
+    }
+
+    private func timerFired() {
+        guard !stopped else { return }
+        evaluate(now: EventLoop.now())
+    }
+
+    private func evaluate(now: NanoTime) {
+        guard let action = timer.tick(now: now, atBoundary: tracker.isAtBoundary) else {
+            endPending = timer.pendingEnd(now: now)
+            rearm()
+            return
+        }
+        switch action {
+        case .sendKeepalive:
+            exchange.writeToClient(SSEWriter.keepalive())
+            rearm()
+        case .endAtBoundary(let reason):
+            endStream(reason)
+        case .abort(let reason):
+            stop()
+            exchange.abort(outcome: "stream_\(reason.rawValue)")
+        }
+    }
+
+    /// The relay forwarded up to a boundary while an end was pending.
+    func endAtBoundaryNow() {
+        let now = EventLoop.now()
+        if case .endAtBoundary(let reason)? = timer.tick(now: now, atBoundary: true) {
+            endStream(reason)
+        } else if let reason = endPending {
+            endStream(reason)
+        }
+    }
+
+    /// Upstream finished its body cleanly: the client gets the terminating chunk.
+    func upstreamEnded() {
+        stop()
+        exchange.responseBodyEnded()
+    }
+
+    private func endStream(_ reason: SSEEndReason) {
+        stop()
+        if let finalEvent { exchange.writeToClient(finalEvent) }
+        exchange.outcome = "stream_\(reason.rawValue)"
+        // Closing after a clean end makes EventSource reconnect (with Last-Event-ID).
+        exchange.clientKeepAlive = false
+        exchange.endStreamCleanly()
+    }
+
+    func stop() {
+        guard !stopped else { return }
+        stopped = true
+        loopTimer?.cancel()
+        loopTimer = nil
+    }
+
+    private func rearm() {
+        guard !stopped, let t = loopTimer else { return }
+        if let deadline = timer.nextDeadline() { t.schedule(at: deadline) } else { t.cancel() }
+    }
+}
