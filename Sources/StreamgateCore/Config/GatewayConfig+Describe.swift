@@ -1,0 +1,44 @@
+/// The human summary `streamgate check` prints: what the gateway will actually do.
+///
+/// Secrets are never printed: the Redis password shows as `***` and the signing secret only as
+/// "set". Strings that came from `${ENV}` are otherwise shown, as the operator resolved them.
+extension GatewayConfig {
+    public func describe() -> String {
+        var lines: [String] = []
+        lines.append("config: \(fileName)")
+        let workers = switch gateway.workers { case .auto: "auto"; case .count(let n): "\(n)" }
+        let accessLog = switch gateway.accessLog { case .stdout: "stdout"; case .off: "off"; case .file(let p): p }
+        lines.append("workers: \(workers), drain_timeout: \(DurationSyntax.format(gateway.drainTimeout)), access_log: \(accessLog), log_level: \(gateway.logLevel.rawValue)")
+        lines.append("listeners: " + listeners.map { "\($0.address)" + ($0.tls != nil ? " (tls)" : "") }.joined(separator: ", "))
+        lines.append("admin: " + (admin.map { "\($0.address)" } ?? "off"))
+        lines.append("redis: " + (redis.map { "\($0) timeout \(DurationSyntax.format($0.timeout))" } ?? "none (auth disabled)"))
+        lines.append("identity signing: " + (identity.signingSecret != nil ? "set (\(identity.signatureHeader))" : "off"))
+        lines.append("upstreams:")
+        for u in upstreams {
+            lines.append("  \(u.name): " + u.targets.map(\.description).joined(separator: ", "))
+        }
+        lines.append("routes (in match order):")
+        let router = Router(routes: routes)
+        var table: [[String]] = [["NAME", "HOST", "MATCH", "METHODS", "UPSTREAM", "AUTH", "REWRITE"]]
+        for index in router.precedenceOrder {
+            let r = routes[index]
+            let rewrite = switch r.rewrite { case .none: "-"; case .stripPrefix: "strip"; case .replacePrefix(let p): "-> \(p)" }
+            var auth = r.auth.rawValue
+            if r.queryToken { auth += "+query" }
+            if !r.scopes.isEmpty { auth += " [\(r.scopes.joined(separator: " "))]" }
+            table.append([
+                r.name, r.host?.description ?? "*", "\(r.path)" + (r.sse ? " (sse)" : ""),
+                r.methods?.joined(separator: ",") ?? "*", r.upstream, auth, rewrite,
+            ])
+        }
+        var widths = [Int](repeating: 0, count: table[0].count)
+        for row in table { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
+        for row in table {
+            let cells = row.enumerated().map { i, cell in
+                i == row.count - 1 ? cell : cell + String(repeating: " ", count: widths[i] - cell.count)
+            }
+            lines.append("  " + cells.joined(separator: "  "))
+        }
+        return lines.joined(separator: "\n")
+    }
+}

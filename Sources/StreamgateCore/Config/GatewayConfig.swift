@@ -1,0 +1,163 @@
+/// The whole, validated gateway configuration.
+///
+/// Produced only by `ConfigLoader` (or built directly in tests): every value here has already
+/// been checked, defaults applied and cross-references resolved, so the rest of the gateway
+/// never re-validates. Durations are `Duration`, sizes are byte counts.
+public struct GatewayConfig: Sendable {
+    /// The file the configuration came from (for messages and reload).
+    public var fileName: String
+    public var gateway: GatewaySettings
+    public var listeners: [ListenerConfig]
+    public var admin: AdminConfig?
+    public var limits: LimitsConfig
+    /// Global stream defaults; each route carries its own resolved copy in `RouteConfig.stream`.
+    public var sse: StreamSettings
+    /// In file order.
+    public var upstreams: [UpstreamConfig]
+    /// In file order; `Router` decides precedence.
+    public var routes: [RouteConfig]
+    /// nil when the `[redis]` table is absent: then no route may require auth.
+    public var redis: RedisConfig?
+    public var sessions: SessionsConfig
+    public var auth: AuthConfig
+    public var identity: IdentityConfig
+
+    public init(
+        fileName: String, gateway: GatewaySettings = GatewaySettings(), listeners: [ListenerConfig],
+        admin: AdminConfig? = nil, limits: LimitsConfig = LimitsConfig(), sse: StreamSettings = StreamSettings(),
+        upstreams: [UpstreamConfig], routes: [RouteConfig], redis: RedisConfig? = nil,
+        sessions: SessionsConfig = SessionsConfig(), auth: AuthConfig = AuthConfig(), identity: IdentityConfig = IdentityConfig()
+    ) {
+        self.fileName = fileName; self.gateway = gateway; self.listeners = listeners; self.admin = admin
+        self.limits = limits; self.sse = sse; self.upstreams = upstreams; self.routes = routes
+        self.redis = redis; self.sessions = sessions; self.auth = auth; self.identity = identity
+    }
+
+    public func upstream(named name: String) -> UpstreamConfig? { upstreams.first { $0.name == name } }
+}
+
+/// `[gateway]`: process-wide settings.
+public struct GatewaySettings: Equatable, Sendable {
+    public enum Workers: Equatable, Sendable {
+        /// One event loop per CPU core.
+        case auto
+        case count(Int)
+    }
+
+    public enum AccessLog: Equatable, Sendable {
+        case stdout
+        case off
+        case file(path: String)
+    }
+
+    public enum LogLevel: String, Equatable, Sendable, CaseIterable {
+        case trace, debug, info, warning, error
+    }
+
+    public var workers: Workers
+    /// On SIGTERM, how long open streams get to end at an event boundary.
+    public var drainTimeout: Duration
+    public var accessLog: AccessLog
+    public var logLevel: LogLevel
+
+    public init(workers: Workers = .auto, drainTimeout: Duration = .seconds(30), accessLog: AccessLog = .stdout, logLevel: LogLevel = .info) {
+        self.workers = workers; self.drainTimeout = drainTimeout; self.accessLog = accessLog; self.logLevel = logLevel
+    }
+}
+
+/// `[[listeners]]`: one bound socket.
+public struct ListenerConfig: Equatable, Sendable {
+    public struct TLSFiles: Equatable, Sendable {
+        public var certificatePath: String
+        public var privateKeyPath: String
+        public init(certificatePath: String, privateKeyPath: String) {
+            self.certificatePath = certificatePath; self.privateKeyPath = privateKeyPath
+        }
+    }
+
+    public var address: ListenAddress
+    /// nil = plain HTTP. Only the pairing is checked at load time; the files are read by the I/O layer.
+    public var tls: TLSFiles?
+
+    public init(address: ListenAddress, tls: TLSFiles? = nil) { self.address = address; self.tls = tls }
+}
+
+/// `[admin]`: the listener for `/metrics`, `/healthz`, `/readyz`.
+public struct AdminConfig: Equatable, Sendable {
+    public var address: ListenAddress
+    public init(address: ListenAddress) { self.address = address }
+}
+
+/// `[limits]`: per-connection and per-process resource bounds.
+public struct LimitsConfig: Equatable, Sendable {
+    /// Request line plus all header fields; past it: 431.
+    public var maxHeaderBytes: Int
+    /// Header field count; past it: 431.
+    public var maxHeaders: Int
+    /// Request body; past it: 413. 0 = unlimited.
+    public var maxBodyBytes: Int
+    /// Open client connections per worker process.
+    public var maxConnections: Int
+    /// Idle client connection between requests.
+    public var keepaliveTimeout: Duration
+    /// Time to receive a whole request head; past it: 408.
+    public var headerTimeout: Duration
+    /// A client that reads nothing for this long is disconnected.
+    public var sendTimeout: Duration
+    /// Client output buffered before reading from the upstream pauses (the watermark).
+    public var clientBuffer: Int
+
+    public init(
+        maxHeaderBytes: Int = 32 << 10, maxHeaders: Int = 100, maxBodyBytes: Int = 10 << 20,
+        maxConnections: Int = 10_000, keepaliveTimeout: Duration = .seconds(75), headerTimeout: Duration = .seconds(10),
+        sendTimeout: Duration = .seconds(60), clientBuffer: Int = 64 << 10
+    ) {
+        self.maxHeaderBytes = maxHeaderBytes; self.maxHeaders = maxHeaders; self.maxBodyBytes = maxBodyBytes
+        self.maxConnections = maxConnections; self.keepaliveTimeout = keepaliveTimeout
+        self.headerTimeout = headerTimeout; self.sendTimeout = sendTimeout; self.clientBuffer = clientBuffer
+    }
+}
+
+/// Stream behaviour: `[sse]` holds the defaults, a route may override any of them.
+public struct StreamSettings: Equatable, Sendable {
+    /// Comment written after this much quiet (only at an event boundary). Zero = never.
+    public var keepalive: Duration
+    /// Upstream silent for this long: the stream is closed. Zero = never.
+    public var upstreamIdleTimeout: Duration
+    /// Streams are ended (at a boundary) after this long. Zero = unlimited.
+    public var maxStreamDuration: Duration
+    /// When set, a `retry:` field (in milliseconds) is sent at stream start.
+    public var retry: Duration?
+    /// A client this far behind is cut loose instead of growing the heap.
+    public var maxClientBuffer: Int
+
+    public init(
+        keepalive: Duration = .seconds(15), upstreamIdleTimeout: Duration = .seconds(300),
+        maxStreamDuration: Duration = .zero, retry: Duration? = nil, maxClientBuffer: Int = 1 << 20
+    ) {
+        self.keepalive = keepalive; self.upstreamIdleTimeout = upstreamIdleTimeout
+        self.maxStreamDuration = maxStreamDuration; self.retry = retry; self.maxClientBuffer = maxClientBuffer
+    }
+}
+
+/// `[upstreams.NAME]`: a pool of equivalent servers.
+public struct UpstreamConfig: Equatable, Sendable {
+    public var name: String
+    /// Never empty.
+    public var targets: [UpstreamTarget]
+    public var connectTimeout: Duration
+    /// Waiting for the response head, and between body bytes of non-stream responses.
+    public var readTimeout: Duration
+    /// Idle keep-alive connections kept per target per worker (0 = no pooling).
+    public var poolSize: Int
+    /// A pooled connection unused this long is closed.
+    public var idleTimeout: Duration
+
+    public init(
+        name: String, targets: [UpstreamTarget], connectTimeout: Duration = .seconds(2), readTimeout: Duration = .seconds(60),
+        poolSize: Int = 32, idleTimeout: Duration = .seconds(60)
+    ) {
+        self.name = name; self.targets = targets; self.connectTimeout = connectTimeout
+        self.readTimeout = readTimeout; self.poolSize = poolSize; self.idleTimeout = idleTimeout
+    }
+}

@@ -1,0 +1,105 @@
+/// The outcome of routing one request.
+public enum RouteMatch: Sendable {
+    /// `index` into the routes the router was built from; `params` are the pattern's
+    /// `{param}` values in path order, raw (percent-encoding kept).
+    case matched(index: Int, params: [(name: String, value: String)])
+    /// No route claims this host and path: 404.
+    case notFound
+    /// Routes claim the path but none allows the method: 405 with this `Allow` list.
+    case methodNotAllowed(allow: [String])
+}
+
+/// Picks the route for a request. Immutable after `init`, so one instance is shared by all
+/// worker threads without locks.
+///
+/// Precedence, most specific first:
+/// 1. host: an exact `host` beats a `*.wildcard` (longer suffix first), which beats no `host`;
+/// 2. path: exact `path` beats a pattern (more literal segments first, then more segments,
+///    then more literal bytes), which beats a `path_prefix` (longest first);
+/// 3. file order.
+/// The first route in that order that claims host, path *and* method wins. 405 is answered
+/// only when some route claims host and path but none the method; `Allow` is the union of
+/// their methods (GET implies HEAD).
+///
+/// Matching is on the raw path (see `RoutePath`): nothing is decoded or normalised.
+public struct Router: Sendable {
+    public let routes: [RouteConfig]
+    /// Route indices in precedence order (what `streamgate check` lists).
+    public let precedenceOrder: [Int]
+
+    public init(routes: [RouteConfig]) {
+        self.routes = routes
+        let keys = routes.map(Router.precedenceKey)
+        precedenceOrder = routes.indices.sorted { a, b in
+            let (ka, kb) = (keys[a], keys[b])
+            return ka != kb ? ka.lexicographicallyPrecedes(kb, by: >) : a < b
+        }
+    }
+
+    /// `host` is the request authority (port allowed); `path` the raw path without the query.
+    public func match(method: String, host: String, path: String) -> RouteMatch {
+        var allow: [String] = []
+        var anyPathMatch = false
+        var params: [(name: String, value: String)] = []
+        for index in precedenceOrder {
+            let route = routes[index]
+            if let routeHost = route.host, !routeHost.matches(host) { continue }
+            guard route.path.matches(path, params: &params) else { continue }
+            if route.allows(method: method) { return .matched(index: index, params: params) }
+            anyPathMatch = true
+            // A route that failed the method check has a method list (nil = all).
+            for m in route.methods ?? [] where !allow.contains(m) { allow.append(m) }
+            if route.methods?.contains("GET") == true, !allow.contains("HEAD") { allow.append("HEAD") }
+        }
+        return anyPathMatch ? .methodNotAllowed(allow: allow.sorted()) : .notFound
+    }
+
+    /// The best route for host and path whatever the method: for CORS preflight (`OPTIONS`),
+    /// which asks about a route before the real request is sent.
+    public func matchIgnoringMethod(host: String, path: String) -> (index: Int, params: [(name: String, value: String)])? {
+        var params: [(name: String, value: String)] = []
+        for index in precedenceOrder {
+            let route = routes[index]
+            if let routeHost = route.host, !routeHost.matches(host) { continue }
+            if route.path.matches(path, params: &params) { return (index, params) }
+        }
+        return nil
+    }
+
+    /// The path sent upstream for a request matched to route `index`: applies `strip_prefix`
+    /// or `rewrite_prefix`; every other route forwards the path unchanged. `path` excludes the
+    /// query, which the caller re-attaches.
+    ///
+    /// The part after the prefix is joined to the replacement at one `/`, so `/api/users` on
+    /// prefix `/api/` or `/api` goes up as `/v2/users` for both `/v2` and `/v2/`; a request
+    /// for exactly the prefix goes up as exactly the replacement (`/` when stripping).
+    public func upstreamPath(for index: Int, path: String) -> String {
+        let route = routes[index]
+        guard case .prefix(let prefix) = route.path, RoutePath.prefixMatches(prefix, path) else { return path }
+        let replacement: String
+        switch route.rewrite {
+        case .none: return path
+        case .stripPrefix: replacement = "/"
+        case .replacePrefix(let r): replacement = r
+        }
+        var rest = path.utf8.dropFirst(prefix.utf8.count)
+        if rest.isEmpty { return replacement.isEmpty ? "/" : replacement }
+        if rest.first == UInt8(ascii: "/") { rest = rest.dropFirst() }
+        var base = Substring(replacement)
+        if base.hasSuffix("/") { base = base.dropLast() }
+        return base + "/" + String(Substring(rest))
+    }
+
+    /// Larger sorts first: [host rank, path kind, then kind-specific tie-breakers].
+    private static func precedenceKey(_ route: RouteConfig) -> [Int] {
+        let hostRank = route.host?.specificity ?? -1
+        switch route.path {
+        case .exact(let p):
+            return [hostRank, 2, p.utf8.count, 0, 0]
+        case .pattern(let pattern):
+            return [hostRank, 1, pattern.literalSegmentCount, pattern.segments.count, pattern.literalByteCount]
+        case .prefix(let p):
+            return [hostRank, 0, p.utf8.count, 0, 0]
+        }
+    }
+}

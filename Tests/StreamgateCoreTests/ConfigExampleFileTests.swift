@@ -1,0 +1,72 @@
+import Testing
+@testable import StreamgateCore
+
+@Suite struct ConfigExampleFileTests {
+    /// The repository's top-level gateway.example.toml, found from this file's path.
+    static var examplePath: String {
+        var parts = #filePath.split(separator: "/", omittingEmptySubsequences: false)
+        parts.removeLast(3) // Tests/StreamgateCoreTests/<this file>
+        return parts.joined(separator: "/") + "/gateway.example.toml"
+    }
+
+    @Test func exampleValidatesAndRunsTheDemo() throws {
+        let result = ConfigLoader.load(path: Self.examplePath, environment: [:])
+        let config = try result.get()
+        #expect(config.listeners.map(\.address.description) == ["127.0.0.1:8080"])
+        #expect(config.admin?.address.description == "127.0.0.1:9901")
+        #expect(config.upstreams.map(\.name) == ["demo"])
+        #expect(config.upstream(named: "demo")?.targets == [UpstreamTarget(host: "127.0.0.1", port: 9000)])
+        #expect(config.redis == nil)
+        #expect(config.routes.map(\.name) == ["plain", "events", "api"])
+        #expect(config.routes.allSatisfy { $0.auth == .none })
+        #expect(config.routes[1].sse)
+        #expect(config.routes[2].path == .prefix("/api/"))
+        #expect(config.routes[2].rewrite == .stripPrefix)
+
+        let router = Router(routes: config.routes)
+        guard case .matched(let i, _) = router.match(method: "GET", host: "127.0.0.1:8080", path: "/events") else {
+            Issue.record("no match for /events"); return
+        }
+        #expect(config.routes[i].name == "events")
+        guard case .matched(let j, _) = router.match(method: "GET", host: "localhost", path: "/api/plain") else {
+            Issue.record("no match for /api/plain"); return
+        }
+        #expect(router.upstreamPath(for: j, path: "/api/plain") == "/plain")
+    }
+
+    /// The documented defaults in the example are the real defaults: loading the example
+    /// gives the same settings as a config that leaves those tables out.
+    @Test func exampleStatesTheDefaults() throws {
+        let config = try ConfigLoader.load(path: Self.examplePath, environment: [:]).get()
+        #expect(config.gateway == GatewaySettings())
+        #expect(config.limits == LimitsConfig())
+        #expect(config.sse == StreamSettings())
+        #expect(config.upstreams[0] == UpstreamConfig(name: "demo", targets: [UpstreamTarget(host: "127.0.0.1", port: 9000)]))
+    }
+
+    /// With the commented-out auth tables enabled, the example must still validate, and
+    /// give the contract's defaults.
+    @Test func commentedAuthSectionsValidateWhenEnabled() throws {
+        let text = try ConfigLoader.readFile(Self.examplePath).get()
+        var uncommented: [Substring] = []
+        var inAuth = false
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("# --- authentication") { inAuth = true }
+            let body = line.dropFirst(2)
+            let isTableHeader = body.hasPrefix("[") && body.dropFirst().first?.isLowercase == true
+            let isKeyLine = body.prefix { $0 != " " }.allSatisfy { $0.isLowercase || $0 == "_" } && body.contains(" = ")
+            if inAuth, line.hasPrefix("# "), isTableHeader || isKeyLine {
+                uncommented.append(body)
+            } else {
+                uncommented.append(line)
+            }
+        }
+        let env = ["STREAMGATE_SIGNING_SECRET": String(repeating: "k", count: 40)]
+        let config = try ConfigLoader.load(text: uncommented.joined(separator: "\n"), fileName: "example+auth", environment: env).get()
+        #expect(config.redis == RedisConfig(host: "127.0.0.1", port: 6379, database: 0))
+        #expect(config.sessions == SessionsConfig())
+        #expect(config.auth == AuthConfig())
+        #expect(config.identity == IdentityConfig(signingSecret: String(repeating: "k", count: 40)))
+        #expect(!config.describe().contains("kkkk"))
+    }
+}
