@@ -1,0 +1,43 @@
+import ArgumentParser
+import Streamgate
+import StreamgateCore
+
+@main
+struct StreamgateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "streamgate",
+        abstract: "A config-driven reverse proxy for long-lived Server-Sent Events streams.",
+        subcommands: [Run.self, Check.self, Version.self],
+        defaultSubcommand: Run.self
+    )
+}
+
+struct ConfigOption: ParsableArguments {
+    @Option(name: .shortAndLong, help: "Path to the TOML route table.")
+    var config: String = "gateway.toml"
+}
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the gateway until SIGTERM/SIGINT (then drain and exit 0).")
+    @OptionGroup var options: ConfigOption
+
+    func run() throws {
+        let code = GatewayRunner.run(configPath: options.config)
+        if code != 0 { throw ExitCode(code) }
+    }
+}
+
+struct Check: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Validate a config and print the resolved route table; exit 1 listing every error as file:line:col: message.")
+    @OptionGroup var options: ConfigOption
+
+    func run() throws {
+        let code = GatewayRunner.check(configPath: options.config)
+        if code != 0 { throw ExitCode(code) }
+    }
+}
+
+struct Version: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print the version.")
+    func run() { print("streamgate \(StreamgateVersion.string)") }
+}

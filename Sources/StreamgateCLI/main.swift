@@ -1,2 +1,0 @@
-import Streamgate
-print("streamgate")
