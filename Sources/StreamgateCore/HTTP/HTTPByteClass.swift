@@ -1,0 +1,99 @@
+/// Byte classes of the HTTP grammar (RFC 9110 §5.6), as branch-light bit tests.
+///
+/// Bitmasks instead of lookup tables: no global initialisation, no memory load per byte.
+@usableFromInline
+enum HTTPByte {
+    static let cr: UInt8 = 0x0D
+    static let lf: UInt8 = 0x0A
+    static let sp: UInt8 = 0x20
+    static let htab: UInt8 = 0x09
+    static let colon: UInt8 = 0x3A
+    static let semicolon: UInt8 = 0x3B
+    static let comma: UInt8 = 0x2C
+
+    /// tchar below 64: `!#$%&'*+-.` and digits.
+    private static let tokenLow: UInt64 = 0x03FF_6CFA_0000_0000
+    /// tchar from 64 to 127: letters and `^_`|~`.
+    private static let tokenHigh: UInt64 = 0x57FF_FFFF_C7FF_FFFE
+
+    /// `tchar` (RFC 9110 §5.6.2).
+    @inline(__always)
+    static func isToken(_ b: UInt8) -> Bool {
+        if b < 64 { return (tokenLow >> UInt64(b)) & 1 == 1 }
+        if b < 128 { return (tokenHigh >> UInt64(b &- 64)) & 1 == 1 }
+        return false
+    }
+
+    /// SP or HTAB.
+    @inline(__always)
+    static func isOWS(_ b: UInt8) -> Bool { b == sp || b == htab }
+
+    /// `field-vchar / SP / HTAB` (RFC 9110 §5.5): everything but controls and DEL; obs-text
+    /// (0x80-0xFF) included.
+    @inline(__always)
+    static func isFieldContent(_ b: UInt8) -> Bool { (b >= 0x20 && b != 0x7F) || b == htab }
+
+    @inline(__always)
+    static func isDigit(_ b: UInt8) -> Bool { b &- 0x30 < 10 }
+
+    /// Value of a hex digit, or nil.
+    @inline(__always)
+    static func hexValue(_ b: UInt8) -> UInt64? {
+        if b &- 0x30 < 10 { return UInt64(b &- 0x30) }
+        let l = b | 0x20
+        if l &- 0x61 < 6 { return UInt64(l &- 0x61 &+ 10) }
+        return nil
+    }
+
+    @inline(__always)
+    static func lower(_ b: UInt8) -> UInt8 { (b &- 0x41 < 26) ? b | 0x20 : b }
+}
+
+/// Whether `s` is a non-empty `token` (RFC 9110 §5.6.2): methods, field names, codings.
+public func isValidHTTPToken(_ s: String) -> Bool {
+    var any = false
+    for b in s.utf8 {
+        guard HTTPByte.isToken(b) else { return false }
+        any = true
+    }
+    return any
+}
+
+/// Whether `s` may be sent as a field value: no CR, LF, NUL or other controls besides HTAB.
+public func isValidHTTPFieldValue(_ s: String) -> Bool {
+    s.utf8.allSatisfy(HTTPByte.isFieldContent)
+}
+
+extension String {
+    /// Decodes bytes known to be ASCII (validated by the caller); the ASCII fast path of the
+    /// stdlib makes this one copy.
+    @inline(__always)
+    init(asciiBytes bytes: UnsafeRawBufferPointer) {
+        self = String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// ASCII-lowercased copy of already validated ASCII bytes.
+    init(asciiLowercasing bytes: some Collection<UInt8>) {
+        self = String(unsafeUninitializedCapacity: bytes.count) { out in
+            var i = 0
+            for b in bytes { out[i] = HTTPByte.lower(b); i += 1 }
+            return i
+        }
+    }
+}
+
+extension UnsafeRawBufferPointer {
+    @inline(__always)
+    func slice(_ from: Int, _ to: Int) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(rebasing: self[from..<to])
+    }
+
+    /// Case-insensitive comparison with an ASCII literal given in lowercase.
+    @inline(__always)
+    func equalsLowercased(_ lowercase: StaticString) -> Bool {
+        guard count == lowercase.utf8CodeUnitCount else { return false }
+        let p = lowercase.utf8Start
+        for i in 0..<count where HTTPByte.lower(self[i]) != p[i] { return false }
+        return true
+    }
+}

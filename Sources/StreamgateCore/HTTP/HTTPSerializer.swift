@@ -1,0 +1,148 @@
+/// Builds the heads and chunk framing the gateway writes.
+///
+/// Heads are always written with CRLF, whatever line endings were received, so downstream
+/// parsers never see the leniencies the gateway's own parser accepted. Values reaching here
+/// should already be valid; as a last line of defence against header injection, CR, LF and
+/// NUL in a name or value are written as SP, so a bad value can never split the head.
+public enum HTTPSerializer {
+    /// `METHOD SP target SP HTTP/x.y CRLF *(field CRLF) CRLF`.
+    public static func requestHead(method: String, target: String, version: HTTPVersion, headers: HTTPHeaders) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(estimate(method.utf8.count + target.utf8.count + 12, headers))
+        appendSafe(method, to: &out)
+        out.append(HTTPByte.sp)
+        appendSafe(target, to: &out)
+        out.append(HTTPByte.sp)
+        appendVersion(version, to: &out)
+        appendFields(headers, to: &out)
+        return out
+    }
+
+    /// `HTTP/x.y SP code SP reason CRLF *(field CRLF) CRLF`.
+    public static func responseHead(version: HTTPVersion, status: Int, reason: String, headers: HTTPHeaders) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(estimate(reason.utf8.count + 14, headers))
+        appendVersion(version, to: &out)
+        out.append(HTTPByte.sp)
+        let code = min(max(status, 0), 999)
+        out.append(UInt8(0x30 + code / 100))
+        out.append(UInt8(0x30 + code / 10 % 10))
+        out.append(UInt8(0x30 + code % 10))
+        out.append(HTTPByte.sp)
+        appendSafe(reason, to: &out)
+        appendFields(headers, to: &out)
+        return out
+    }
+
+    /// The chunk-size line for a chunk of `size` bytes: lowercase hex and CRLF.
+    /// `chunkHeader(size: 0)` is the last-chunk line; follow it with CRLF to end the body.
+    public static func chunkHeader(size: Int) -> [UInt8] {
+        precondition(size >= 0, "negative chunk size")
+        var digits = 1
+        var v = size >> 4
+        while v > 0 { digits += 1; v >>= 4 }
+        return [UInt8](unsafeUninitializedCapacity: digits + 2) { buf, count in
+            var s = size
+            for i in stride(from: digits - 1, through: 0, by: -1) {
+                let d = UInt8(s & 0xF)
+                buf[i] = d < 10 ? 0x30 + d : 0x57 + d
+                s >>= 4
+            }
+            buf[digits] = HTTPByte.cr
+            buf[digits + 1] = HTTPByte.lf
+            count = digits + 2
+        }
+    }
+
+    /// The standard reason phrase (RFC 9110 §15), or "" for codes without one.
+    public static func reasonPhrase(for status: Int) -> String {
+        switch status {
+        case 100: "Continue"
+        case 101: "Switching Protocols"
+        case 200: "OK"
+        case 201: "Created"
+        case 202: "Accepted"
+        case 203: "Non-Authoritative Information"
+        case 204: "No Content"
+        case 205: "Reset Content"
+        case 206: "Partial Content"
+        case 300: "Multiple Choices"
+        case 301: "Moved Permanently"
+        case 302: "Found"
+        case 303: "See Other"
+        case 304: "Not Modified"
+        case 307: "Temporary Redirect"
+        case 308: "Permanent Redirect"
+        case 400: "Bad Request"
+        case 401: "Unauthorized"
+        case 402: "Payment Required"
+        case 403: "Forbidden"
+        case 404: "Not Found"
+        case 405: "Method Not Allowed"
+        case 406: "Not Acceptable"
+        case 407: "Proxy Authentication Required"
+        case 408: "Request Timeout"
+        case 409: "Conflict"
+        case 410: "Gone"
+        case 411: "Length Required"
+        case 412: "Precondition Failed"
+        case 413: "Content Too Large"
+        case 414: "URI Too Long"
+        case 415: "Unsupported Media Type"
+        case 416: "Range Not Satisfiable"
+        case 417: "Expectation Failed"
+        case 421: "Misdirected Request"
+        case 422: "Unprocessable Content"
+        case 426: "Upgrade Required"
+        case 428: "Precondition Required"
+        case 429: "Too Many Requests"
+        case 431: "Request Header Fields Too Large"
+        case 500: "Internal Server Error"
+        case 501: "Not Implemented"
+        case 502: "Bad Gateway"
+        case 503: "Service Unavailable"
+        case 504: "Gateway Timeout"
+        case 505: "HTTP Version Not Supported"
+        default: ""
+        }
+    }
+
+    private static func estimate(_ startLine: Int, _ headers: HTTPHeaders) -> Int {
+        var n = startLine + 4
+        for (name, value) in headers { n += name.utf8.count + value.utf8.count + 4 }
+        return n
+    }
+
+    private static func appendVersion(_ v: HTTPVersion, to out: inout [UInt8]) {
+        out.append(contentsOf: "HTTP/".utf8)
+        out.append(UInt8(0x30 + min(max(v.major, 0), 9)))
+        out.append(UInt8(ascii: "."))
+        out.append(UInt8(0x30 + min(max(v.minor, 0), 9)))
+    }
+
+    private static func appendFields(_ headers: HTTPHeaders, to out: inout [UInt8]) {
+        out.append(HTTPByte.cr)
+        out.append(HTTPByte.lf)
+        for (name, value) in headers {
+            appendSafe(name, to: &out)
+            out.append(HTTPByte.colon)
+            out.append(HTTPByte.sp)
+            appendSafe(value, to: &out)
+            out.append(HTTPByte.cr)
+            out.append(HTTPByte.lf)
+        }
+        out.append(HTTPByte.cr)
+        out.append(HTTPByte.lf)
+    }
+
+    @inline(__always)
+    private static func appendSafe(_ s: String, to out: inout [UInt8]) {
+        let start = out.count
+        out.append(contentsOf: s.utf8)
+        // Checked after the bulk copy: the common case stays a memcpy plus one scan.
+        for i in start..<out.count {
+            let b = out[i]
+            if b == HTTPByte.cr || b == HTTPByte.lf || b == 0 { out[i] = HTTPByte.sp }
+        }
+    }
+}
