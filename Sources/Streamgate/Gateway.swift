@@ -25,10 +25,8 @@ public final class Gateway: @unchecked Sendable {
     public let options: GatewayOptions
     private let settings: ProxySettings
     private var threads: [LoopThread] = []
-    private var handles: [EventLoopHandle] = []
-    private let state = Mutex<(started: Int, failed: String?, remaining: Int)>((0, nil, 0))
+    private var slots: [WorkerSlot] = []
     public private(set) var boundAddresses: [SocketAddress] = []
-    private let workersBox = Mutex<[Int: Worker]>([:])
 
     public init(settings: ProxySettings, options: GatewayOptions) {
         self.settings = settings
@@ -54,18 +52,19 @@ public final class Gateway: @unchecked Sendable {
         boundAddresses = bound
         let perWorkerConnections = max(1, settings.maxConnections / workerCount)
         let ready = Mutex<Int>(0)
-        state.withLock { $0.remaining = workerCount }
         for w in 0..<workerCount {
             let fds = fdsPerWorker[w]
             let settings = self.settings
             let options = self.options
-            let t = LoopThread(name: "sg-worker-\(w)") { [weak self] loop in
+            let slot = WorkerSlot()
+            slots.append(slot)
+            let t = LoopThread(name: "sg-worker-\(w)") { loop in
                 let sink = LogSink(loop: loop, access: options.accessLog, errors: options.errorLog)
+                slot.handle = loop.handle
                 do {
-                    let worker = try Worker(index: w, loop: loop, settings: settings, listenFDs: fds, logSink: sink, maxConnections: perWorkerConnections)
-                    self?.register(worker: worker, index: w, handle: loop.handle)
+                    slot.worker = try Worker(index: w, loop: loop, settings: settings, listenFDs: fds, logSink: sink, maxConnections: perWorkerConnections)
                 } catch {
-                    self?.state.withLock { $0.failed = "\(error)" }
+                    slot.failure = "\(error)"
                     loop.stop()
                 }
                 ready.withLock { $0 += 1 }
@@ -79,41 +78,41 @@ public final class Gateway: @unchecked Sendable {
             spins += 1
             usleepMillis(1)
         }
-        if let failed = state.withLock({ $0.failed }) { throw ListenError(description: failed) }
+        if let failed = slots.compactMap(\.failure).first { throw ListenError(description: failed) }
         return bound
     }
-
-    private func register(worker: Worker, index: Int, handle: EventLoopHandle) {
-        workersBox.withLock { $0[index] = worker }
-        state.withLock { _ in }
-        handlesLock.withLock { $0.append(handle) }
-    }
-    private let handlesLock = Mutex<[EventLoopHandle]>([])
 
     /// Stops accepting everywhere; in-flight exchanges finish (streams end at an event boundary)
     /// within the drain timeout; then the worker loops stop.
     public func drain() {
         let timeout = options.drainTimeout
-        for h in handlesLock.withLock({ $0 }) {
-            h.execute { [weak self] in
-                guard let self else { return }
-                self.withWorker(on: h) { worker in
-                    worker.beginDrain(timeout: timeout) { worker.loop.stop() }
-                }
+        for slot in slots {
+            slot.onLoop { worker in
+                worker.beginDrain(timeout: timeout) { worker.loop.stop() }
             }
         }
-    }
-
-    /// Runs `body` with the worker owned by the loop of `handle`, on that loop's thread.
-    private func withWorker(on handle: EventLoopHandle, _ body: (Worker) -> Void) {
-        let w = workersBox.withLock { box in box.values.first { $0.loop.handle === handle } }
-        if let w { body(w) }
     }
 
     /// Blocks until every worker thread has ended.
     public func wait() {
         for t in threads { t.join() }
         threads.removeAll()
+    }
+}
+
+/// A worker as seen from other threads: reachable only by running code on its loop.
+final class WorkerSlot: @unchecked Sendable {
+    // Written once on the worker's thread before `start()` returns (ordered by the ready
+    // mutex); afterwards `worker` is touched only on that thread, through `onLoop`.
+    var handle: EventLoopHandle?
+    var worker: Worker?
+    var failure: String?
+
+    func onLoop(_ body: @escaping (Worker) -> Void) {
+        nonisolated(unsafe) let body = body
+        handle?.execute { [self] in
+            if let worker { body(worker) }
+        }
     }
 }
 
