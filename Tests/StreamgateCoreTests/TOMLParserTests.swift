@@ -752,6 +752,46 @@ extension TOMLValue {
         #expect(syntaxError(text) != nil, "accepted \(text.debugDescription)")
     }
 
+    // MARK: Robustness
+
+    /// Every prefix of a real document, and thousands of single-character mutations of it,
+    /// must parse or fail with a position inside the document: never trap, never hang.
+    @Test func survivesTruncationAndMutation() {
+        let scalars = Array(configContract.unicodeScalars)
+        let lineCount = scalars.filter { $0 == "\n" }.count + 1
+        func check(_ candidate: [Unicode.Scalar]) {
+            var text = String.UnicodeScalarView()
+            text.append(contentsOf: candidate)
+            guard let error = syntaxError(String(text)) else { return }
+            #expect((1...lineCount + 1).contains(error.position.line), "\(error)")
+            #expect(error.position.column >= 1, "\(error)")
+            #expect(!error.message.isEmpty)
+        }
+        for end in stride(from: 0, through: scalars.count, by: 11) {
+            check(Array(scalars[..<end]))
+        }
+        let alphabet: [Unicode.Scalar] = [
+            "[", "]", "{", "}", "\"", "'", "=", ".", ",", "#", "\\", "\n", "\r", " ", "\t", "0", "9", "e", "_",
+            "+", "-", ":", "T", "Z", "x", "\u{0}", "\u{7F}", "é",
+        ]
+        // A fixed linear congruential generator keeps failures reproducible.
+        var state: UInt64 = 0x5EED
+        func next(_ bound: Int) -> Int {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int((state >> 33) % UInt64(bound))
+        }
+        for _ in 0..<2000 {
+            var mutated = scalars
+            let at = next(mutated.count)
+            switch next(3) {
+            case 0: mutated.remove(at: at)
+            case 1: mutated.insert(alphabet[next(alphabet.count)], at: at)
+            default: mutated[at] = alphabet[next(alphabet.count)]
+            }
+            check(mutated)
+        }
+    }
+
     // MARK: A realistic gateway config
 
     @Test func parsesTheConfigContract() throws {
