@@ -453,6 +453,12 @@ extension TOMLValue {
         expectError("a = {}\n[[a]]", at: "2:3", "cannot extend inline table 'a' (defined at 1:5)")
     }
 
+    @Test func nonASCIIInErrorsIsNamedByCodePoint() {
+        expectError("μ = 1", at: "1:1", "expected a key, found 'μ' (U+03BC)")
+        expectError("a =\u{00A0}1", at: "1:4", "expected a value, found U+00A0")
+        expectError("a = 1\n\u{FEFF}b = 2", at: "2:1", "expected a key, found U+FEFF")
+    }
+
     @Test func keySyntaxErrors() {
         expectError("= 1", at: "1:1", "expected a key, found '='")
         expectError("a. = 1", at: "1:4", "expected a key, found '='")
@@ -489,8 +495,10 @@ extension TOMLValue {
         expectError("[a\n]", at: "1:3", "expected ']' to close the table header, found newline")
         expectError("[]", at: "1:2", "expected a key, found ']'")
         expectError("[a.]", at: "1:4", "expected a key, found ']'")
-        expectError("[[a]", at: "1:4", "expected ']]' to close the array of tables header")
-        expectError("[[a] ]", at: "1:4", "expected ']]' to close the array of tables header")
+        expectError("[[a]", at: "1:5", "expected ']]' to close the array of tables header, found end of file")
+        expectError("[[a] ]", at: "1:5", "expected ']]' to close the array of tables header, found ' '")
+        expectError("[[a]\n", at: "1:5", "found newline")
+        expectError("[[a b]]", at: "1:5", "expected ']]' to close the array of tables header, found 'b'")
         expectError("[ [a]]", at: "1:3", "expected a key, found '['")
     }
 
@@ -605,6 +613,183 @@ extension TOMLValue {
 
     @Test func reportsTheFirstError() {
         expectError("a = 1\nb = \nc = 01\n", at: "2:5", "expected a value")
+    }
+
+    @Test func nestingIsBounded() {
+        let limit = TOMLDocumentParser.maximumNesting
+        let deepest = "a = " + String(repeating: "[", count: limit) + String(repeating: "]", count: limit)
+        #expect(parse(deepest) != nil)
+        let tooDeep = "a = " + String(repeating: "[", count: limit + 1) + String(repeating: "]", count: limit + 1)
+        expectError(tooDeep, at: "1:\(4 + limit + 1)", "nested more than \(limit) deep")
+        expectError("a = " + String(repeating: "{ b = ", count: limit + 1), at: "1:\(5 + 6 * limit)", "nested more than")
+    }
+
+    @Test func yearZeroIsRejected() {
+        expectError("d = 0000-12-31", at: "1:5", "year must be 0001-9999")
+    }
+
+    // MARK: Tricky but valid documents
+
+    @Test func commentsInTrickyPlaces() {
+        let text = ####"""
+            [section]#attached comment
+            #[notsection]
+            one = "11"#cmt
+            two = "22#"
+            three = '#'
+
+            four = """# no comment
+            # nor this
+            #also not comment"""#is_comment
+
+            five = 5.5#66
+            six = 6#7
+            8 = "eight"
+            #nine = 99
+            ten = 10e2#1
+            eleven = 1.11e1#23
+
+            ["hash#tag"]
+            "#!" = "hash bang"
+            arr3 = [ "#", '#', """###""" ]
+            arr4 = [ 1,# 9, 9,
+            2#,9
+            ,#9
+            3#]
+            ,4]
+            arr5 = [[[[#["#"],
+            ["#"]]]]#]
+            ]
+            tbl1 = { "#" = '}#'}#}}
+            inf=inf#infinity
+            t=true#true
+            """####
+        let doc = parse(text)
+        #expect(doc?.value("section")?.table?.entries.map(\.key) == ["one", "two", "three", "four", "five", "six", "8", "ten", "eleven"])
+        #expect(doc?.value("section", "four") == .string("# no comment\n# nor this\n#also not comment"))
+        #expect(doc?.value("section", "ten") == .float(1000))
+        #expect(doc?.value("hash#tag", "arr4")?.elements?.map(\.value) == [.integer(1), .integer(2), .integer(3), .integer(4)])
+        #expect(doc?.value("hash#tag", "tbl1", "#") == .string("}#"))
+        #expect(doc?.value("hash#tag", "inf") == .float(.infinity))
+        #expect(doc?.value("hash#tag", "t") == .boolean(true))
+    }
+
+    @Test func trickyEscapesAndQuotes() {
+        let text = ##"""
+            end_esc = "String does not end here\" but ends here\\"
+            lit_end_esc = 'String ends here\'
+            multiline_not_unicode = """
+            \\u0041"""
+            multiline_end_esc = """When will it end? \"""...""\" should be here\""""
+            lit_multiline_end = '''There is no escape\'''
+            """##
+        let doc = parse(text)
+        #expect(doc?.value("end_esc") == .string(#"String does not end here" but ends here\"#))
+        #expect(doc?.value("lit_end_esc") == .string(#"String ends here\"#))
+        #expect(doc?.value("multiline_not_unicode") == .string(#"\u0041"#))
+        #expect(doc?.value("multiline_end_esc") == .string(#"When will it end? """...""" should be here""#))
+        #expect(doc?.value("lit_multiline_end") == .string(#"There is no escape\"#))
+    }
+
+    @Test func tablesMixingHeadersAndDottedKeys() {
+        let text = """
+            a.x = 1
+            [a.c]
+            y = 2
+            [tbl]
+            a.b.c = { d.e = 1 }
+            [tbl.x]
+            a.b.c = { d.e = 1 }
+            [[arr]]
+            a.b.c = 1
+            a.b.d = 2
+            [[arr]]
+            a.b.c = 3
+            [[p.arr]]
+            [[p.arr]]
+            [p]
+            not-arr = 1
+            """
+        let doc = parse(text)
+        #expect(doc?.value("a")?.table?.entries.map(\.key) == ["x", "c"])
+        #expect(doc?.value("tbl", "a", "b", "c", "d", "e") == .integer(1))
+        #expect(doc?.value("tbl", "x", "a", "b", "c", "d", "e") == .integer(1))
+        #expect(doc?.value("arr")?.elements?.map { $0.value.table?.value("a", "b", "c") } == [.integer(1), .integer(3)])
+        #expect(doc?.value("p", "arr")?.elements?.count == 2)
+        #expect(doc?.value("p", "not-arr") == .integer(1))
+    }
+
+    /// Invalid documents in the style of toml-test: each must be rejected (positions are
+    /// covered by the tests above).
+    @Test(arguments: [
+        "[a.b.c]\n  z = 9\n[a]\n  b.c.t = 1",
+        "[a.b.c.d]\n  z = 9\n[a]\n  b.c.d.k.t = 1",
+        "[[albums.songs]]\nname = 'x'\n[[albums]]",
+        "[fruit]\napple.color = 'red'\n[fruit.apple]",
+        "[fruit]\napple.taste.sweet = true\n[fruit.apple.taste]",
+        "[fruit]\napple.color = 'red'\n[[fruit.apple]]",
+        "[[tab.arr]]\n[tab]\narr.val1 = 1",
+        "[[parent-table.arr]]\n[parent-table]\nnot-arr = 1\narr = 2",
+        "[t1]\nt2.t3.v = 0\n[t1.t2]",
+        "a.b = 0\na = {}",
+        "tbl = { fruit = { apple.color = 'red' }, fruit.apple.texture = { smooth = true } }",
+        "a = [{ b = 1 }]\n[a.c]\nfoo = 1",
+        "[naughty..naughty]", "[invalid key]", "[key#group]", "[ [table]]", "[[table] ]", "[a]b = 1",
+        "[[agencies]] owner = 'S'", "key\n= 1", "\"\"\"long\nkey\"\"\" = 1", "key= = 1", "a==1", "a=b=1", ".key = 1",
+        "fs.", "fs.fw", "fs.fw =", "a# = 1", "partial\"quoted\" = 5", "μ = 'mu'", "\\u00c0 = 'latin'",
+        "a = falsify", "a = tru", "a = FALSE", "a = inf_1", "a = +inf_1", "a = in", "a = NaN", "a = +NaN",
+        "a = 1e2.3", "a = 1e.2", "a = -.12345", "a = 1_.0", "a = 1e_23", "a = 1e23_", "a = 0..1", "a = 1ee2",
+        "a = 03.14", "a = +03.14", "a = ++99", "a = --99", "a = 0x_1", "a = 0o1_", "a = _0b1", "a = 0xaafz",
+        "a = 0o778", "a = 0B0", "a = 1987-7-05T17:45:00Z", "a = 1987-07-0517:45:00Z", "a = 1987-07-05T17:45:0Z",
+        "a = 1987-07-05T", "a = 0:00:00", "a = 1987-07-05T17:45Z",
+        "array = [\n  'Entry 1',\n  I don't belong,\n]", "x = [{ key = 42", "x = [{ key = 42 #", "t = {,}",
+        "t = {a = 1,,b = 2}", "a = 'first' 'second'", "bad = \"test'", "m = \"\"\"a \"\"\".\"\"\"",
+        "a = '''6 apostrophes: ''''''", "a = \"\"\"6 quotes: \"\"\"\"\"\"", "a = \"\"\"\n  foo \\ bar\"\"\"",
+        "a = \"\"\"\nhee \\\n\ngee \\   \"\"\"", "a = \"\\xAg\"", "a = \"\\/\"", "a = \"\\u00\"", "a = \"\\UFFFFFFFF\"",
+        "a = 'b' \u{00}", "a = \"\u{08}\"", "a = 1\n\u{FEFF}b = 2", "a = { b = 1 }\na.b = 2",
+    ])
+    func rejects(_ text: String) {
+        #expect(syntaxError(text) != nil, "accepted \(text.debugDescription)")
+    }
+
+    // MARK: Robustness
+
+    /// Every prefix of a real document, and thousands of single-character mutations of it,
+    /// must parse or fail with a position inside the document: never trap, never hang.
+    @Test func survivesTruncationAndMutation() {
+        let scalars = Array(configContract.unicodeScalars)
+        let lineCount = scalars.filter { $0 == "\n" }.count + 1
+        func check(_ candidate: [Unicode.Scalar]) {
+            var text = String.UnicodeScalarView()
+            text.append(contentsOf: candidate)
+            guard let error = syntaxError(String(text)) else { return }
+            #expect((1...lineCount + 1).contains(error.position.line), "\(error)")
+            #expect(error.position.column >= 1, "\(error)")
+            #expect(!error.message.isEmpty)
+        }
+        for end in stride(from: 0, through: scalars.count, by: 11) {
+            check(Array(scalars[..<end]))
+        }
+        let alphabet: [Unicode.Scalar] = [
+            "[", "]", "{", "}", "\"", "'", "=", ".", ",", "#", "\\", "\n", "\r", " ", "\t", "0", "9", "e", "_",
+            "+", "-", ":", "T", "Z", "x", "\u{0}", "\u{7F}", "é",
+        ]
+        // A fixed linear congruential generator keeps failures reproducible.
+        var state: UInt64 = 0x5EED
+        func next(_ bound: Int) -> Int {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int((state >> 33) % UInt64(bound))
+        }
+        for _ in 0..<2000 {
+            var mutated = scalars
+            let at = next(mutated.count)
+            switch next(3) {
+            case 0: mutated.remove(at: at)
+            case 1: mutated.insert(alphabet[next(alphabet.count)], at: at)
+            default: mutated[at] = alphabet[next(alphabet.count)]
+            }
+            check(mutated)
+        }
     }
 
     // MARK: A realistic gateway config
