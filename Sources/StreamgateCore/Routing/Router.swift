@@ -84,7 +84,9 @@ public struct Router: Sendable {
         }
         var rest = path.utf8.dropFirst(prefix.utf8.count)
         if rest.isEmpty { return replacement.isEmpty ? "/" : replacement }
-        if rest.first == UInt8(ascii: "/") { rest = rest.dropFirst() }
+        // The boundary `/` is in the prefix ("/api/") or starts the rest ("/api" + "/x"); only
+        // that one is replaced, so "/api//x" keeps its extra slash (forwarded as received).
+        if prefix.utf8.last != UInt8(ascii: "/") { rest = rest.dropFirst() }
         var base = Substring(replacement)
         if base.hasSuffix("/") { base = base.dropLast() }
         return base + "/" + String(Substring(rest))
