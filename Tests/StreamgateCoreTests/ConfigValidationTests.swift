@@ -179,14 +179,32 @@ import Testing
             "upstream = \"events\"",
         ])
         #expect(found == [
-            "t.toml:5:11: listener address 127.0.0.1:8080 is already used at line 2",
-            "t.toml:8:11: admin address 127.0.0.1:8080 is also used by the listener at line 2",
+            "t.toml:5:11: listener address 127.0.0.1:8080 conflicts with the listener at line 2",
+            "t.toml:8:11: admin address 127.0.0.1:8080 conflicts with the listener at line 2",
             "t.toml:17:12: unknown upstream \"event\" (did you mean 'events'?)",
             "t.toml:20:8: duplicate route name 'a' (first defined at line 14)",
             "t.toml:26:8: route 'b' can never match: route 'a' (line 15) has the same path, host and overlapping methods",
             "t.toml:43:15: route 'p2' can never match: route 'p1' (line 38) has the same path_prefix, host and overlapping methods",
             "t.toml:59:8: route 't3' can never match: route 't1' (line 48) has a path pattern of the same shape, host and overlapping methods",
         ])
+    }
+
+    @Test func listenerConflicts() {
+        // Port 0 twice is fine (tests bind ephemeral ports); a wildcard overlaps a specific address.
+        #expect(errors([
+            "[[listeners]]", "address = \"127.0.0.1:0\"",
+            "[[listeners]]", "address = \"127.0.0.1:0\"",
+            "[admin]", "address = \"127.0.0.1:0\"",
+            "[upstreams.u]", "targets = [\"h:1\"]",
+            "[[routes]]", "name = \"a\"", "path = \"/a\"", "upstream = \"u\"",
+        ]) == [])
+        #expect(errors([
+            "[[listeners]]", "address = \"*:8080\"",
+            "[[listeners]]", "address = \"[::1]:8080\"",        // other family: fine
+            "[admin]", "address = \"127.0.0.1:8080\"",          // 6:11
+            "[upstreams.u]", "targets = [\"h:1\"]",
+            "[[routes]]", "name = \"a\"", "path = \"/a\"", "upstream = \"u\"",
+        ]) == ["t.toml:6:11: admin address 127.0.0.1:8080 conflicts with the listener at line 2"])
     }
 
     @Test func getShadowsALaterHeadOnlyRoute() {
