@@ -197,6 +197,8 @@ extension TOMLCursor {
         guard let year = number(4), expect("-"), let month = number(2), expect("-"), let day = number(2) else {
             throw fail("expected YYYY-MM-DD")
         }
+        // RFC 3339 admits year 0000, but toml-test (and so most TOML parsers) reject it.
+        guard year >= 1 else { throw fail("year must be 0001-9999") }
         guard (1...12).contains(month) else { throw fail("month must be 01-12") }
         guard day >= 1 && day <= TOMLCursor.daysIn(month: month, year: year) else {
             throw fail("day \(day) does not exist in that month")

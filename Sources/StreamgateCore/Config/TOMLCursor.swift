@@ -63,7 +63,14 @@ struct TOMLCursor {
         case "\n": return "newline"
         case "\r": return self.scalar(at: at + 1) == "\n" ? "newline" : "carriage return"
         case "\t": return "tab"
-        default: return TOMLCursor.isControl(scalar) ? TOMLCursor.codePoint(scalar) : "'\(scalar)'"
+        default:
+            if TOMLCursor.isControl(scalar) { return TOMLCursor.codePoint(scalar) }
+            if scalar.isASCII { return "'\(scalar)'" }
+            // Non-ASCII: name the code point, since look-alikes (a no-break space, a Greek
+            // question mark) and invisible characters (a stray byte order mark) cause these.
+            let properties = scalar.properties
+            let invisible = properties.isWhitespace || properties.generalCategory == .format
+            return invisible ? TOMLCursor.codePoint(scalar) : "'\(scalar)' (\(TOMLCursor.codePoint(scalar)))"
         }
     }
 

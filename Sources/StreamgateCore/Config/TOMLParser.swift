@@ -20,6 +20,12 @@ public enum TOMLParser {
 struct TOMLDocumentParser {
     private var cursor: TOMLCursor
     private var builder = TOMLTableBuilder()
+    /// Arrays and inline tables currently open around the cursor.
+    private var depth = 0
+
+    /// Parsing is recursive; a bound turns a pathological `[[[[...` into an error instead of a
+    /// stack overflow. No real config comes near it.
+    static let maximumNesting = 128
 
     init(_ text: String) {
         cursor = TOMLCursor(text)
@@ -58,7 +64,9 @@ struct TOMLDocumentParser {
         let table: Int
         if isArray {
             guard cursor.peek() == "]" && cursor.peek(1) == "]" else {
-                throw cursor.error("expected ']]' to close the array of tables header, found \(cursor.describe())")
+                // Point past a lone `]`: "found ']'" would read as nonsense for `[[a] ]`.
+                let at = cursor.peek() == "]" ? cursor.index + 1 : cursor.index
+                throw cursor.error("expected ']]' to close the array of tables header, found \(cursor.describe(at: at))", at: at)
             }
             cursor.advance(2)
             table = try builder.appendArrayTable(key, header: cursor.position(of: start))
@@ -123,8 +131,12 @@ struct TOMLDocumentParser {
         case "\""?, "'"?:
             value = .string(try cursor.parseString(allowMultiline: true))
         case "["?:
+            try enterNesting()
+            defer { depth -= 1 }
             value = try parseArray()
         case "{"?:
+            try enterNesting()
+            defer { depth -= 1 }
             value = .table(try parseInlineTable())
         case "+"?, "-"?, "0"?, "1"?, "2"?, "3"?, "4"?, "5"?, "6"?, "7"?, "8"?, "9"?:
             value = try cursor.parseNumberOrDateTime()
@@ -146,6 +158,13 @@ struct TOMLDocumentParser {
             throw cursor.error("expected a value, found \(cursor.describe())")
         }
         return TOMLNode(value: value, position: position)
+    }
+
+    private mutating func enterNesting() throws(TOMLSyntaxError) {
+        guard depth < TOMLDocumentParser.maximumNesting else {
+            throw cursor.error("arrays and inline tables are nested more than \(TOMLDocumentParser.maximumNesting) deep")
+        }
+        depth += 1
     }
 
     /// `[ v, v, ]`: newlines, comments and a trailing comma are allowed; TOML 1.0 allows mixed
