@@ -218,6 +218,14 @@ import Testing
         #expect(config.routes[0].name == "cost-${not_a_var}")
     }
 
+    @Test func workersAcceptsAutoOrACount() throws {
+        #expect(try #require(validConfig("[gateway]\nworkers = \"${W}\"\n" + minimalConfig, env: ["W": "auto"])).gateway.workers == .auto)
+        #expect(configErrors("[gateway]\nworkers = \"many\"\n" + minimalConfig) == [
+            "t.toml:2:11: invalid value \"many\" for 'workers': expected \"auto\" or an integer from 1 to 1024",
+        ])
+        #expect(configErrors("[gateway]\nworkers = 2000\n" + minimalConfig) == ["t.toml:2:11: 'workers' must be from 1 to 1024, found 2000"])
+    }
+
     @Test func unsetVariablesAreErrorsAtTheValue() {
         let found = configErrors("""
         [[listeners]]

@@ -48,12 +48,15 @@ struct ConfigDecoder {
         let r = reader(table, context: "[gateway]", keys: ["workers", "drain_timeout", "access_log", "log_level"])
         if let node = r.node("workers") {
             switch node.value {
-            case .string("auto"):
-                settings.workers = .auto
             case .integer:
                 if let n = r.integer("workers", in: 1...1024) { settings.workers = .count(n.value) }
-            case .string(let s):
-                r.error("invalid value \"\(s)\" for 'workers': expected \"auto\" or an integer from 1 to 1024", at: node.position)
+            case .string:
+                guard let s = r.string("workers") else { break }
+                if s.text == "auto" {
+                    settings.workers = .auto
+                } else {
+                    r.error("invalid value \(s.quotedForMessage) for 'workers': expected \"auto\" or an integer from 1 to 1024", at: node.position)
+                }
             default:
                 r.typeError(expected: "\"auto\" or an integer", node)
             }
