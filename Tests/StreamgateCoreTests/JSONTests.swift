@@ -85,3 +85,18 @@ struct JSONTests {
         }
     }
 }
+
+@Suite("JSONRobustness")
+struct JSONRobustnessTests {
+    @Test func randomInputNeverCrashes() {
+        var rng = AuthSessionCacheModelTests.SplitMix64(state: 42)
+        let alphabet = Array(#"{}[]":,-+.0123456789eEtrufalsn \"\\u/abDCFF"#.utf8) + [0x00, 0x0A, 0xC3, 0xA9, 0xED, 0xF0, 0x9F]
+        var accepted = 0
+        for _ in 0..<20_000 {
+            let n = Int.random(in: 0..<24, using: &rng)
+            let bytes = (0..<n).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &rng)] }
+            if (try? JSON.parse(bytes)) != nil { accepted += 1 }
+        }
+        #expect(accepted > 0)
+    }
+}
