@@ -115,6 +115,15 @@ struct AuthSessionRecordTests {
         }
     }
 
+    @Test func streamDeadlineIsTheEarliestLimit() {
+        let r = SessionRecord(userID: "u", tenantID: "t", expiresAt: 1000, maxStreamDuration: 300)
+        #expect(r.streamDeadline(openedAt: 100, routeMaxStreamDuration: nil) == 400)
+        #expect(r.streamDeadline(openedAt: 100, routeMaxStreamDuration: 60) == 160)
+        #expect(r.streamDeadline(openedAt: 900, routeMaxStreamDuration: 3600) == 1000)
+        #expect(SessionRecord(userID: "u", tenantID: "t").streamDeadline(openedAt: 5, routeMaxStreamDuration: nil) == nil)
+        #expect(SessionRecord(userID: "u", tenantID: "t").streamDeadline(openedAt: 5, routeMaxStreamDuration: .max) == .max)
+    }
+
     @Test func expiryBoundaryIsExclusive() {
         let r = SessionRecord(userID: "u", tenantID: "t", expiresAt: 100)
         #expect(!r.isExpired(wallNow: 99))
