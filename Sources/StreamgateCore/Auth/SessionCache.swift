@@ -18,7 +18,7 @@
 /// (and the waiter list of a new fetch).
 public struct SessionCache<Waiter> {
     /// The answer to `lookup`.
-    public enum Lookup {
+    public enum Lookup: Sendable {
         /// A live cached session. Policy checks (expiry included) still apply.
         case hit(SessionRecord)
         /// The token was recently found not to name a valid session: answer 401.
@@ -32,7 +32,7 @@ public struct SessionCache<Waiter> {
     }
 
     /// What the Redis lookup produced.
-    public enum FetchResult {
+    public enum FetchResult: Sendable {
         /// A valid record, and the key's remaining TTL when it has one (PTTL).
         case found(SessionRecord, keyTTL: Duration?)
         /// No such key, or a record that failed validation: cached negatively.

@@ -40,6 +40,18 @@ public struct SessionRecord: Sendable, Equatable {
         guard let expiresAt else { return false }
         return wallNow >= expiresAt
     }
+
+    /// When a stream opened at `openedAt` (unix seconds) must end: the earliest of the
+    /// session's expiry, the session's `max_stream_duration` and the route's; nil if none
+    /// applies. Streams end there at an event boundary, and re-checks may end them sooner.
+    public func streamDeadline(openedAt: Int64, routeMaxStreamDuration: Int64?) -> Int64? {
+        let candidates = [
+            expiresAt,
+            maxStreamDuration.map { openedAt.addingReportingOverflow($0).overflow ? Int64.max : openedAt + $0 },
+            routeMaxStreamDuration.map { openedAt.addingReportingOverflow($0).overflow ? Int64.max : openedAt + $0 },
+        ]
+        return candidates.compactMap { $0 }.min()
+    }
 }
 
 /// Where each value sits in a stored record (`[sessions.fields]`; the defaults are the

@@ -13,9 +13,16 @@ public struct TokenDigest: Hashable, Sendable, CustomStringConvertible {
     /// Exactly 32 bytes, else nil.
     public init?(bytes: some Collection<UInt8>) {
         guard bytes.count == Self.byteCount else { return nil }
-        var words: [UInt64] = [0, 0, 0, 0]
-        for (i, b) in bytes.enumerated() { words[i >> 3] = words[i >> 3] << 8 | UInt64(b) }
-        (w0, w1, w2, w3) = (words[0], words[1], words[2], words[3])
+        var (a, b, c, d): (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        for (i, byte) in bytes.enumerated() {
+            switch i >> 3 {
+            case 0: a = a << 8 | UInt64(byte)
+            case 1: b = b << 8 | UInt64(byte)
+            case 2: c = c << 8 | UInt64(byte)
+            default: d = d << 8 | UInt64(byte)
+            }
+        }
+        (w0, w1, w2, w3) = (a, b, c, d)
     }
 
     /// 64 hex digits, either case (as published on the revocation channel), else nil.

@@ -111,6 +111,11 @@ public struct TokenExtractor: Sendable, Equatable {
         return .token(value, source: .query)
     }
 
+    /// `extract(headers:query:allowQueryToken:)` on a parsed request head.
+    public func extract(from head: HTTPRequestHead, allowQueryToken: Bool) -> TokenExtraction {
+        extract(headers: head.headers, query: head.query, allowQueryToken: allowQueryToken)
+    }
+
     private enum AuthorizationParse {
         case notBearer
         case token(String)

@@ -47,11 +47,13 @@ public struct RedisConfig: Equatable, Sendable, CustomStringConvertible {
             } else {
                 (u, p) = (userInfo, nil)
             }
-            guard let du = percentDecode(u), let dp = p.map(percentDecode) ?? .some(nil) else {
-                return .failure(.init(reason: "bad percent-encoding in the user or password"))
+            let badEncoding = AddressSyntaxError(reason: "bad percent-encoding in the user or password")
+            guard let du = percentDecode(u) else { return .failure(badEncoding) }
+            if let p {
+                guard let dp = percentDecode(p) else { return .failure(badEncoding) }
+                password = dp
             }
             user = du.isEmpty ? nil : du
-            password = dp
         }
         var database = 0
         if let slash = rest.firstIndex(of: "/") {

@@ -28,14 +28,9 @@ extension ConfigDecoder {
         _ table: TOMLTable, upstreams: [Located<UpstreamConfig>], sse: StreamSettings, redisConfigured: Bool, auth authConfig: AuthConfig
     ) -> DecodedRoute? {
         let r = reader(table, context: "[routes]", keys: Self.routeKeys)
-        var ok = true
-        func fail(_ message: String, at position: SourcePosition) {
-            r.error(message, at: position)
-            ok = false
-        }
+        func fail(_ message: String, at position: SourcePosition) { r.error(message, at: position) }
 
         let name = r.requireKey("name") ? r.nonEmptyString("name") : nil
-        if name == nil { ok = false }
 
         var host: RouteHost?
         if let h = r.string("host") {
@@ -50,10 +45,9 @@ extension ConfigDecoder {
         let exact = r.string("path"), prefix = r.string("path_prefix")
         switch (exact, prefix) {
         case (nil, nil):
+            // When either key is present its type error is already reported.
             if !r.has("path") && !r.has("path_prefix") {
                 fail("missing required key 'path' or 'path_prefix' in [routes]", at: table.position)
-            } else {
-                ok = false // wrong type, already reported
             }
         case (_?, let p?):
             fail("set either 'path' or 'path_prefix', not both", at: r.keyPosition("path_prefix") ?? p.position)
@@ -82,8 +76,6 @@ extension ConfigDecoder {
                 let hint = EditDistance.hint(for: u.text, among: upstreams.map(\.value.name))
                 fail("unknown upstream \(u.quotedForMessage)\(hint)", at: u.position)
             }
-        } else {
-            ok = false
         }
 
         var rewrite = PathRewrite.none
@@ -170,7 +162,8 @@ extension ConfigDecoder {
             }
         }
 
-        guard ok, name != nil, path != nil else { return nil }
+        // A route with other mistakes still takes part in the name and clash checks.
+        guard name != nil, path != nil else { return nil }
         return DecodedRoute(config: config, namePosition: name?.position ?? table.position, pathPosition: pathPosition)
     }
 

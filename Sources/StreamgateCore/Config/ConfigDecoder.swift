@@ -24,8 +24,8 @@ struct ConfigDecoder {
         let identity = decodeIdentity(top.subtable("identity"))
         let routes = decodeRoutes(top, upstreams: upstreams, sse: sse, redisConfigured: top.has("redis"), auth: auth)
 
-        if let admin, let clash = listeners.first(where: { $0.value.address == admin.value.address }) {
-            diagnostics.error("admin address \(admin.value.address) is also used by the listener at line \(clash.position.line)", at: admin.position)
+        if let admin, let clash = listeners.first(where: { $0.value.address.conflicts(with: admin.value.address) }) {
+            diagnostics.error("admin address \(admin.value.address) conflicts with the listener at line \(clash.position.line)", at: admin.position)
         }
 
         guard diagnostics.errors.isEmpty else { return nil }
@@ -48,12 +48,15 @@ struct ConfigDecoder {
         let r = reader(table, context: "[gateway]", keys: ["workers", "drain_timeout", "access_log", "log_level"])
         if let node = r.node("workers") {
             switch node.value {
-            case .string("auto"):
-                settings.workers = .auto
             case .integer:
                 if let n = r.integer("workers", in: 1...1024) { settings.workers = .count(n.value) }
-            case .string(let s):
-                r.error("invalid value \"\(s)\" for 'workers': expected \"auto\" or an integer from 1 to 1024", at: node.position)
+            case .string:
+                guard let s = r.string("workers") else { break }
+                if s.text == "auto" {
+                    settings.workers = .auto
+                } else {
+                    r.error("invalid value \(s.quotedForMessage) for 'workers': expected \"auto\" or an integer from 1 to 1024", at: node.position)
+                }
             default:
                 r.typeError(expected: "\"auto\" or an integer", node)
             }
@@ -95,8 +98,8 @@ struct ConfigDecoder {
                 break
             }
             guard let address else { continue }
-            if let first = listeners.first(where: { $0.value.address == address.value }) {
-                r.error("listener address \(address.value) is already used at line \(first.position.line)", at: address.position)
+            if let first = listeners.first(where: { $0.value.address.conflicts(with: address.value) }) {
+                r.error("listener address \(address.value) conflicts with the listener at line \(first.position.line)", at: address.position)
                 continue
             }
             listeners.append(Located(value: ListenerConfig(address: address.value, tls: tls), position: address.position))

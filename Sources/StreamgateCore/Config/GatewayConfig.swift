@@ -3,7 +3,7 @@
 /// Produced only by `ConfigLoader` (or built directly in tests): every value here has already
 /// been checked, defaults applied and cross-references resolved, so the rest of the gateway
 /// never re-validates. Durations are `Duration`, sizes are byte counts.
-public struct GatewayConfig: Sendable {
+public struct GatewayConfig: Equatable, Sendable {
     /// The file the configuration came from (for messages and reload).
     public var fileName: String
     public var gateway: GatewaySettings

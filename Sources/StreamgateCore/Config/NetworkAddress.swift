@@ -15,6 +15,16 @@ public struct ListenAddress: Equatable, Hashable, Sendable, CustomStringConverti
     /// `host:port`, with brackets for IPv6.
     public var description: String { family == .ipv6 ? "[\(host)]:\(port)" : "\(host):\(port)" }
 
+    /// Whether binding both would fail with EADDRINUSE: same family and port, and the same
+    /// address or a wildcard on either side. Port 0 never conflicts (the kernel picks).
+    public func conflicts(with other: ListenAddress) -> Bool {
+        guard port != 0, port == other.port, family == other.family else { return false }
+        return host == other.host || isWildcard || other.isWildcard
+    }
+
+    /// `0.0.0.0` or `::`: every local address of the family.
+    public var isWildcard: Bool { host == "0.0.0.0" || host == "::" }
+
     /// Parses `"127.0.0.1:8080"`, `"[::1]:8080"`, `"*:8080"` (= `0.0.0.0`), `"0.0.0.0:8080"`.
     public static func parse(_ text: String) -> Result<ListenAddress, AddressSyntaxError> {
         guard let (host, portText, bracketed) = splitHostPort(text) else {

@@ -39,7 +39,11 @@ public enum RouteHost: Equatable, Hashable, Sendable, CustomStringConvertible {
 
     /// `requestHost` is the authority as received (`Host` header or absolute-form), port included.
     public func matches(_ requestHost: String) -> Bool {
-        let name = RouteHost.stripPort(requestHost)
+        matches(name: RouteHost.stripPort(requestHost))
+    }
+
+    /// `name` is already without port (see `stripPort`), so a router strips it once per request.
+    func matches(name: Substring) -> Bool {
         switch self {
         case .exact(let expected):
             return equalsIgnoringASCIICase(name, Substring(expected))

@@ -41,9 +41,10 @@ public struct Router: Sendable {
         var allow: [String] = []
         var anyPathMatch = false
         var params: [(name: String, value: String)] = []
+        let hostName = RouteHost.stripPort(host)
         for index in precedenceOrder {
             let route = routes[index]
-            if let routeHost = route.host, !routeHost.matches(host) { continue }
+            if let routeHost = route.host, !routeHost.matches(name: hostName) { continue }
             guard route.path.matches(path, params: &params) else { continue }
             if route.allows(method: method) { return .matched(index: index, params: params) }
             anyPathMatch = true
@@ -58,9 +59,10 @@ public struct Router: Sendable {
     /// which asks about a route before the real request is sent.
     public func matchIgnoringMethod(host: String, path: String) -> (index: Int, params: [(name: String, value: String)])? {
         var params: [(name: String, value: String)] = []
+        let hostName = RouteHost.stripPort(host)
         for index in precedenceOrder {
             let route = routes[index]
-            if let routeHost = route.host, !routeHost.matches(host) { continue }
+            if let routeHost = route.host, !routeHost.matches(name: hostName) { continue }
             if route.path.matches(path, params: &params) { return (index, params) }
         }
         return nil
@@ -84,7 +86,9 @@ public struct Router: Sendable {
         }
         var rest = path.utf8.dropFirst(prefix.utf8.count)
         if rest.isEmpty { return replacement.isEmpty ? "/" : replacement }
-        if rest.first == UInt8(ascii: "/") { rest = rest.dropFirst() }
+        // The boundary `/` is in the prefix ("/api/") or starts the rest ("/api" + "/x"); only
+        // that one is replaced, so "/api//x" keeps its extra slash (forwarded as received).
+        if prefix.utf8.last != UInt8(ascii: "/") { rest = rest.dropFirst() }
         var base = Substring(replacement)
         if base.hasSuffix("/") { base = base.dropLast() }
         return base + "/" + String(Substring(rest))

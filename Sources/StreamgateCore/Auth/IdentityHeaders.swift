@@ -1,0 +1,99 @@
+/// The headers that tell the upstream who the caller is (`[identity]`), and the removal of
+/// any client-sent copies of them.
+///
+/// Stripping matches names case-insensitively with `_` read as `-` (`x_auth_user_id`,
+/// `X-AUTH_USER-ID`), because some upstream stacks (CGI, WSGI, some Node and PHP servers)
+/// fold `_` into `-` and would otherwise see the client's copy (REFERENCES.md, Envoy edge
+/// guidance). Every copy goes, duplicates included, on every request, authenticated or not.
+///
+/// Order matters in the request builder: remove hop-by-hop fields first, then `apply`, so
+/// a client's `Connection: X-Auth-User-Id` cannot delete the gateway's own header.
+///
+/// ## Signed assertion (`signing_secret` set)
+/// `signatureHeader: v1=<lowercase hex HMAC-SHA-256(secret, input)>`, where the input is
+/// the UTF-8 of these lines joined by `\n` (no trailing newline):
+/// ```
+/// v1
+/// <user id>
+/// <tenant id>
+/// <scopes, space-separated, as in the scopes header>
+/// <expires at, unix seconds, as in the expires header; empty when the session has none>
+/// <request id, as in the request-id header>
+/// ```
+/// No field can contain `\n` (ids and scopes are validated when the record is decoded;
+/// header values cannot carry LF), so the encoding is unambiguous. The version prefix lets
+/// the format change without a verifier misreading a new input as an old one. The HMAC is
+/// computed by the caller (libcrypto in the IO layer) through the `sign` closure.
+public struct IdentityHeaders: Sendable, Equatable {
+    public var userHeader: String
+    public var tenantHeader: String
+    public var scopesHeader: String
+    /// Carries the session's `expiresAt` (unix seconds) when it has one, so upstreams can
+    /// end streams on time and verify the signature.
+    public var expiresHeader: String
+    public var signatureHeader: String
+
+    public init(userHeader: String = "X-Auth-User-Id", tenantHeader: String = "X-Auth-Tenant-Id",
+                scopesHeader: String = "X-Auth-Scopes", expiresHeader: String = "X-Auth-Expires-At",
+                signatureHeader: String = "X-Auth-Signature") {
+        self.userHeader = userHeader
+        self.tenantHeader = tenantHeader
+        self.scopesHeader = scopesHeader
+        self.expiresHeader = expiresHeader
+        self.signatureHeader = signatureHeader
+    }
+
+    public static let signatureVersion = "v1"
+
+    /// Every header name the gateway owns.
+    public var ownedNames: [String] { [userHeader, tenantHeader, scopesHeader, expiresHeader, signatureHeader] }
+
+    /// Whether a client-sent field named `name` must be removed.
+    public func isOwned(_ name: String) -> Bool {
+        ownedNames.contains { AuthASCII.headerNamesCollide($0, name) }
+    }
+
+    /// Removes every client copy of the owned names (any case, `_` variants, duplicates).
+    public func strip(_ headers: inout HTTPHeaders) {
+        headers.removeAll(where: isOwned)
+    }
+
+    /// Strips client copies, then (for an authenticated request) appends the identity.
+    ///
+    /// - Parameters:
+    ///   - identity: nil for anonymous requests: only the stripping happens.
+    ///   - requestID: the id the gateway forwards upstream with this request (signed).
+    ///   - sign: HMAC-SHA-256 over the signing input with the configured secret; nil when
+    ///     signing is off. Should the input be impossible to encode (a field with a line
+    ///     break, which validation prevents), no signature is sent: upstreams that require
+    ///     one then refuse the request, failing closed.
+    public func apply(_ identity: Identity?, to headers: inout HTTPHeaders, requestID: String,
+                      sign: ((_ input: [UInt8]) -> [UInt8])? = nil) {
+        strip(&headers)
+        guard let identity else { return }
+        let session = identity.session
+        let scopes = session.scopes.joined(separator: " ")
+        headers.add(name: userHeader, value: session.userID)
+        headers.add(name: tenantHeader, value: session.tenantID)
+        headers.add(name: scopesHeader, value: scopes)
+        if let expiresAt = session.expiresAt { headers.add(name: expiresHeader, value: String(expiresAt)) }
+        if let sign, let input = Self.signingInput(user: session.userID, tenant: session.tenantID, scopes: scopes,
+                                                   expiresAt: session.expiresAt, requestID: requestID) {
+            headers.add(name: signatureHeader, value: Self.signatureValue(mac: sign(input)))
+        }
+    }
+
+    /// The canonical bytes to sign (format in the type's documentation); nil when a field
+    /// contains CR, LF or another control character.
+    public static func signingInput(user: String, tenant: String, scopes: String, expiresAt: Int64?,
+                                    requestID: String) -> [UInt8]? {
+        let fields = [user, tenant, scopes, expiresAt.map { String($0) } ?? "", requestID]
+        guard fields.allSatisfy(AuthASCII.isFieldSafe) else { return nil }
+        return Array(([signatureVersion] + fields).joined(separator: "\n").utf8)
+    }
+
+    /// `v1=<lowercase hex>`.
+    public static func signatureValue(mac: some Sequence<UInt8>) -> String {
+        signatureVersion + "=" + AuthASCII.lowercaseHex(mac)
+    }
+}
