@@ -124,7 +124,6 @@ final class ProxyExchange: UpstreamConnectionOwner {
         do {
             while !requestBodyDone {
                 let available = input.count
-                if available == 0 { break }
                 switch try requestDecoder!.next(prefix: input.peek(max: min(available, 4096)), available: available) {
                 case .data(let n):
                     bytesIn += UInt64(n)
@@ -260,7 +259,6 @@ final class ProxyExchange: UpstreamConnectionOwner {
         do {
             loop: while true {
                 let available = input.count
-                if available == 0 { break }
                 switch try decoder.next(prefix: input.peek(max: min(available, 4096)), available: available) {
                 case .data(let n):
                     var forward = n

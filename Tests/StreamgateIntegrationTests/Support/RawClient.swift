@@ -22,7 +22,50 @@ final class RawClient {
         setTimeout(timeout)
     }
 
+    /// Wraps an already connected socket (the server side of a scripted upstream).
+    init(fd: Int32, timeout: Double = 5) {
+        self.fd = fd
+        setTimeout(timeout)
+    }
+
     deinit { Glibc.close(fd) }
+
+    /// Closes with RST instead of FIN.
+    func reset() {
+        var lg = linger(l_onoff: 1, l_linger: 0)
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, socklen_t(MemoryLayout<linger>.size))
+        shutdown(fd, Int32(SHUT_RDWR))
+    }
+
+    /// Reads until the end of an HTTP head; returns the head text and leaves the rest buffered.
+    func readHead() throws -> String {
+        try readUntil { HTTPTestResponse.find($0, Array("\r\n\r\n".utf8), from: 0) != nil }
+        let end = HTTPTestResponse.find(buffer, Array("\r\n\r\n".utf8), from: 0)! + 4
+        let head = String(decoding: buffer[0..<end], as: UTF8.self)
+        buffer.removeFirst(end)
+        return head
+    }
+
+    /// Reads and throws away up to `n` bytes (not buffered); returns how many arrived before
+    /// EOF or the timeout.
+    func discard(upTo n: Int) -> Int {
+        var tmp = [UInt8](repeating: 0, count: 256 * 1024)
+        var got = 0
+        while got < n {
+            let r = tmp.withUnsafeMutableBytes { recv(fd, $0.baseAddress, min($0.count, n - got), 0) }
+            if r <= 0 { break }
+            got += r
+        }
+        return got
+    }
+
+    /// Reads exactly `n` bytes (after whatever is buffered).
+    func readExactly(_ n: Int) throws -> [UInt8] {
+        try readUntil { $0.count >= n }
+        let out = Array(buffer[0..<n])
+        buffer.removeFirst(n)
+        return out
+    }
 
     func setTimeout(_ seconds: Double) {
         var tv = timeval(tv_sec: Int(seconds), tv_usec: Int((seconds - Double(Int(seconds))) * 1_000_000))
