@@ -23,6 +23,8 @@ struct BenchResult: Sendable {
     var requests = 0
     var reconnects = 0
     var histogram = LatencyHistogram()
+    /// Start to end of counting (closing thousands of sockets afterwards is not part of it).
+    var measuredNanos: UInt64 = 0
 
     mutating func countStatus(_ s: Int) { statuses[s, default: 0] += 1 }
     mutating func countError(_ name: String) { errors[name, default: 0] += 1 }
@@ -41,6 +43,7 @@ struct BenchResult: Sendable {
         requests += o.requests
         reconnects += o.reconnects
         histogram.merge(o.histogram)
+        measuredNanos = max(measuredNanos, o.measuredNanos)
     }
 
     static func errnoName(_ e: Int32) -> String {

@@ -34,8 +34,10 @@ enum BenchRunner {
         let first = BenchWorker(index: 0, options: options, target: target, sources: sourceList, progress: progress, startNanos: start)
         progress.submit(first.run())
         for t in threads { t.join() }
-        let elapsed = Double(ToolsProcess.wallMicroseconds() - wallStart) / 1e6
-        BenchReport(options: options, result: progress.merged(), elapsedSeconds: elapsed).print()
+        let merged = progress.merged()
+        var elapsed = Double(merged.measuredNanos) / 1e9
+        if elapsed <= 0 { elapsed = Double(ToolsProcess.wallMicroseconds() - wallStart) / 1e6 }
+        BenchReport(options: options, result: merged, elapsedSeconds: elapsed).print()
         exit(0)
     }
 

@@ -60,6 +60,12 @@ final class BenchWorker {
         }
         rampTick()
         loop.run()
+        // libevent events must be freed before their base: drop every timer and client while
+        // `loop` is still alive (stored properties are destroyed in declaration order).
+        rampTimer = nil
+        endTimer = nil
+        progressTimer = nil
+        clients.removeAll()
         return result
     }
 
@@ -109,6 +115,7 @@ final class BenchWorker {
 
     private func finish() {
         finished = true
+        result.measuredNanos = EventLoop.now().nanoseconds &- startNanos
         rampTimer?.cancel()
         progressTimer?.cancel()
         for c in Array(clients.values) { c.stop() }

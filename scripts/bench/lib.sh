@@ -95,8 +95,9 @@ path = "/plain"
 upstream = "demo"
 auth = "none"
 TOML
-    if [ ! -x "$BIN/streamgate" ]; then log "no streamgate binary"; SG_PORT=""; return; fi
-    "$BIN/streamgate" run --config "$WORK/streamgate.toml" >"$WORK/streamgate.log" 2>&1 &
+    local sg=${STREAMGATE_BIN:-$BIN/streamgate}
+    if [ ! -x "$sg" ]; then log "no streamgate binary at $sg"; SG_PORT=""; return; fi
+    "$sg" run --config "$WORK/streamgate.toml" >"$WORK/streamgate.log" 2>&1 &
     SG_PID=$!
     PIDS+=("$SG_PID")
     if wait_port "$SG_PORT" "$SG_PID"; then
