@@ -6,7 +6,8 @@
 #
 # Env: CONNECTIONS (50), DURATION (10s), TOOL (bench | wrk; default bench), BENCH_THREADS (1),
 #      UPSTREAM_THREADS (1), SG_WORKERS (2), TARGETS ("direct streamgate nginx haproxy"),
-#      STREAMGATE_BIN (default: the release build's streamgate), BUILD=0 skips the release build, KEEP_WORK=1 keeps logs and configs.
+#      STREAMGATE_BIN (default: the release build), BUILD=0 skips the release build,
+#      KEEP_WORK=1 keeps logs and configs.
 source "$(dirname "${BASH_SOURCE[0]}")/bench/lib.sh"
 
 CONNECTIONS=${CONNECTIONS:-50}
