@@ -11,6 +11,13 @@ check() {
 }
 
 build
+cp "$BENCH_DIR/ParserCheck.swift" "$WORK/main.swift"
+if swiftc -O "$WORK/main.swift" "$ROOT/Sources/StreamgateBench/HTTPResponseReader.swift" \
+    "$ROOT/Sources/StreamgateBench/LatencyHistogram.swift" -lm -o "$WORK/parser-check" >&2; then
+    check "bench parsers at random splits" "$("$WORK/parser-check" 2>&1)" "all ok"
+else
+    echo "FAIL  ParserCheck.swift did not compile"; FAILED=1
+fi
 start_demo
 U="http://127.0.0.1:$UPORT"
 

@@ -1,4 +1,3 @@
-import StreamgateIO
 
 /// What the load generator needs from a response head.
 struct ResponseHeadInfo: Equatable {
