@@ -114,7 +114,7 @@ start_nginx() {
     mkdir -p "$dir"
     # As root, nginx would hand workers to `nobody`, who cannot use the temp dirs under $WORK.
     if [ "$(id -u)" = 0 ]; then user="user root;"; fi
-    sed -e "s|@WORK@|$dir|g" -e "s|@PORT@|$NGINX_PORT|g" -e "s|@UPORT@|$UPORT|g" -e "s|@USER@|$user|g" \
+    sed -e "s|@WORK@|$dir|g" -e "s|@PORT@|$NGINX_PORT|g" -e "s|@UPORT@|$UPORT|g" -e "s|@USER@|$user|g" -e "s|@FDLIMIT@|$FD_LIMIT|g" \
         "$BENCH_DIR/nginx.conf.in" >"$dir/nginx.conf"
     "$NGINX" -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf" >"$dir/stdout.log" 2>&1 &
     NGINX_PID=$!
