@@ -22,6 +22,9 @@ final class DemoSession: ConnectionDelegate {
     private var closeWhenFlushed = false
     private var abortWhenFlushed = false
     private var closed = false
+    /// True while `processInput` runs: a response finished synchronously lets its loop go on
+    /// instead of recursing (thousands of pipelined requests must not grow the stack).
+    private var processing = false
 
     /// Input allowed to pile up behind a busy response before reading pauses.
     private static let maxBufferedInput = 1 << 20
@@ -67,6 +70,9 @@ final class DemoSession: ConnectionDelegate {
     // MARK: Request loop
 
     private func processInput() {
+        if processing { return }
+        processing = true
+        defer { processing = false }
         while !closed && !busy {
             switch reader.read(from: connection.input) {
             case .needMore:
@@ -96,7 +102,7 @@ final class DemoSession: ConnectionDelegate {
         guard !closed else { return }
         if !keepAlive { closeAfterFlush(); return }
         connection.enableReading()
-        processInput()
+        if !processing { processInput() }
     }
 
     /// Marks a response as long-lived; it hears `writable()` and `cancel()`.
