@@ -1,0 +1,39 @@
+internal import CLibevent
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension Connection {
+    /// Starts a non-blocking connect from a chosen local address (load tools spreading outbound
+    /// connections over 127.0.0.x, so more than one ephemeral port range is available).
+    ///
+    /// The port is picked at connect time (`IP_BIND_ADDRESS_NO_PORT`), not at bind time, so the
+    /// kernel can reuse a local port towards different destinations. Returns nil when the socket
+    /// cannot be created, bound or connected at once (e.g. `EADDRNOTAVAIL`); `errno` says why.
+    /// Otherwise the delegate hears `.connected`, `.error(errno)` or `.writeTimeout`.
+    public static func connect(loop: EventLoop, to address: SocketAddress, from source: SocketAddress?, timeout: Duration?) -> Connection? {
+        guard let source else { return connect(loop: loop, to: address, timeout: timeout) }
+        let fd = socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return nil }
+        var one: Int32 = 1
+        // 24 = IP_BIND_ADDRESS_NO_PORT (Linux 4.2+); harmless if unsupported.
+        _ = setsockopt(fd, Int32(IPPROTO_IP), 24, &one, socklen_t(MemoryLayout<Int32>.size))
+        let bound = source.withSockaddr { sa, len in bind(fd, sa, len) }
+        guard bound == 0 else {
+            let e = errno
+            Glibc.close(fd)
+            errno = e
+            return nil
+        }
+        guard let b = bufferevent_socket_new(loop.base, fd, Int32(BEV_OPT_CLOSE_ON_FREE.rawValue)) else {
+            Glibc.close(fd)
+            return nil
+        }
+        let c = Connection(loop: loop, bufferevent: b)
+        c.setTimeouts(read: nil, write: timeout)
+        let rc = address.withSockaddr { sa, len in bufferevent_socket_connect(b, sa, Int32(len)) }
+        if rc != 0 { return nil }  // `c` frees the bufferevent and the socket.
+        Connection.setNoDelay(fd)
+        return c
+    }
+}

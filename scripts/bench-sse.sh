@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# SSE comparison on loopback: the same workload straight to the demo upstream, then through
+# streamgate, nginx (proxy_buffering off) and HAProxy, with each proxy's peak RSS and CPU time.
+#
+#   STREAMS=1000 RATE=1 DURATION=20s scripts/bench-sse.sh
+#
+# Env: STREAMS (1000), RATE events/s per stream (1), DURATION (20s), SIZE bytes/event (200),
+#      RAMP new connections/s (2000, 0 = all at once), MODE (stream | broadcast),
+#      BENCH_THREADS (1), UPSTREAM_THREADS (1), SG_WORKERS (2), SOURCE_IPS (8 source addresses),
+#      TARGETS ("direct streamgate nginx haproxy"), STREAMGATE_BIN (default: the release build),
+#      BUILD=0 skips the release build,
+#      KEEP_WORK=1 keeps logs and configs.
+source "$(dirname "${BASH_SOURCE[0]}")/bench/lib.sh"
+
+STREAMS=${STREAMS:-1000}
+RATE=${RATE:-1}
+DURATION=${DURATION:-20s}
+SIZE=${SIZE:-200}
+RAMP=${RAMP:-2000}
+MODE=${MODE:-stream}
+BENCH_THREADS=${BENCH_THREADS:-1}
+SOURCE_IPS=${SOURCE_IPS:-8}
+TARGETS=${TARGETS:-direct streamgate nginx haproxy}
+
+if [ $(( STREAMS * 2 + 200 )) -gt "$FD_LIMIT" ]; then
+    log "warning: a proxy needs 2 descriptors per stream; STREAMS=$STREAMS exceeds what RLIMIT_NOFILE=$FD_LIMIT allows"
+fi
+
+build
+start_demo
+QUERY="rate=$RATE&size=$SIZE"
+if [ "$MODE" = broadcast ]; then QUERY="$QUERY&mode=broadcast"; fi
+
+for t in $TARGETS; do
+    case $t in
+        direct) port=$UPORT; pid="" ;;
+        streamgate) start_streamgate; port=$SG_PORT; pid=${SG_PID:-} ;;
+        nginx) start_nginx; port=$NGINX_PORT; pid=${NGINX_PID:-} ;;
+        haproxy) start_haproxy; port=$HAPROXY_PORT; pid=${HAPROXY_PID:-} ;;
+        *) log "unknown target $t"; continue ;;
+    esac
+    if [ -z "$port" ]; then continue; fi
+    run_case "$t" "$pid" "$BIN/streamgate-bench" --json \
+        --url "http://127.0.0.1:$port/events?$QUERY" --streams "$STREAMS" --ramp "$RAMP" \
+        --duration "$DURATION" --threads "$BENCH_THREADS" --source-ip-count "$SOURCE_IPS"
+    # Only one proxy holds the machine at a time.
+    if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi
+done
+
+echo
+echo "SSE: $STREAMS streams x $RATE ev/s, $SIZE B/event, mode=$MODE, duration $DURATION, ramp $RAMP/s (loopback, $(nproc) cores)"
+fmt="%-11s %7s %6s %10s %8s %8s %8s %6s %8s %7s %9s %9s %9s %9s\n"
+printf "$fmt" target conn_ok failed events/s p50_ms p99_ms max_ms early rss_MB cpu_s "ev/s:dir" "p99:dir" "cpu:nginx" "rss:nginx"
+for t in $TARGETS; do
+    [ -s "$WORK/$t.json" ] || { printf "%-11s %7s\n" "$t" "n/a"; continue; }
+    printf "$fmt" "$t" "$(field "$t" .connects_ok)" "$(field "$t" .connects_failed)" "$(field "$t" .events_per_s)" \
+        "$(field "$t" .latency_ms.p50)" "$(field "$t" .latency_ms.p99)" "$(field "$t" .latency_ms.max)" \
+        "$(field "$t" .early_closes)" "$(cat "$WORK/$t.rss")" "$(cat "$WORK/$t.cpu")" \
+        "$(ratio "$(field "$t" .events_per_s)" "$(field direct .events_per_s)")" \
+        "$(ratio "$(field "$t" .latency_ms.p99)" "$(field direct .latency_ms.p99)")" \
+        "$(ratio "$(cat "$WORK/$t.cpu")" "$(cat "$WORK/nginx.cpu" 2>/dev/null || echo -)")" \
+        "$(ratio "$(cat "$WORK/$t.rss")" "$(cat "$WORK/nginx.rss" 2>/dev/null || echo -)")"
+done
+echo "rss_MB = peak resident set of the proxy's processes; cpu_s = their user+system time during the run."
+echo "ev/s:dir and p99:dir compare with the direct run; cpu:nginx and rss:nginx with nginx."

@@ -1,0 +1,228 @@
+#!/usr/bin/env bash
+# Shared by scripts/bench-sse.sh and scripts/bench-plain.sh: build, start the demo upstream,
+# streamgate, nginx and HAProxy on loopback, sample their CPU and RSS from /proc, and tear
+# everything down on exit. Sourced, not run.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BENCH_DIR="$ROOT/scripts/bench"
+WORK=$(mktemp -d /tmp/streamgate-bench.XXXXXX)
+NGINX=${NGINX:-/usr/sbin/nginx}
+HAPROXY=${HAPROXY:-/usr/sbin/haproxy}
+CLK_TCK=$(getconf CLK_TCK)
+PIDS=()
+
+log() { echo "[bench] $*" >&2; }
+
+cleanup() {
+    local pid
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${PIDS[@]}"; do
+        for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$pid" 2>/dev/null || true
+    done
+    wait 2>/dev/null || true
+    if [ -n "${KEEP_WORK:-}" ]; then log "logs kept in $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Every process started from here inherits the raised limit.
+ulimit -n "$(ulimit -Hn)"
+FD_LIMIT=$(ulimit -n)
+
+build() {
+    if [ "${BUILD:-1}" = 1 ]; then
+        log "swift build -c release"
+        (cd "$ROOT" && swift build -c release >&2)
+    fi
+    BIN=$(cd "$ROOT" && swift build -c release --show-bin-path)
+}
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# wait_port PORT PID: true once PORT accepts connections, false if PID died or 10 s passed.
+wait_port() {
+    local port=$1 pid=$2
+    for _ in $(seq 1 100); do
+        kill -0 "$pid" 2>/dev/null || return 1
+        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
+        sleep 0.1
+    done
+    return 1
+}
+
+start_demo() {
+    "$BIN/streamgate-demo-upstream" --listen 127.0.0.1:0 --threads "${UPSTREAM_THREADS:-1}" \
+        >"$WORK/demo.out" 2>"$WORK/demo.err" &
+    DEMO_PID=$!
+    PIDS+=("$DEMO_PID")
+    for _ in $(seq 1 100); do
+        if [ -s "$WORK/demo.out" ]; then break; fi
+        sleep 0.05
+    done
+    UPORT=$(head -1 "$WORK/demo.out" | sed -n 's/^listening on .*:\([0-9]*\)$/\1/p')
+    [ -n "$UPORT" ] || { log "demo upstream did not start: $(cat "$WORK/demo.err")"; exit 1; }
+    log "demo upstream on 127.0.0.1:$UPORT (pid $DEMO_PID)"
+}
+
+# Each start_* sets <NAME>_PORT and <NAME>_PID, or leaves the port empty when it cannot start
+# (that column then reads n/a instead of failing the whole comparison).
+start_streamgate() {
+    SG_PORT=$(free_port)
+    cat >"$WORK/streamgate.toml" <<TOML
+[gateway]
+workers = ${SG_WORKERS:-2}
+
+[[listeners]]
+address = "127.0.0.1:$SG_PORT"
+
+[upstreams.demo]
+targets = ["127.0.0.1:$UPORT"]
+
+[[routes]]
+name = "events"
+path = "/events"
+upstream = "demo"
+sse = true
+auth = "none"
+
+[[routes]]
+name = "plain"
+path = "/plain"
+upstream = "demo"
+auth = "none"
+TOML
+    local sg=${STREAMGATE_BIN:-$BIN/streamgate}
+    if [ ! -x "$sg" ]; then log "no streamgate binary at $sg"; SG_PORT=""; return; fi
+    "$sg" run --config "$WORK/streamgate.toml" >"$WORK/streamgate.log" 2>&1 &
+    SG_PID=$!
+    PIDS+=("$SG_PID")
+    if wait_port "$SG_PORT" "$SG_PID"; then
+        log "streamgate on 127.0.0.1:$SG_PORT (pid $SG_PID)"
+    else
+        log "streamgate did not start (skipped): $(tail -3 "$WORK/streamgate.log" | tr '\n' ' ')"
+        SG_PORT=""
+    fi
+}
+
+start_nginx() {
+    NGINX_PORT=$(free_port)
+    local dir="$WORK/nginx" user=""
+    mkdir -p "$dir"
+    # As root, nginx would hand workers to `nobody`, who cannot use the temp dirs under $WORK.
+    if [ "$(id -u)" = 0 ]; then user="user root;"; fi
+    sed -e "s|@WORK@|$dir|g" -e "s|@PORT@|$NGINX_PORT|g" -e "s|@UPORT@|$UPORT|g" -e "s|@USER@|$user|g" -e "s|@FDLIMIT@|$FD_LIMIT|g" \
+        "$BENCH_DIR/nginx.conf.in" >"$dir/nginx.conf"
+    "$NGINX" -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf" >"$dir/stdout.log" 2>&1 &
+    NGINX_PID=$!
+    PIDS+=("$NGINX_PID")
+    if wait_port "$NGINX_PORT" "$NGINX_PID"; then
+        log "nginx on 127.0.0.1:$NGINX_PORT (pid $NGINX_PID)"
+    else
+        log "nginx did not start (skipped): $(tail -3 "$dir/error.log" 2>/dev/null | tr '\n' ' ')"
+        NGINX_PORT=""
+    fi
+}
+
+start_haproxy() {
+    HAPROXY_PORT=$(free_port)
+    local maxconn=$(( (FD_LIMIT - 200) / 2 ))
+    sed -e "s|@PORT@|$HAPROXY_PORT|g" -e "s|@UPORT@|$UPORT|g" -e "s|@MAXCONN@|$maxconn|g" \
+        "$BENCH_DIR/haproxy.cfg.in" >"$WORK/haproxy.cfg"
+    "$HAPROXY" -db -f "$WORK/haproxy.cfg" >"$WORK/haproxy.log" 2>&1 &
+    HAPROXY_PID=$!
+    PIDS+=("$HAPROXY_PID")
+    if wait_port "$HAPROXY_PORT" "$HAPROXY_PID"; then
+        log "haproxy on 127.0.0.1:$HAPROXY_PORT (pid $HAPROXY_PID)"
+    else
+        log "haproxy did not start (skipped): $(tail -3 "$WORK/haproxy.log" | tr '\n' ' ')"
+        HAPROXY_PORT=""
+    fi
+}
+
+# A process and its direct children (nginx master + workers).
+process_tree() {
+    [ -n "${1:-}" ] || return 0
+    echo "$1"
+    pgrep -P "$1" || true
+}
+
+# Sum of utime+stime in clock ticks over the given pids.
+cpu_ticks() {
+    local total=0 pid fields
+    for pid in "$@"; do
+        # Fields after "pid (comm) ": utime and stime are the 12th and 13th.
+        fields=$(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null) || continue
+        total=$(( total + $(echo "$fields" | awk '{print $12 + $13}') ))
+    done
+    echo "$total"
+}
+
+# Sum of VmRSS in kB over the given pids.
+rss_kb() {
+    local total=0 pid kb
+    for pid in "$@"; do
+        kb=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)
+        total=$(( total + ${kb:-0} ))
+    done
+    echo "$total"
+}
+
+# run_case NAME PROXY_PID CMD...: runs the load command (its last stdout line is the JSON
+# summary) while sampling the proxy's peak RSS; stores NAME.json, NAME.cpu (s), NAME.rss (MB).
+run_case() {
+    local name=$1 root=$2
+    shift 2
+    local pids=()
+    if [ -n "$root" ]; then mapfile -t pids < <(process_tree "$root"); fi
+    local before=0
+    if [ ${#pids[@]} -gt 0 ]; then before=$(cpu_ticks "${pids[@]}"); fi
+    echo 0 >"$WORK/$name.rsspeak"
+    (
+        peak=0
+        while true; do
+            if [ ${#pids[@]} -gt 0 ]; then
+                r=$(rss_kb "${pids[@]}")
+                if [ "$r" -gt "$peak" ]; then peak=$r; echo "$peak" >"$WORK/$name.rsspeak"; fi
+            fi
+            sleep 0.5
+        done
+    ) &
+    local sampler=$!
+    PIDS+=("$sampler")
+    log "running $name: $*"
+    "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" || log "$name: load tool exited with $?"
+    kill "$sampler" 2>/dev/null || true
+    wait "$sampler" 2>/dev/null || true
+    local after=0
+    if [ ${#pids[@]} -gt 0 ]; then after=$(cpu_ticks "${pids[@]}"); fi
+    tail -1 "$WORK/$name.out" >"$WORK/$name.json"
+    if [ -n "$root" ]; then
+        awk -v t=$(( after - before )) -v hz="$CLK_TCK" 'BEGIN { printf "%.2f\n", t / hz }' >"$WORK/$name.cpu"
+        awk -v k="$(cat "$WORK/$name.rsspeak")" 'BEGIN { printf "%.1f\n", k / 1024 }' >"$WORK/$name.rss"
+    else
+        echo "-" >"$WORK/$name.cpu"
+        echo "-" >"$WORK/$name.rss"
+    fi
+    sleep "${SETTLE:-1}"
+}
+
+# ratio A B: A/B with two decimals, "-" when either is missing or B is zero.
+ratio() {
+    awk -v a="$1" -v b="$2" 'BEGIN {
+        if (a == "" || b == "" || a == "-" || b == "-" || a == "null" || b == "null" || b + 0 == 0) { print "-" }
+        else { printf "%.2fx\n", a / b } }'
+}
+
+# field NAME JQ: a value from NAME.json, "-" if the case did not run. Fractions get 3 decimals.
+field() {
+    local f="$WORK/$1.json" v
+    if [ -s "$f" ]; then v=$(jq -r "$2 // \"-\"" "$f" 2>/dev/null || echo "-"); else v="-"; fi
+    case $v in
+        *.*) awk -v x="$v" 'BEGIN { printf "%.3f\n", x }' ;;
+        *) echo "$v" ;;
+    esac
+}
