@@ -169,11 +169,52 @@ struct RedisClientTests {
         #expect(r2 == .failure(.timeout) || r2 == .failure(.unavailable))
         #expect(EventLoop.now().since(second) < timeout + .milliseconds(500))
 
+        // The stalled connection is replaced; the new one cannot finish its handshake.
+        #expect(d.run(timeout: .seconds(5)) { !client.isConnected && client.lastError?.contains("timed out") == true })
+
         server.resume()
         #expect(d.sendUntilSuccess(client, ["GET", "k"]) == .string(Array("before".utf8)))
         // Let any late reply arrive: the first completion must not run again.
         d.run(timeout: .milliseconds(100)) { false }
         #expect(calls == 1)
+    }
+
+    @Test func lateReplyIsDroppedAndTheConnectionKept() throws {
+        let server = try RedisServer()
+        let d = RedisLoopDriver()
+        let client = RedisClient(loop: d.loop, config: config(server) { $0.commandTimeout = .milliseconds(150) })
+        defer { client.close() }
+        #expect(d.send(client, ["PING"]) == .success(.status("PONG")))
+
+        // The PING answered after the slow command was sent, so the server is alive: the
+        // timeout is the command's, not the connection's. (BLPOP blocks only this client;
+        // the server keeps flushing replies, unlike DEBUG SLEEP.)
+        var ping: RedisResult?
+        var slowCalls: [RedisResult] = []
+        client.command(["PING"]) { ping = $0 }
+        client.command(["BLPOP", "empty-list", "0.4"]) { slowCalls.append($0) }
+        #expect(d.run { !slowCalls.isEmpty })
+        #expect(ping == .success(.status("PONG")))
+        #expect(slowCalls == [.failure(.timeout)])
+
+        // The late nil reply arrives on the same connection and goes nowhere.
+        #expect(d.run { client.pendingCommands == 0 })
+        #expect(d.send(client, ["ECHO", "after"]) == .success(.string(Array("after".utf8))))
+        #expect(slowCalls.count == 1)
+        #expect(client.reconnects == 0)
+        #expect(client.timeouts >= 1)
+    }
+
+    @Test func droppingTheClientFailsPendingCommands() throws {
+        let server = try RedisServer()
+        let d = RedisLoopDriver()
+        var client: RedisClient? = RedisClient(loop: d.loop, config: config(server))
+        #expect(d.send(client!, ["PING"]) == .success(.status("PONG")))
+        var results: [RedisResult] = []
+        for _ in 0..<3 { client!.command(["BLPOP", "never", "0"]) { results.append($0) } }
+        client = nil
+        #expect(d.run { results.count == 3 })
+        #expect(results.allSatisfy { $0 == .failure(.unavailable) })
     }
 
     @Test func failsFastWhileRedisIsDown() throws {
