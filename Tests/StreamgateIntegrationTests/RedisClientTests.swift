@@ -264,6 +264,39 @@ struct RedisClientTests {
         #expect(server.cli(["GET", "k"], database: 2) == "two")
     }
 
+    @Test func everyCommandCompletesExactlyOnceAcrossCrashes() throws {
+        let server = try RedisServer(password: "pw")
+        let d = RedisLoopDriver()
+        let client = RedisClient(loop: d.loop, config: config(server) {
+            $0.password = "pw"
+            $0.database = 1
+            $0.commandTimeout = .milliseconds(300)
+        })
+        defer { client.close() }
+        var counts: [Int] = []
+        for round in 0..<8 {
+            #expect(d.sendUntilSuccess(client, ["PING"]) == .status("PONG"), "round \(round)")
+            let base = counts.count
+            counts += Array(repeating: 0, count: 30)
+            for i in 0..<30 {
+                client.command(["INCR", "n"]) { _ in counts[base + i] += 1 }
+            }
+            // Crash in different phases: before the writes, while replies are in flight.
+            if round % 2 == 0 {
+                server.kill()
+            } else {
+                d.run(timeout: .seconds(2)) { counts[base] > 0 }
+                server.kill()
+            }
+            #expect(d.run { counts[base...].allSatisfy { $0 > 0 } }, "round \(round)")
+            try server.start()
+        }
+        #expect(d.sendUntilSuccess(client, ["PING"]) == .status("PONG"))
+        #expect(counts.allSatisfy { $0 == 1 })
+        #expect(client.reconnects >= 8)
+        #expect(client.pendingCommands == 0)
+    }
+
     @Test func queuedCommandsRunAfterTheHandshake() throws {
         let server = try RedisServer(password: "pw")
         let d = RedisLoopDriver()
