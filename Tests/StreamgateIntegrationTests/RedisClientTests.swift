@@ -27,10 +27,11 @@ struct RedisClientTests {
             Issue.record("HGETALL did not return an array")
             return
         }
-        var fields: [String: String] = [:]
-        for i in stride(from: 0, to: items.count, by: 2) { fields[items[i].text!] = items[i + 1].text! }
-        #expect(fields == ["a": "1", "b": "2"])
+        #expect(items.count == 4)
+        #expect(RedisReply.array(items).fieldMap == ["a": Array("1".utf8), "b": Array("2".utf8)])
         #expect(d.send(client, ["HGETALL", "nohash"]) == .success(.array([])))
+        #expect(RedisReply.array([]).fieldMap == [:])
+        #expect(RedisReply.array([.string([1])]).fieldMap == nil)
         guard case .success(.error(let wrongType))? = d.send(client, ["INCR", "h"]) else {
             Issue.record("INCR on a hash did not return an error reply")
             return
@@ -314,6 +315,27 @@ struct RedisClientTests {
         d.run { results.count == 50 }
         #expect(results[49] == .success(.integer(50)))
         #expect(server.cli(["LRANGE", "list", "0", "2"], database: 5) == "0\n1\n2")
+    }
+
+    @Test func commandsQueuedForAStuckHandshakeTimeOut() throws {
+        let server = try RedisServer()
+        defer { server.resume() }
+        server.pause()
+        let d = RedisLoopDriver()
+        let client = RedisClient(loop: d.loop, config: config(server) {
+            $0.commandTimeout = .milliseconds(100)
+            $0.connectTimeout = .seconds(3)
+            $0.maxPendingCommands = 2
+        })
+        defer { client.close() }
+        // TCP connects (the kernel accepts for a stopped process) but PING gets no answer.
+        var first: [RedisResult] = []
+        for _ in 0..<2 { client.command(["PING"]) { first.append($0) } }
+        #expect(d.run { first.count == 2 })
+        #expect(first == [.failure(.timeout), .failure(.timeout)])
+        #expect(client.pendingCommands == 0)
+        // The slots are free again: the next command queues and times out, not "unavailable".
+        #expect(d.send(client, ["PING"]) == .failure(.timeout))
     }
 
     @Test func pendingCommandsAreBounded() throws {

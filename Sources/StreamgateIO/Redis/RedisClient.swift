@@ -119,11 +119,14 @@ public final class RedisClient {
     private func deadlinesDue() {
         let now = EventLoop.now()
         var stalled: RedisSession?
-        for cmd in deadlines.popExpired(now: now) {
+        let expired = deadlines.popExpired(now: now)
+        for cmd in expired {
             if let s = cmd.sentOn, s.lastReplyAt < cmd.sentAt { stalled = s }
             counters.timeouts += 1
             cmd.finish(.failure(.timeout))
         }
+        // Commands that timed out waiting for the handshake must not hold queue slots.
+        if !expired.isEmpty, !waiting.isEmpty { waiting.removeAll { $0.isFinished } }
         if let s = stalled, s === commandLink.session, commandLink.state == .ready {
             commandLink.drop(reason: "no reply within \(config.commandTimeout)")
         }
@@ -133,7 +136,9 @@ public final class RedisClient {
     // MARK: Pub/sub
 
     /// Calls `onMessage` with the payload of every message published on `channel`, from the
-    /// next successful (re)subscription on. Several handlers per channel are allowed.
+    /// next successful (re)subscription on. Several handlers per channel are allowed; they
+    /// live until `close()` (ignored on a closed client). `isSubscribed(channel:)` tells when
+    /// Redis has confirmed the subscription.
     public func subscribe(channel: String, onMessage: @escaping ([UInt8]) -> Void) {
         guard !closed else { return }
         let isNew = handlers[channel] == nil

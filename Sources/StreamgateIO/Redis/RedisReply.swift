@@ -20,6 +20,21 @@ public enum RedisReply: Sendable, Equatable, CustomStringConvertible {
         return nil
     }
 
+    /// An `HGETALL` reply as field -> value; `nil` unless an array of string pairs.
+    /// A missing key yields an empty map (Redis answers with an empty array).
+    public var fieldMap: [String: [UInt8]]? {
+        guard case .array(let items) = self, items.count % 2 == 0 else { return nil }
+        var map: [String: [UInt8]] = [:]
+        map.reserveCapacity(items.count / 2)
+        var i = 0
+        while i < items.count {
+            guard case .string(let field) = items[i], case .string(let value) = items[i + 1] else { return nil }
+            map[String(decoding: field, as: UTF8.self)] = value
+            i += 2
+        }
+        return map
+    }
+
     public var description: String {
         switch self {
         case .string(let b): "\"\(String(decoding: b, as: UTF8.self))\""
