@@ -1,0 +1,226 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A real `redis-server` for one test, on a free port picked at run time.
+///
+/// Readiness is detected by polling PING over TCP (bounded tries), never by sleeping a fixed
+/// time. Not thread-safe: drive it from the test's thread.
+///
+/// Processes are started with `posix_spawn`, not Foundation's `Process`: test threads run with
+/// most signals blocked, a spawned child inherits that mask, and a redis-server that cannot
+/// see SIGTERM never stops. The spawn attributes reset the mask and the handlers.
+final class RedisServer {
+    struct StartError: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    private(set) var port: Int
+    /// Extra `redis-server` arguments, e.g. `["--requirepass", "pw"]`; kept for `restart()`.
+    let extraArguments: [String]
+    /// Password `cli` authenticates with (the `default` user).
+    let password: String?
+    private var pid: pid_t?
+    private var isPaused = false
+
+    static let serverPath = "/usr/bin/redis-server"
+    static let cliPath = "/usr/bin/redis-cli"
+
+    init(arguments: [String] = [], password: String? = nil) throws {
+        self.extraArguments = arguments + (password.map { ["--requirepass", $0] } ?? [])
+        self.password = password
+        self.port = 0
+        // Another process may take the port between our probe and redis's bind: try again.
+        for _ in 0..<8 {
+            let candidate = try Self.freePort()
+            if let p = try launch(port: candidate) {
+                port = candidate
+                pid = p
+                return
+            }
+        }
+        throw StartError(description: "redis-server did not start after 8 ports")
+    }
+
+    deinit { stop() }
+
+    /// SIGTERM (after SIGCONT, so a paused server can act on it) and wait for exit.
+    func stop() {
+        guard let p = pid else { return }
+        pid = nil
+        if isPaused { Glibc.kill(p, SIGCONT); isPaused = false }
+        Glibc.kill(p, SIGTERM)
+        Self.reap(p)
+    }
+
+    /// SIGKILL: the server vanishes without closing anything gracefully.
+    func kill() {
+        guard let p = pid else { return }
+        pid = nil
+        isPaused = false
+        Glibc.kill(p, SIGKILL)
+        Self.reap(p)
+    }
+
+    /// SIGSTOP: connections stay open and the kernel still accepts new ones, but nothing answers.
+    func pause() {
+        guard let p = pid, !isPaused else { return }
+        Glibc.kill(p, SIGSTOP)
+        isPaused = true
+    }
+
+    func resume() {
+        guard let p = pid, isPaused else { return }
+        Glibc.kill(p, SIGCONT)
+        isPaused = false
+    }
+
+    /// Stops the server and starts a fresh one (empty data) on the same port.
+    func restart() throws {
+        stop()
+        // The port was ours a moment ago; a collision here is unlikely but cheap to retry.
+        for _ in 0..<20 {
+            if let p = try launch(port: port) {
+                pid = p
+                return
+            }
+        }
+        throw StartError(description: "redis-server did not restart on port \(port)")
+    }
+
+    /// Starts the server again after `kill()` or `stop()`.
+    func start() throws { try restart() }
+
+    /// Runs `redis-cli -p port args...` synchronously and returns its trimmed output.
+    @discardableResult
+    func cli(_ args: [String], database: Int? = nil) -> String {
+        var argv = ["-h", "127.0.0.1", "-p", String(port)]
+        if let password { argv += ["-a", password, "--no-auth-warning"] }
+        if let database { argv += ["-n", String(database)] }
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else { return "" }
+        guard let child = try? Self.spawn(Self.cliPath, argv + args, stdout: fds[1], closeInChild: fds[0]) else {
+            close(fds[0]); close(fds[1])
+            return ""
+        }
+        close(fds[1])
+        var out: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = read(fds[0], &buf, buf.count)
+            if n > 0 { out += buf[0..<n] } else if n < 0 && errno == EINTR { continue } else { break }
+        }
+        close(fds[0])
+        Self.reap(child)
+        var text = String(decoding: out, as: UTF8.self)
+        while let last = text.last, last.isWhitespace { text.removeLast() }
+        return text
+    }
+
+    // MARK: Internals
+
+    /// Starts redis on `port`; nil if it exited (typically: port taken).
+    private func launch(port: Int) throws -> pid_t? {
+        let args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                    "--daemonize", "no", "--logfile", ""] + extraArguments
+        let child = try Self.spawn(Self.serverPath, args, stdout: nil, closeInChild: nil)
+        // Up to ~5 s: redis normally answers within a few milliseconds.
+        for _ in 0..<1000 {
+            var status: Int32 = 0
+            if waitpid(child, &status, WNOHANG) == child { return nil }
+            if Self.answersPing(port: port) { return child }
+            usleep(5_000)
+        }
+        Glibc.kill(child, SIGKILL)
+        Self.reap(child)
+        throw StartError(description: "redis-server on port \(port) never answered PING")
+    }
+
+    private static func reap(_ pid: pid_t) {
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    }
+
+    /// posix_spawn with signals unblocked and default handlers, stdin and stderr on
+    /// /dev/null, stdout on `stdout` (or /dev/null).
+    private static func spawn(_ path: String, _ args: [String], stdout: Int32?, closeInChild: Int32?) throws -> pid_t {
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        var none = sigset_t()
+        sigemptyset(&none)
+        posix_spawnattr_setsigmask(&attr, &none)
+        var all = sigset_t()
+        sigfillset(&all)
+        posix_spawnattr_setsigdefault(&attr, &all)
+        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        if let stdout {
+            posix_spawn_file_actions_adddup2(&actions, stdout, 1)
+            posix_spawn_file_actions_addclose(&actions, stdout)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        }
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        if let closeInChild { posix_spawn_file_actions_addclose(&actions, closeInChild) }
+        // Sockets of other tests (hiredis does not set CLOEXEC) must not live on in the child.
+        // glibc 2.34+ has posix_spawn_file_actions_addclosefrom_np; Glibc does not import it.
+        typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+        if let sym = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") {
+            _ = unsafeBitCast(sym, to: CloseFrom.self)(&actions, 3)
+        }
+
+        let argv: [UnsafeMutablePointer<CChar>?] = ([path] + args).map { strdup($0) } + [nil]
+        defer { for a in argv { free(a) } }
+        var pid = pid_t()
+        let rc = posix_spawn(&pid, path, &actions, &attr, argv, environ)
+        guard rc == 0 else { throw StartError(description: "posix_spawn \(path): \(rc)") }
+        return pid
+    }
+
+    /// Binds port 0 on loopback and returns the port the kernel chose.
+    private static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw StartError(description: "socket: \(errno)") }
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = 0
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let rc = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa -> Int32 in
+                guard bind(fd, sa, len) == 0 else { return -1 }
+                return getsockname(fd, sa, &len)
+            }
+        }
+        guard rc == 0 else { throw StartError(description: "bind/getsockname: \(errno)") }
+        return Int(UInt16(bigEndian: addr.sin_port))
+    }
+
+    /// One PING over a fresh TCP connection; any RESP answer (+PONG, -NOAUTH) means ready.
+    private static func answersPing(port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var tv = timeval(tv_sec: 1, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard rc == 0 else { return false }
+        let ping = Array("PING\r\n".utf8)
+        guard send(fd, ping, ping.count, Int32(MSG_NOSIGNAL)) == ping.count else { return false }
+        var buf = [UInt8](repeating: 0, count: 64)
+        let n = recv(fd, &buf, buf.count, 0)
+        return n > 0 && (buf[0] == UInt8(ascii: "+") || buf[0] == UInt8(ascii: "-"))
+    }
+}
