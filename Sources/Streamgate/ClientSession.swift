@@ -12,6 +12,8 @@ final class ClientSession: ConnectionDelegate {
         case closingAfterFlush
         /// Write side shut; discarding input until EOF or the linger deadline.
         case lingering
+        /// A broken exchange: what was relayed still goes out, then the socket is reset.
+        case abortingAfterFlush
         case closed
     }
 
@@ -182,13 +184,16 @@ final class ClientSession: ConnectionDelegate {
     func exchangeAborted(_ ex: ProxyExchange) {
         guard exchange === ex else { return }
         exchange = nil
-        abortClient()
+        guard client.isOpen, client.outputCount > 0 else { abortClient(); return }
+        state = .abortingAfterFlush
+        client.disableReading()
+        client.setWriteLowWatermark(0)
     }
 
     // MARK: - Closing
 
     func closeAfterFlush() {
-        guard state != .closed, state != .lingering else { return }
+        guard state != .closed, state != .lingering, state != .abortingAfterFlush else { return }
         state = .closingAfterFlush
         client.setWriteLowWatermark(0)
         if client.outputCount == 0 { startLinger() }
@@ -242,7 +247,7 @@ final class ClientSession: ConnectionDelegate {
             lingerDiscarded += client.inputCount
             client.input.drain(client.inputCount)
             if lingerDiscarded > ClientSession.lingerDiscardLimit { closeNow() }
-        case .closingAfterFlush:
+        case .closingAfterFlush, .abortingAfterFlush:
             client.input.drain(client.inputCount)
         case .closed:
             break
@@ -253,6 +258,8 @@ final class ClientSession: ConnectionDelegate {
         switch state {
         case .closingAfterFlush:
             if client.outputCount == 0 { startLinger() }
+        case .abortingAfterFlush:
+            if client.outputCount == 0 { abortClient() }
         case .proxying:
             exchange?.clientDrained()
         default:

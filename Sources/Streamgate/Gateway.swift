@@ -68,6 +68,9 @@ public final class Gateway: @unchecked Sendable {
                     loop.stop()
                 }
                 ready.withLock { $0 += 1 }
+            } teardown: { _ in
+                slot.worker?.shutdown()
+                slot.worker = nil
             }
             threads.append(t)
             t.start()

@@ -107,4 +107,14 @@ final class Worker {
     }
 
     var openSessions: Int { sessions.count }
+
+    /// Frees every loop-bound object while the loop still exists (called after it stopped).
+    func shutdown() {
+        for s in Array(sessions.values) { s.closeNow() }
+        sessions.removeAll()
+        for p in pools { p.closeIdle() }
+        listeners.removeAll()
+        drainTimer = nil
+        logSink.flush()
+    }
 }

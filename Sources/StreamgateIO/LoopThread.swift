@@ -9,11 +9,15 @@ import Glibc
 public final class LoopThread: @unchecked Sendable {
     private var thread: pthread_t?
     private let setup: (EventLoop) -> Void
+    private let teardown: (EventLoop) -> Void
     public let name: String
 
-    public init(name: String, setup: @escaping (EventLoop) -> Void) {
+    /// `teardown` runs on the thread after the loop stops and before the loop is freed: drop
+    /// everything that holds libevent events there (they must die before their event_base).
+    public init(name: String, setup: @escaping (EventLoop) -> Void, teardown: @escaping (EventLoop) -> Void = { _ in }) {
         self.name = name
         self.setup = setup
+        self.teardown = teardown
     }
 
     public func start() {
@@ -32,6 +36,7 @@ public final class LoopThread: @unchecked Sendable {
         let loop = EventLoop()
         setup(loop)
         loop.run()
+        teardown(loop)
     }
 
     public func join() {

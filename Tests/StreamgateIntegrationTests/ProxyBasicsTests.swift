@@ -202,7 +202,6 @@ import Testing
         let up = try ScriptedUpstream()
         let gw = try GatewayHarness(toml: simpleConfig(upstreamPort: up.port, extra: "[limits]\nclient_buffer = \"64KiB\""))
         let c = try gw.client(timeout: 10)
-        c.setReceiveBuffer(16 * 1024)
         c.send("GET /big HTTP/1.1\r\nHost: h\r\n\r\n")
         let u = try up.accept(timeout: 5)
         _ = try u.readHead()
