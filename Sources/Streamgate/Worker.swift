@@ -7,6 +7,7 @@ struct WorkerMetrics {
     var connectionsOpen: Int = 0
     var badRequests: UInt64 = 0
     var slowConsumerDisconnects: UInt64 = 0
+    var authDenials: UInt64 = 0
     var statusClasses = [UInt64](repeating: 0, count: 6)
 
     mutating func responses(status: Int) {
@@ -29,6 +30,8 @@ final class Worker {
     private(set) var isDraining = false
     private var listenersPaused = false
     var metrics = WorkerMetrics()
+    /// The session store client and cache, when auth is configured.
+    private(set) var store: SessionStore?
     private let maxConnections: Int
     private var onIdleAfterDrain: (() -> Void)?
     private var drainTimer: LoopTimer?
@@ -41,6 +44,9 @@ final class Worker {
         self.maxConnections = maxConnections
         self.requestIDs = RequestIDGenerator(randomPrefix: Crypto.hex(Crypto.randomBytes(6)))
         pools = settings.upstreams.map { UpstreamPool(loop: loop, settings: $0) }
+        if let auth = settings.auth {
+            store = SessionStore(loop: loop, runtime: auth) { message in logSink.error(message) }
+        }
         for fd in listenFDs {
             let l = try Listener(loop: loop, fd: fd) { [unowned self] fd in self.accept(fd) }
             listeners.append(l)
@@ -115,6 +121,7 @@ final class Worker {
         for p in pools { p.closeIdle() }
         listeners.removeAll()
         drainTimer = nil
+        store = nil
         logSink.flush()
     }
 }
