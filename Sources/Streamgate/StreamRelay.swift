@@ -42,6 +42,8 @@ final class StreamRelay {
         if let retry = settings.retry {
             exchange.writeToClient(SSEWriter.retry(milliseconds: retry.milliseconds))
         }
+        exchange.worker.metrics.streamsOpen += 1
+        exchange.worker.metrics.streamsStarted += 1
         if let digest = auth?.digest, let store = exchange.worker.store {
             store.register(stream: self, digest: digest)
             let t = LoopTimer(loop: exchange.client.loop) { [unowned self] in self.recheck() }
@@ -115,6 +117,7 @@ final class StreamRelay {
         }
         switch action {
         case .sendKeepalive:
+            exchange.worker.metrics.keepalivesSent += 1
             exchange.writeToClient(SSEWriter.keepalive())
             rearm()
         case .endAtBoundary(let reason):
@@ -153,6 +156,7 @@ final class StreamRelay {
     func stop() {
         guard !stopped else { return }
         stopped = true
+        exchange.worker.metrics.streamsOpen -= 1
         loopTimer?.cancel()
         loopTimer = nil
         recheckTimer?.cancel()
