@@ -105,6 +105,7 @@ final class StreamRelay {
     }
 
     private func timerFired() {
+        armedDeadline = nil
         guard !stopped else { return }
         evaluate(now: EventLoop.now())
     }
@@ -164,8 +165,19 @@ final class StreamRelay {
         if let digest = auth?.digest { exchange.worker.store?.unregister(stream: self, digest: digest) }
     }
 
+    private var armedDeadline: NanoTime?
+
+    /// Re-arms lazily: a timer that fires before the real deadline just re-evaluates and re-arms,
+    /// which is cheaper than moving it in libevent's heap on every relayed event.
     private func rearm() {
         guard !stopped, let t = loopTimer else { return }
-        if let deadline = timer.nextDeadline() { t.schedule(at: deadline) } else { t.cancel() }
+        guard let deadline = timer.nextDeadline() else {
+            t.cancel()
+            armedDeadline = nil
+            return
+        }
+        if t.isArmed, let armed = armedDeadline, armed <= deadline { return }
+        armedDeadline = deadline
+        t.schedule(at: deadline)
     }
 }
