@@ -281,8 +281,9 @@ final class ProxyExchange: UpstreamConnectionOwner {
         responseDecoder = BodyDecoder(framing: bodyFraming, limits: settings.limits, isRequest: false)
         client.setWriteLowWatermark(isStream ? 0 : settings.clientBuffer / 2)
         if let up = upstream {
-            // A stream may be quiet for long stretches; only its own idle limit applies.
-            let idle = isStream ? route.stream.upstreamIdleTimeout : route.readTimeout
+            // A stream may be quiet for long stretches: its relay timer enforces
+            // upstream_idle_timeout (ending at a boundary when it can), not a socket timeout.
+            let idle: Duration? = isStream ? nil : route.readTimeout
             up.connection.setTimeouts(read: idle, write: route.readTimeout)
         }
         if isStream && bodyFraming != .none {

@@ -221,7 +221,7 @@ import Glibc
         gw.stop()
     }
 
-    @Test(.disabled("BUG: upstream socket read timeout == upstream_idle_timeout fires first and aborts instead of a clean end at the boundary"))
+    @Test
     func upstreamIdleTimeoutAtBoundaryEndsTheStreamCleanly() throws {
         let up = try ScriptedUpstream()
         let gw = try GatewayHarness(toml: simpleConfig(upstreamPort: up.port,
