@@ -7,6 +7,8 @@ import StreamgateIO
 final class ClientSession: ConnectionDelegate {
     enum State {
         case readingHead
+        /// Waiting for the session store; client reads are paused.
+        case authenticating
         case proxying
         /// Final response queued; waiting for it to flush before half-closing.
         case closingAfterFlush
@@ -97,6 +99,14 @@ final class ClientSession: ConnectionDelegate {
         let requestID = head.headers.first(name: "x-request-id").flatMap { RequestID.isValid($0) ? $0 : nil }
             ?? worker.nextRequestID()
         let start = EventLoop.now()
+        // A CORS preflight asks about a route before the real request: answered here, without
+        // credentials (browsers never send them on preflight), for routes that configure CORS.
+        if head.method == "OPTIONS", head.headers.contains(name: "access-control-request-method"),
+           let m = settings.router.matchIgnoringMethod(host: head.authority, path: head.path),
+           let cors = settings.routeAuth[m.index].cors {
+            answerPreflight(head, cors: cors, requestID: requestID, route: settings.routes[m.index].name, start: start)
+            return
+        }
         switch settings.router.match(method: head.method, host: head.authority, path: head.path) {
         case .notFound:
             respond(.error(status: 404, code: "not_found", requestID: requestID, close: head.framing != .none),
@@ -112,13 +122,103 @@ final class ClientSession: ConnectionDelegate {
                         to: head, requestID: requestID, route: settings.routes[index].name, start: start)
                 return
             }
-            state = .proxying
-            // While an exchange runs the client may legitimately stay silent (long responses).
-            client.setTimeouts(read: head.framing == .none ? nil : settings.headerTimeout, write: settings.sendTimeout)
-            let ex = ProxyExchange(session: self, request: head, routeIndex: index, params: params, requestID: requestID, start: start)
-            exchange = ex
-            ex.start()
+            let request = PendingRequest(head: head, routeIndex: index, params: params, requestID: requestID, start: start)
+            authorize(request)
         }
+    }
+
+    /// A routed request on its way to an exchange.
+    struct PendingRequest {
+        var head: HTTPRequestHead
+        var routeIndex: Int
+        var params: [(name: String, value: String)]
+        var requestID: String
+        var start: NanoTime
+    }
+
+    private func answerPreflight(_ head: HTTPRequestHead, cors: CORSPolicy, requestID: String, route: String, start: NanoTime) {
+        switch cors.preflight(headers: head.headers) {
+        case .allowed(let headers):
+            respond(GatewayResponse(status: 204, headers: headers, body: [], close: head.framing != .none),
+                    to: head, requestID: requestID, route: route, start: start)
+        case .refused(let why):
+            var h = HTTPHeaders()
+            h.add(name: "Vary", value: "Origin")
+            respond(.error(status: 403, code: "cors_\(why.rawValue)", requestID: requestID, close: head.framing != .none, extraHeaders: h),
+                    to: head, requestID: requestID, route: route, start: start)
+        }
+    }
+
+    // MARK: - Authentication
+
+    private func authorize(_ request: PendingRequest) {
+        let routeAuth = settings.routeAuth[request.routeIndex]
+        if routeAuth.policy.mode == .none && routeAuth.policy.corsOrigins == nil {
+            startExchange(request, auth: nil)
+            return
+        }
+        guard let runtime = settings.auth, let store = worker.store else {
+            // Only reachable through a config that validation rejects; fail closed anyway.
+            decide(request, credential: .missing, token: nil)
+            return
+        }
+        switch runtime.extractor.extract(from: request.head, allowQueryToken: routeAuth.policy.allowQueryToken) {
+        case .none:
+            decide(request, credential: .missing, token: nil)
+        case .malformed(let reason):
+            decide(request, credential: .malformed(reason), token: nil)
+        case .token(let token, let source):
+            let digest = SessionStore.digest(of: token)
+            state = .authenticating
+            client.disableReading()
+            client.setTimeouts(read: nil, write: settings.sendTimeout)
+            store.lookup(token: token, digest: digest) { [weak self] outcome in
+                guard let self, self.state == .authenticating else { return }
+                self.state = .readingHead
+                self.client.enableReading()
+                switch outcome {
+                case .found(let record):
+                    self.decide(request, credential: .session(record, source: source), token: (token, digest))
+                case .notFound:
+                    self.decide(request, credential: .unknown, token: nil)
+                case .unavailable:
+                    self.deny(request, AuthPolicy.storeUnavailable(retryAfterSeconds: 1))
+                }
+            }
+        }
+    }
+
+    private func decide(_ request: PendingRequest, credential: PresentedCredential, token: (String, TokenDigest)?) {
+        let routeAuth = settings.routeAuth[request.routeIndex]
+        var params: [String: String] = [:]
+        for p in request.params { params[p.name] = p.value }
+        switch AuthPolicy.decide(route: routeAuth.policy, credential: credential, origin: request.head.headers.first(name: "origin"),
+                                 pathParameters: params, wallNow: EventLoop.wallSeconds()) {
+        case .allow(let identity):
+            let auth = identity.map { ExchangeAuth(identity: $0, token: token?.0, digest: token?.1) }
+            startExchange(request, auth: auth)
+        case .deny(let denial):
+            deny(request, denial)
+        }
+    }
+
+    private func deny(_ request: PendingRequest, _ denial: AuthDenial) {
+        worker.metrics.authDenials += 1
+        var headers = denial.headers
+        headers.replaceOrAdd(name: "Cache-Control", value: "no-store")
+        headers.replaceOrAdd(name: "Content-Type", value: "application/json")
+        respond(GatewayResponse(status: denial.status, headers: headers, body: Array(denial.body.utf8), close: request.head.framing != .none),
+                to: request.head, requestID: request.requestID, route: settings.routes[request.routeIndex].name, start: request.start)
+    }
+
+    private func startExchange(_ request: PendingRequest, auth: ExchangeAuth?) {
+        state = .proxying
+        // While an exchange runs the client may legitimately stay silent (long responses).
+        client.setTimeouts(read: request.head.framing == .none ? nil : settings.headerTimeout, write: settings.sendTimeout)
+        let ex = ProxyExchange(session: self, request: request.head, routeIndex: request.routeIndex, params: request.params,
+                               requestID: request.requestID, start: request.start, auth: auth)
+        exchange = ex
+        ex.start()
     }
 
     // MARK: - Responses the gateway writes itself
@@ -249,7 +349,7 @@ final class ClientSession: ConnectionDelegate {
             if lingerDiscarded > ClientSession.lingerDiscardLimit { closeNow() }
         case .closingAfterFlush, .abortingAfterFlush:
             client.input.drain(client.inputCount)
-        case .closed:
+        case .closed, .authenticating:
             break
         }
     }

@@ -9,10 +9,13 @@ public struct GatewayOptions: Sendable {
     public var drainTimeout: Duration
     public var accessLog: LogFile?
     public var errorLog: LogFile
+    /// `/healthz`, `/readyz`, `/metrics`; nil = no admin endpoint.
+    public var adminAddress: SocketAddress?
 
-    public init(workers: Int, listenAddresses: [SocketAddress], drainTimeout: Duration, accessLog: LogFile?, errorLog: LogFile = .stderr) {
+    public init(workers: Int, listenAddresses: [SocketAddress], drainTimeout: Duration, accessLog: LogFile?,
+                errorLog: LogFile = .stderr, adminAddress: SocketAddress? = nil) {
         self.workers = workers; self.listenAddresses = listenAddresses; self.drainTimeout = drainTimeout
-        self.accessLog = accessLog; self.errorLog = errorLog
+        self.accessLog = accessLog; self.errorLog = errorLog; self.adminAddress = adminAddress
     }
 }
 
@@ -21,12 +24,16 @@ public struct GatewayOptions: Sendable {
 /// Lifecycle: `start()` binds every listener (port 0 resolved once, then shared through
 /// SO_REUSEPORT by every worker), starts the workers and returns the bound addresses;
 /// `drain()` stops accepting and lets in-flight work end; `wait()` joins the threads.
-public final class Gateway: @unchecked Sendable {
+public final class Gateway: GatewayStatus, @unchecked Sendable {
     public let options: GatewayOptions
     private let settings: ProxySettings
     private var threads: [LoopThread] = []
     private var slots: [WorkerSlot] = []
     public private(set) var boundAddresses: [SocketAddress] = []
+    public private(set) var adminBoundAddress: SocketAddress?
+    private let drainingFlag = Atomic<Bool>(false)
+    private var adminThread: LoopThread?
+    private var adminHandle: EventLoopHandle?
 
     public init(settings: ProxySettings, options: GatewayOptions) {
         self.settings = settings
@@ -50,6 +57,12 @@ public final class Gateway: @unchecked Sendable {
             }
         }
         boundAddresses = bound
+        var adminFD: Int32?
+        if let a = options.adminAddress {
+            let b = try Listener.bindSocket(a)
+            adminFD = b.fd
+            adminBoundAddress = b.address
+        }
         let perWorkerConnections = max(1, settings.maxConnections / workerCount)
         let ready = Mutex<Int>(0)
         for w in 0..<workerCount {
@@ -62,7 +75,9 @@ public final class Gateway: @unchecked Sendable {
                 let sink = LogSink(loop: loop, access: options.accessLog, errors: options.errorLog)
                 slot.handle = loop.handle
                 do {
-                    slot.worker = try Worker(index: w, loop: loop, settings: settings, listenFDs: fds, logSink: sink, maxConnections: perWorkerConnections)
+                    let worker = try Worker(index: w, loop: loop, settings: settings, listenFDs: fds, logSink: sink, maxConnections: perWorkerConnections)
+                    slot.worker = worker
+                    worker.publishMetrics = { m in slot.published.withLock { $0 = m } }
                 } catch {
                     slot.failure = "\(error)"
                     loop.stop()
@@ -82,12 +97,36 @@ public final class Gateway: @unchecked Sendable {
             usleepMillis(1)
         }
         if let failed = slots.compactMap(\.failure).first { throw ListenError(description: failed) }
+        if let adminFD { startAdmin(fd: adminFD) }
         return bound
     }
+
+    private func startAdmin(fd: Int32) {
+        let started = Mutex<EventLoopHandle?>(nil)
+        let box = AdminBox()
+        let t = LoopThread(name: "sg-admin") { [unowned self] loop in
+            box.server = try? AdminServer(loop: loop, fd: fd, gateway: self)
+            started.withLock { $0 = loop.handle }
+        } teardown: { _ in
+            box.server?.shutdown()
+            box.server = nil
+        }
+        t.start()
+        var spins = 0
+        while started.withLock({ $0 }) == nil && spins < 5000 { spins += 1; usleepMillis(1) }
+        adminHandle = started.withLock { $0 }
+        adminThread = t
+    }
+
+    public var isDraining: Bool { drainingFlag.load(ordering: .relaxed) }
+
+    /// The latest counters of every worker (each publishes its own, about once a second).
+    func metrics() -> [WorkerMetrics] { slots.map { $0.published.withLock { $0 } } }
 
     /// Stops accepting everywhere; in-flight exchanges finish (streams end at an event boundary)
     /// within the drain timeout; then the worker loops stop.
     public func drain() {
+        drainingFlag.store(true, ordering: .relaxed)
         let timeout = options.drainTimeout
         for slot in slots {
             slot.onLoop { worker in
@@ -100,6 +139,9 @@ public final class Gateway: @unchecked Sendable {
     public func wait() {
         for t in threads { t.join() }
         threads.removeAll()
+        adminHandle?.stop()
+        adminThread?.join()
+        adminThread = nil
     }
 }
 
@@ -110,6 +152,7 @@ final class WorkerSlot: @unchecked Sendable {
     var handle: EventLoopHandle?
     var worker: Worker?
     var failure: String?
+    let published = Mutex(WorkerMetrics())
 
     func onLoop(_ body: @escaping (Worker) -> Void) {
         nonisolated(unsafe) let body = body
@@ -118,6 +161,8 @@ final class WorkerSlot: @unchecked Sendable {
         }
     }
 }
+
+final class AdminBox: @unchecked Sendable { var server: AdminServer? }
 
 func usleepMillis(_ ms: Int) {
     var ts = timespec(tv_sec: ms / 1000, tv_nsec: (ms % 1000) * 1_000_000)

@@ -79,8 +79,16 @@ public enum GatewayRunner {
                 return 1
             }
         }
+        var admin: SocketAddress?
+        if let a = config.admin {
+            do { admin = try SocketAddress.resolve(a.address.description) } catch {
+                printError("\(configPath): admin \(a.address): \(error)")
+                return 1
+            }
+        }
         let gateway = Gateway(settings: settings, options: GatewayOptions(
-            workers: workers, listenAddresses: addresses, drainTimeout: config.gateway.drainTimeout, accessLog: accessLog))
+            workers: workers, listenAddresses: addresses, drainTimeout: config.gateway.drainTimeout, accessLog: accessLog,
+            adminAddress: admin))
         let bound: [SocketAddress]
         do { bound = try gateway.start() } catch {
             printError("streamgate: \(error)")
@@ -95,7 +103,7 @@ public enum GatewayRunner {
         }
         let term = SignalWatcher(loop: control, signal: SIGTERM, stop)
         let intr = SignalWatcher(loop: control, signal: SIGINT, stop)
-        printError(#"{"level":"info","msg":"streamgate \#(StreamgateVersion.string) listening on \#(bound.map(\.description).joined(separator: ", ")) with \#(workers) workers; open-file limit \#(fdLimit) allows about \#(streams) concurrent streams per process"}"#)
+        printError(#"{"level":"info","msg":"streamgate \#(StreamgateVersion.string) listening on \#(bound.map(\.description).joined(separator: ", "))\#(gateway.adminBoundAddress.map { " (admin \($0))" } ?? "") with \#(workers) workers; open-file limit \#(fdLimit) allows about \#(streams) concurrent streams per process"}"#)
         control.run()
         gateway.wait()
         _ = term; _ = intr

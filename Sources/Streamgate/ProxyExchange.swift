@@ -4,6 +4,14 @@ import StreamgateIO
 /// One request relayed to an upstream and its response relayed back, both streamed: bytes move
 /// between the two sockets' buffers as they arrive, with watermarks pausing whichever side is
 /// ahead, so memory per exchange stays bounded whatever the body sizes.
+/// The caller behind an exchange, kept for identity headers, logs and live-stream checks.
+struct ExchangeAuth {
+    var identity: Identity
+    /// Kept only while the exchange lives: re-validation of long streams looks it up again.
+    var token: String?
+    var digest: TokenDigest?
+}
+
 final class ProxyExchange: UpstreamConnectionOwner {
     /// How the response body is framed towards the client.
     enum ClientFraming { case none, contentLength, chunked, closeDelimited }
@@ -44,8 +52,13 @@ final class ProxyExchange: UpstreamConnectionOwner {
     /// Upstream output above this pauses reading the client's request body.
     static let requestBodyHighWater = 64 * 1024
 
+    /// The authenticated caller, when the route authenticates.
+    let auth: ExchangeAuth?
+    var routeAuth: RouteAuth { settings.routeAuth[routeIndex] }
+
     init(session: ClientSession, request: HTTPRequestHead, routeIndex: Int,
-         params: [(name: String, value: String)], requestID: String, start: NanoTime) {
+         params: [(name: String, value: String)], requestID: String, start: NanoTime, auth: ExchangeAuth?) {
+        self.auth = auth
         self.session = session
         self.request = request
         self.routeIndex = routeIndex
@@ -87,11 +100,33 @@ final class ProxyExchange: UpstreamConnectionOwner {
 
     private func sendRequestHead(on up: UpstreamConnection) {
         var headers = request.headers
+        // Order matters: hop-by-hop names (including those listed in Connection) go first, so
+        // a client cannot use Connection to delete what the gateway injects afterwards.
         ForwardingHeaders.removeHopByHop(&headers)
         headers.remove(name: "content-length")
+        var target = settings.router.upstreamPath(for: routeIndex, path: request.path)
+        if let q = request.query { target += "?" + q }
+        if let runtime = settings.auth {
+            // Credentials never travel on unless the route says so; the query token never does.
+            if !routeAuth.forwardAuthorization {
+                headers.remove(name: "authorization")
+                headers.remove(name: runtime.extractor.apiKeyHeader)
+            }
+            target = QueryTokenStripper.removing(parameter: runtime.extractor.queryParameter, from: target)
+        }
+        if let param = routeAuth.lastEventIDParam {
+            let (values, rest) = QueryTokenStripper.extracting(parameter: param, from: target)
+            target = rest
+            if !headers.contains(name: "last-event-id"), let raw = values.first,
+               let value = QueryTokenStripper.percentDecoded(raw), isValidHTTPFieldValue(value) {
+                headers.add(name: "Last-Event-ID", value: value)
+            }
+        }
         ForwardingHeaders.applyForwarding(&headers, hop: .init(
             clientIP: session.clientIP, scheme: "http", host: request.authority,
             requestID: requestID, trustForwarded: settings.trustForwarded))
+        let signer: (([UInt8]) -> [UInt8])? = settings.signingKey.map { key in { Crypto.hmacSHA256(key: key, message: $0) } }
+        settings.identity.apply(auth?.identity, to: &headers, requestID: requestID, sign: signer)
         switch request.framing {
         case .contentLength(let n):
             headers.add(name: "Content-Length", value: String(n))
@@ -102,8 +137,6 @@ final class ProxyExchange: UpstreamConnectionOwner {
             break
         }
         if !headers.contains(name: "host") { headers.add(name: "Host", value: request.authority) }
-        var target = settings.router.upstreamPath(for: routeIndex, path: request.path)
-        if let q = request.query { target += "?" + q }
         up.connection.output.append(HTTPSerializer.requestHead(method: request.method, target: target, version: .http1_1, headers: headers))
     }
 
@@ -236,6 +269,14 @@ final class ProxyExchange: UpstreamConnectionOwner {
             headers.add(name: "Connection", value: "keep-alive")
         }
         headers.replaceOrAdd(name: "X-Request-Id", value: requestID)
+        if let cors = routeAuth.cors, let origin = request.headers.first(name: "origin") {
+            for (n, v) in cors.responseHeaders(origin: origin, session: auth?.identity.session) { headers.replaceOrAdd(name: n, value: v) }
+        }
+        if auth?.identity.requiresNoStore == true {
+            // A token in the URL: keep this response out of every shared cache (RFC 6750 §2.3).
+            let cc = headers.first(name: "cache-control") ?? ""
+            if !cc.lowercased().contains("no-store") { headers.replaceOrAdd(name: "Cache-Control", value: cc.isEmpty ? "no-store" : cc + ", no-store") }
+        }
         client.output.append(HTTPSerializer.responseHead(version: .http1_1, status: head.status, reason: head.reason, headers: headers))
         responseDecoder = BodyDecoder(framing: bodyFraming, limits: settings.limits, isRequest: false)
         client.setWriteLowWatermark(isStream ? 0 : settings.clientBuffer / 2)
@@ -245,7 +286,7 @@ final class ProxyExchange: UpstreamConnectionOwner {
             up.connection.setTimeouts(read: idle, write: route.readTimeout)
         }
         if isStream && bodyFraming != .none {
-            stream = StreamRelay(exchange: self, settings: route.stream)
+            stream = StreamRelay(exchange: self, settings: route.stream, auth: auth)
         }
         if bodyFraming == .none { responseBodyEnded() }
     }
@@ -491,7 +532,7 @@ final class ProxyExchange: UpstreamConnectionOwner {
             time: worker.logTime(), requestID: requestID, route: route.name, method: request.method,
             path: request.path, status: status, bytesIn: bytesIn, bytesOut: bytesOut,
             durationMicros: EventLoop.now().since(startTime).microseconds, upstream: upstreamTargetText,
-            clientIP: session.clientIP, outcome: outcome))
+            user: auth?.identity.userID, tenant: auth?.identity.tenantID, clientIP: session.clientIP, outcome: outcome))
     }
 
     static let crlf: [UInt8] = [0x0D, 0x0A]

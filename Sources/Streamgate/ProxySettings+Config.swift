@@ -31,12 +31,36 @@ extension ProxySettings {
                     maxStreamDuration: r.stream.maxStreamDuration > .zero ? r.stream.maxStreamDuration : nil,
                     retry: r.stream.retry, maxClientBuffer: r.stream.maxClientBuffer))
         }
+        var auth: AuthRuntime?
+        if let r = config.redis {
+            let template: SessionKeyTemplate
+            do { template = try SessionKeyTemplate(config.sessions.key) } catch {
+                throw SettingsError(description: "\(config.fileName): [sessions] key: \(error)")
+            }
+            let f = config.sessions.fields
+            auth = AuthRuntime(
+                redis: RedisClientConfig(host: r.host, port: Int(r.port), username: r.user, password: r.password,
+                                         database: r.database, commandTimeout: r.timeout, connectTimeout: r.connectTimeout),
+                keyTemplate: template, format: config.sessions.format,
+                fields: SessionFieldMapping(user: f.user, tenant: f.tenant, expiresAt: f.expiresAt, kind: f.kind,
+                                            scopes: f.scopes, origins: f.origins),
+                cacheTTL: config.sessions.cacheTTL, negativeTTL: config.sessions.negativeTTL,
+                cacheSize: config.sessions.cacheSize, revocationChannel: config.sessions.revocationChannel,
+                recheckInterval: config.sessions.recheckInterval,
+                extractor: TokenExtractor(apiKeyHeader: config.auth.apiKeyHeader, queryParameter: config.auth.queryParam,
+                                          maxTokenLength: config.auth.maxTokenLength))
+        }
+        let id = config.identity
         let l = config.limits
         self.init(
             limits: HTTPLimits(maxHeaderBytes: l.maxHeaderBytes, maxHeaderCount: l.maxHeaders),
             maxBodyBytes: UInt64(l.maxBodyBytes), maxConnections: l.maxConnections,
             keepaliveTimeout: l.keepaliveTimeout, headerTimeout: l.headerTimeout, sendTimeout: l.sendTimeout,
             clientBuffer: l.clientBuffer, trustForwarded: false, upstreams: upstreams, routes: routes,
-            router: Router(routes: config.routes))
+            router: Router(routes: config.routes), auth: auth,
+            routeAuth: config.routes.map { RouteAuth(route: $0, apiKeyHeader: config.auth.apiKeyHeader) },
+            identity: IdentityHeaders(userHeader: id.userHeader, tenantHeader: id.tenantHeader, scopesHeader: id.scopesHeader,
+                                      signatureHeader: id.signatureHeader),
+            signingKey: id.signingSecret.map { Array($0.utf8) })
     }
 }

@@ -44,4 +44,12 @@ public struct ProxySettings: Sendable {
     public var upstreams: [Upstream]
     public var routes: [Route]
     public var router: Router
+    /// Session-store authentication; nil when no `[redis]` is configured.
+    public var auth: AuthRuntime?
+    /// Per route, same indices as `routes`.
+    public var routeAuth: [RouteAuth]
+    /// Identity header names: client copies are always stripped, even without auth.
+    public var identity: IdentityHeaders
+    /// HMAC key for the signed identity assertion (nil = signing off).
+    public var signingKey: [UInt8]?
 }

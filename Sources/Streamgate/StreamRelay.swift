@@ -14,18 +14,61 @@ final class StreamRelay {
     private var endPending: SSEEndReason?
     private var finalEvent: [UInt8]?
     private var stopped = false
+    private let auth: ExchangeAuth?
+    private var recheckTimer: LoopTimer?
 
-    init(exchange: ProxyExchange, settings: ProxySettings.StreamSettings, sessionExpiresAt: NanoTime? = nil) {
+    init(exchange: ProxyExchange, settings: ProxySettings.StreamSettings, auth: ExchangeAuth?) {
         self.exchange = exchange
+        self.auth = auth
         let now = EventLoop.now()
+        var maxDuration = settings.maxStreamDuration
+        var expiresAt: NanoTime?
+        if let session = auth?.identity.session {
+            // The session's own limits: its expiry (wall clock) and an optional max stream duration.
+            if let wall = session.expiresAt {
+                expiresAt = now + .seconds(max(0, wall - EventLoop.wallSeconds()))
+            }
+            if let cap = session.maxStreamDuration, cap > 0 {
+                maxDuration = min(maxDuration ?? .seconds(cap), .seconds(cap))
+            }
+            if let name = exchange.routeAuth.sessionEndEvent {
+                finalEvent = SSEWriter.event(name: name, data: "{\"reason\":\"session_expired\"}")
+            }
+        }
         timer = SSEStreamTimer(policy: SSEStreamPolicy(
             keepalive: settings.keepalive, upstreamIdleTimeout: settings.upstreamIdleTimeout,
-            maxStreamDuration: settings.maxStreamDuration, sessionExpiresAt: sessionExpiresAt), now: now)
+            maxStreamDuration: maxDuration, sessionExpiresAt: expiresAt), now: now)
         loopTimer = LoopTimer(loop: exchange.client.loop) { [unowned self] in self.timerFired() }
         if let retry = settings.retry {
             exchange.writeToClient(SSEWriter.retry(milliseconds: retry.milliseconds))
         }
+        exchange.worker.metrics.streamsOpen += 1
+        exchange.worker.metrics.streamsStarted += 1
+        if let digest = auth?.digest, let store = exchange.worker.store {
+            store.register(stream: self, digest: digest)
+            let t = LoopTimer(loop: exchange.client.loop) { [unowned self] in self.recheck() }
+            recheckTimer = t
+            t.schedule(after: store.runtime.recheckInterval)
+        }
         rearm()
+    }
+
+    /// Long streams are re-validated: a deleted or expired session ends them even when no
+    /// revocation was published. A store outage keeps them open (they were valid; fail closed
+    /// applies to new requests).
+    private func recheck() {
+        guard !stopped, let auth, let token = auth.token, let digest = auth.digest, let store = exchange.worker.store else { return }
+        store.lookup(token: token, digest: digest) { [weak self] outcome in
+            guard let self, !self.stopped else { return }
+            switch outcome {
+            case .found(let record) where !record.isExpired(wallNow: EventLoop.wallSeconds()):
+                self.recheckTimer?.schedule(after: store.runtime.recheckInterval)
+            case .unavailable:
+                self.recheckTimer?.schedule(after: store.runtime.recheckInterval)
+            default:
+                self.requestEnd(.revoked)
+            }
+        }
     }
 
     /// Scans the next `length` upstream payload bytes. Returns how many to forward and whether
@@ -62,6 +105,7 @@ final class StreamRelay {
     }
 
     private func timerFired() {
+        armedDeadline = nil
         guard !stopped else { return }
         evaluate(now: EventLoop.now())
     }
@@ -74,6 +118,7 @@ final class StreamRelay {
         }
         switch action {
         case .sendKeepalive:
+            exchange.worker.metrics.keepalivesSent += 1
             exchange.writeToClient(SSEWriter.keepalive())
             rearm()
         case .endAtBoundary(let reason):
@@ -102,7 +147,7 @@ final class StreamRelay {
 
     private func endStream(_ reason: SSEEndReason) {
         stop()
-        if let finalEvent { exchange.writeToClient(finalEvent) }
+        if let finalEvent, reason == .sessionExpired || reason == .revoked { exchange.writeToClient(finalEvent) }
         exchange.outcome = "stream_\(reason.rawValue)"
         // Closing after a clean end makes EventSource reconnect (with Last-Event-ID).
         exchange.clientKeepAlive = false
@@ -112,12 +157,27 @@ final class StreamRelay {
     func stop() {
         guard !stopped else { return }
         stopped = true
+        exchange.worker.metrics.streamsOpen -= 1
         loopTimer?.cancel()
         loopTimer = nil
+        recheckTimer?.cancel()
+        recheckTimer = nil
+        if let digest = auth?.digest { exchange.worker.store?.unregister(stream: self, digest: digest) }
     }
 
+    private var armedDeadline: NanoTime?
+
+    /// Re-arms lazily: a timer that fires before the real deadline just re-evaluates and re-arms,
+    /// which is cheaper than moving it in libevent's heap on every relayed event.
     private func rearm() {
         guard !stopped, let t = loopTimer else { return }
-        if let deadline = timer.nextDeadline() { t.schedule(at: deadline) } else { t.cancel() }
+        guard let deadline = timer.nextDeadline() else {
+            t.cancel()
+            armedDeadline = nil
+            return
+        }
+        if t.isArmed, let armed = armedDeadline, armed <= deadline { return }
+        armedDeadline = deadline
+        t.schedule(at: deadline)
     }
 }

@@ -2,11 +2,20 @@ import StreamgateCore
 import StreamgateIO
 
 /// Counters of one worker; the admin endpoint sums them across workers.
-struct WorkerMetrics {
+struct WorkerMetrics: Sendable {
+    var streamsOpen: Int = 0
+    var streamsStarted: UInt64 = 0
+    var keepalivesSent: UInt64 = 0
+    var redisLookups: UInt64 = 0
+    var sessionCacheHits: UInt64 = 0
+    var revocations: UInt64 = 0
+    var upstreamConnectionsOpened: UInt64 = 0
+    var upstreamConnectionsReused: UInt64 = 0
     var connectionsAccepted: UInt64 = 0
     var connectionsOpen: Int = 0
     var badRequests: UInt64 = 0
     var slowConsumerDisconnects: UInt64 = 0
+    var authDenials: UInt64 = 0
     var statusClasses = [UInt64](repeating: 0, count: 6)
 
     mutating func responses(status: Int) {
@@ -29,9 +38,16 @@ final class Worker {
     private(set) var isDraining = false
     private var listenersPaused = false
     var metrics = WorkerMetrics()
+    /// The session store client and cache, when auth is configured.
+    private(set) var store: SessionStore?
     private let maxConnections: Int
     private var onIdleAfterDrain: (() -> Void)?
     private var drainTimer: LoopTimer?
+    private var metricsTimer: LoopTimer?
+    /// Hands a snapshot of the counters to the admin endpoint's thread.
+    var publishMetrics: ((WorkerMetrics) -> Void)? {
+        didSet { publishMetrics?(metricsSnapshot()) }
+    }
 
     init(index: Int, loop: EventLoop, settings: ProxySettings, listenFDs: [Int32], logSink: LogSink, maxConnections: Int) throws {
         self.index = index
@@ -41,6 +57,15 @@ final class Worker {
         self.maxConnections = maxConnections
         self.requestIDs = RequestIDGenerator(randomPrefix: Crypto.hex(Crypto.randomBytes(6)))
         pools = settings.upstreams.map { UpstreamPool(loop: loop, settings: $0) }
+        if let auth = settings.auth {
+            store = SessionStore(loop: loop, runtime: auth) { message in logSink.error(message) }
+        }
+        let t = LoopTimer(loop: loop) { [unowned self] in
+            self.publishMetrics?(self.metricsSnapshot())
+            self.metricsTimer?.schedule(after: .seconds(1))
+        }
+        metricsTimer = t
+        t.schedule(after: .seconds(1))
         for fd in listenFDs {
             let l = try Listener(loop: loop, fd: fd) { [unowned self] fd in self.accept(fd) }
             listeners.append(l)
@@ -108,6 +133,17 @@ final class Worker {
 
     var openSessions: Int { sessions.count }
 
+    /// Counters as published to the admin endpoint (gauges from the store and pools folded in).
+    func metricsSnapshot() -> WorkerMetrics {
+        var m = metrics
+        m.redisLookups = store?.redisLookups ?? 0
+        m.sessionCacheHits = store?.cacheHits ?? 0
+        m.revocations = store?.revocations ?? 0
+        m.upstreamConnectionsOpened = pools.reduce(0) { $0 + $1.opened }
+        m.upstreamConnectionsReused = pools.reduce(0) { $0 + $1.reusedCount }
+        return m
+    }
+
     /// Frees every loop-bound object while the loop still exists (called after it stopped).
     func shutdown() {
         for s in Array(sessions.values) { s.closeNow() }
@@ -115,6 +151,8 @@ final class Worker {
         for p in pools { p.closeIdle() }
         listeners.removeAll()
         drainTimer = nil
+        metricsTimer = nil
+        store = nil
         logSink.flush()
     }
 }

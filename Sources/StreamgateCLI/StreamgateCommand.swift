@@ -14,7 +14,12 @@ struct StreamgateCommand: ParsableCommand {
 
 struct ConfigOption: ParsableArguments {
     @Option(name: .shortAndLong, help: "Path to the TOML route table.")
-    var config: String = "gateway.toml"
+    var config: String?
+
+    @Argument(help: "Path to the TOML route table (same as --config).")
+    var path: String?
+
+    var resolved: String { config ?? path ?? "gateway.toml" }
 }
 
 struct Run: ParsableCommand {
@@ -22,7 +27,7 @@ struct Run: ParsableCommand {
     @OptionGroup var options: ConfigOption
 
     func run() throws {
-        let code = GatewayRunner.run(configPath: options.config)
+        let code = GatewayRunner.run(configPath: options.resolved)
         if code != 0 { throw ExitCode(code) }
     }
 }
@@ -32,7 +37,7 @@ struct Check: ParsableCommand {
     @OptionGroup var options: ConfigOption
 
     func run() throws {
-        let code = GatewayRunner.check(configPath: options.config)
+        let code = GatewayRunner.check(configPath: options.resolved)
         if code != 0 { throw ExitCode(code) }
     }
 }

@@ -31,6 +31,11 @@ public final class Connection {
     public let loop: EventLoop
     public private(set) var isReading = false
     private var lowWatermark = 0
+    /// Plain sockets write output directly at the end of the loop turn (see `scheduleFlush`);
+    /// TLS and still-connecting sockets leave writing to the bufferevent.
+    private var directWrites = false
+    private var flushQueued = false
+    private var outputWatch: OpaquePointer?
 
     /// Wraps an accepted socket.
     public init(loop: EventLoop, fd: Int32) {
@@ -38,6 +43,7 @@ public final class Connection {
         bev = bufferevent_socket_new(loop.base, fd, Int32(BEV_OPT_CLOSE_ON_FREE.rawValue))
         Connection.setNoDelay(fd)
         installCallbacks()
+        enableDirectWrites()
     }
 
     init(loop: EventLoop, bufferevent: OpaquePointer) {
@@ -72,13 +78,64 @@ public final class Connection {
     }
 
     private func onRead() { delegate?.connectionReadable(self) }
-    private func onWrite() { delegate?.connectionWritable(self) }
+
+    private func onWrite() {
+        // Drained by the bufferevent: go back to direct writes, so the next response costs no
+        // epoll_ctl to arm and disarm a write event.
+        if directWrites, let bev, evbuffer_get_length(bufferevent_get_output(bev)) == 0 {
+            bufferevent_disable(bev, Int16(EV_WRITE))
+        }
+        delegate?.connectionWritable(self)
+    }
+
+    /// Most responses fit in the socket buffer: writing them straight after the callbacks that
+    /// produced them saves a loop turn and two epoll_ctl calls per exchange. Whatever the kernel
+    /// does not take is left to the bufferevent's write event (watermarks, timeouts).
+    private func enableDirectWrites() {
+        guard let bev, !directWrites else { return }
+        directWrites = true
+        bufferevent_disable(bev, Int16(EV_WRITE))
+        outputWatch = evbuffer_add_cb(bufferevent_get_output(bev), { _, info, ctx in
+            guard let info, info.pointee.n_added > 0 else { return }
+            Unmanaged<Connection>.fromOpaque(ctx!).takeUnretainedValue().scheduleFlush()
+        }, Unmanaged.passUnretained(self).toOpaque())
+        if evbuffer_get_length(bufferevent_get_output(bev)) > 0 { scheduleFlush() }
+    }
+
+    private func scheduleFlush() {
+        guard !flushQueued, directWrites else { return }
+        flushQueued = true
+        loop.enqueueFlush(self)
+    }
+
+    /// Called by the loop once the current batch of callbacks is done.
+    func flushNow() {
+        flushQueued = false
+        guard let bev, directWrites else { return }
+        let out = bufferevent_get_output(bev)
+        if evbuffer_get_length(out) == 0 { return }
+        let n = evbuffer_write(out, bufferevent_getfd(bev))
+        if n < 0 {
+            let e = errno
+            if e != EAGAIN && e != EWOULDBLOCK && e != EINTR {
+                // Let the bufferevent hit the same error and report it through the event callback.
+                bufferevent_enable(bev, Int16(EV_WRITE))
+                return
+            }
+        }
+        if evbuffer_get_length(out) > 0 {
+            bufferevent_enable(bev, Int16(EV_WRITE))
+        } else {
+            delegate?.connectionWritable(self)
+        }
+    }
 
     private func onEvent(_ what: Int16) {
         let w = Int32(what)
         let event: ConnectionEvent
         if w & BEV_EVENT_CONNECTED != 0 {
             event = .connected
+            enableDirectWrites()
         } else if w & BEV_EVENT_TIMEOUT != 0 {
             event = (w & BEV_EVENT_READING != 0) ? .readTimeout : .writeTimeout
         } else if w & BEV_EVENT_EOF != 0 {
@@ -149,6 +206,8 @@ public final class Connection {
 
     private func free() {
         guard let b = bev else { return }
+        if let outputWatch { evbuffer_remove_cb_entry(bufferevent_get_output(b), outputWatch); self.outputWatch = nil }
+        directWrites = false
         bev = nil
         bufferevent_setcb(b, nil, nil, nil, nil)
         bufferevent_free(b)

@@ -75,6 +75,8 @@ start_streamgate() {
     cat >"$WORK/streamgate.toml" <<TOML
 [gateway]
 workers = ${SG_WORKERS:-2}
+# nginx and HAProxy run with access logs off too; SG_ACCESS_LOG=stdout measures the log's cost.
+access_log = "${SG_ACCESS_LOG:-off}"
 
 [[listeners]]
 address = "127.0.0.1:$SG_PORT"

@@ -34,6 +34,8 @@ enum AuthASCII {
     /// Header field names equal ignoring ASCII case and with `_` read as `-`: how some
     /// upstreams (CGI-style frameworks) see them, hence how spoofing attempts are matched.
     static func headerNamesCollide(_ a: String, _ b: String) -> Bool {
+        // Lengths first: O(1) for native strings, and most pairs differ there.
+        guard a.utf8.count == b.utf8.count else { return false }
         var ia = a.utf8.makeIterator()
         var ib = b.utf8.makeIterator()
         while true {

@@ -133,6 +133,8 @@ public struct HTTPResponseHead: Sendable, Equatable {
 
 @inlinable
 public func asciiCaseInsensitiveEquals(_ a: String, _ b: String) -> Bool {
+    // Lengths first: O(1) for native strings, and most header-name pairs differ there.
+    guard a.utf8.count == b.utf8.count else { return false }
     var ia = a.utf8.makeIterator()
     var ib = b.utf8.makeIterator()
     while true {

@@ -62,7 +62,11 @@ public enum ForwardingHeaders {
     /// One RFC 7239 element; IPv6 addresses are bracketed and quoted.
     static func forwardedElement(_ hop: ClientHop) -> String {
         let forValue = hop.clientIP.contains(":") ? "\"[\(hop.clientIP)]\"" : hop.clientIP
-        let hostValue = hop.host.allSatisfy { $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" } ? hop.host : "\"\(hop.host)\""
+        // RFC 7239 token characters can go bare; anything else (a port's ':', IPv6) is quoted.
+        let bare = hop.host.utf8.allSatisfy { b in
+            (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b == 0x2E || b == 0x2D
+        }
+        let hostValue = bare ? hop.host : "\"\(hop.host)\""
         return "for=\(forValue);host=\(hostValue);proto=\(hop.scheme)"
     }
 }

@@ -13,7 +13,10 @@ final class GatewayHarness {
     private var stopped = false
 
     /// `toml` must not contain [[listeners]]: the harness adds one on 127.0.0.1:0.
-    init(toml: String, workers: Int = 1, environment: [String: String] = [:]) throws {
+    /// The admin endpoint's port when started with `admin: true`.
+    private(set) var adminPort: UInt16 = 0
+
+    init(toml: String, workers: Int = 1, environment: [String: String] = [:], admin: Bool = false) throws {
         let text = toml + "\n[[listeners]]\naddress = \"127.0.0.1:0\"\n"
         let config: GatewayConfig
         switch ConfigLoader.load(text: text, fileName: "test.toml", environment: environment) {
@@ -30,8 +33,10 @@ final class GatewayHarness {
         }
         gateway = Gateway(settings: settings, options: GatewayOptions(
             workers: workers, listenAddresses: [try SocketAddress.resolve("127.0.0.1:0")],
-            drainTimeout: config.gateway.drainTimeout, accessLog: access, errorLog: errors))
+            drainTimeout: config.gateway.drainTimeout, accessLog: access, errorLog: errors,
+            adminAddress: admin ? try SocketAddress.resolve("127.0.0.1:0") : nil))
         port = try gateway.start()[0].port
+        adminPort = gateway.adminBoundAddress?.port ?? 0
     }
 
     func stop() {

@@ -1,0 +1,164 @@
+import StreamgateCore
+import StreamgateIO
+
+/// What a token resolved to.
+enum SessionLookupOutcome {
+    case found(SessionRecord)
+    case notFound
+    /// The store could not answer in time: fail closed with 503 for uncached tokens.
+    case unavailable
+}
+
+/// A worker's view of the Redis session store: an LRU/TTL cache in front of one hiredis client,
+/// one Redis lookup per uncached digest however many requests wait on it, and the revocation
+/// subscription that ends live streams. Loop-confined, like everything a worker owns.
+final class SessionStore {
+    typealias Waiter = (SessionLookupOutcome) -> Void
+
+    let runtime: AuthRuntime
+    let redis: RedisClient
+    private var cache: SessionCache<Waiter>
+    private var liveStreams: [TokenDigest: [ObjectIdentifier: WeakStream]] = [:]
+    private let onError: (String) -> Void
+    private(set) var redisLookups: UInt64 = 0
+    private(set) var cacheHits: UInt64 = 0
+    private(set) var revocations: UInt64 = 0
+
+    struct WeakStream { weak var relay: StreamRelay? }
+
+    init(loop: EventLoop, runtime: AuthRuntime, onError: @escaping (String) -> Void) {
+        self.runtime = runtime
+        self.onError = onError
+        redis = RedisClient(loop: loop, config: runtime.redis)
+        cache = SessionCache(capacity: runtime.cacheSize, cacheTTL: runtime.cacheTTL, negativeTTL: runtime.negativeTTL)
+        redis.start()
+        redis.subscribe(channel: runtime.revocationChannel) { [weak self] message in
+            self?.revocationMessage(message)
+        }
+    }
+
+    deinit { redis.close() }
+
+    static func digest(of token: String) -> TokenDigest {
+        TokenDigest(bytes: Crypto.sha256(token))!
+    }
+
+    /// Resolves a token. Cached answers complete synchronously; otherwise one Redis lookup
+    /// serves every concurrent request for the same digest.
+    func lookup(token: String, digest: TokenDigest, completion: @escaping Waiter) {
+        switch cache.lookup(digest, now: EventLoop.now(), wallNow: EventLoop.wallSeconds(), waiter: completion) {
+        case .hit(let record):
+            cacheHits += 1
+            completion(.found(record))
+        case .negativeHit:
+            cacheHits += 1
+            completion(.notFound)
+        case .startFetch:
+            fetch(token: token, digest: digest)
+        case .joinedPending:
+            break
+        }
+    }
+
+    private func fetch(token: String, digest: TokenDigest) {
+        redisLookups += 1
+        let key = runtime.keyTemplate.render(token: token, digest: digest)
+        var record: RedisResult?
+        var ttl: RedisResult?
+        let finish = { [weak self] in
+            guard let self, let record, let ttl else { return }
+            self.completeFetch(digest: digest, record: record, ttl: ttl)
+        }
+        let read = runtime.format == .hash ? "HGETALL" : "GET"
+        redis.command([read, key]) { r in record = r; finish() }
+        redis.command(["PTTL", key]) { r in ttl = r; finish() }
+    }
+
+    private func completeFetch(digest: TokenDigest, record: RedisResult, ttl: RedisResult) {
+        let wallNow = EventLoop.wallSeconds()
+        let result: SessionCache<Waiter>.FetchResult
+        switch (record, ttl) {
+        case (.failure(let e), _), (_, .failure(let e)):
+            onError("session store lookup failed: \(e)")
+            result = .failed
+        case (.success(let reply), .success(let ttlReply)):
+            result = decode(reply, ttl: ttlReply, wallNow: wallNow)
+        }
+        let waiters = cache.complete(digest, result: result, now: EventLoop.now(), wallNow: wallNow)
+        let outcome: SessionLookupOutcome
+        switch result {
+        case .found(let r, _): outcome = .found(r)
+        case .notFound: outcome = .notFound
+        case .failed: outcome = .unavailable
+        }
+        for w in waiters { w(outcome) }
+    }
+
+    private func decode(_ reply: RedisReply, ttl: RedisReply, wallNow: Int64) -> SessionCache<Waiter>.FetchResult {
+        var keyTTL: Duration?
+        if case .integer(let ms) = ttl, ms > 0 { keyTTL = .milliseconds(ms) }
+        do {
+            var record: SessionRecord
+            switch reply {
+            case .array(let items):
+                if items.isEmpty { return .notFound }
+                let flat = items.map { item -> String in
+                    if case .string(let b) = item { return String(decoding: b, as: UTF8.self) }
+                    return ""
+                }
+                record = try SessionRecord.decode(flatHash: flat, mapping: runtime.fields)
+            case .string(let bytes):
+                record = try SessionRecord.decode(json: bytes, mapping: runtime.fields)
+            case .null:
+                return .notFound
+            case .error(let message):
+                onError("session store error reply: \(message.prefix(200))")
+                return .failed
+            default:
+                return .notFound
+            }
+            // The key's own TTL bounds the session as much as its recorded expiry.
+            if let keyTTL {
+                let keyExpiry = wallNow + max(1, keyTTL.milliseconds / 1000)
+                record.expiresAt = min(record.expiresAt ?? keyExpiry, keyExpiry)
+            }
+            return .found(record, keyTTL: keyTTL)
+        } catch {
+            return .notFound
+        }
+    }
+
+    // MARK: - Live streams and revocation
+
+    func register(stream: StreamRelay, digest: TokenDigest) {
+        liveStreams[digest, default: [:]][ObjectIdentifier(stream)] = WeakStream(relay: stream)
+    }
+
+    func unregister(stream: StreamRelay, digest: TokenDigest) {
+        liveStreams[digest]?[ObjectIdentifier(stream)] = nil
+        if liveStreams[digest]?.isEmpty == true { liveStreams[digest] = nil }
+    }
+
+    /// A published digest: forget the cached session and end every stream opened with it.
+    private func revocationMessage(_ message: [UInt8]) {
+        let text = String(decoding: message, as: UTF8.self).trimmingCharacters(in: " \r\n\t")
+        guard let digest = TokenDigest(hex: text.lowercased()) else { return }
+        revoke(digest)
+    }
+
+    func revoke(_ digest: TokenDigest) {
+        revocations += 1
+        _ = cache.evict(digest)
+        guard let streams = liveStreams.removeValue(forKey: digest) else { return }
+        for s in streams.values { s.relay?.requestEnd(.revoked) }
+    }
+}
+
+extension String {
+    func trimmingCharacters(in set: String) -> String {
+        var s = Substring(self)
+        while let f = s.first, set.contains(f) { s.removeFirst() }
+        while let l = s.last, set.contains(l) { s.removeLast() }
+        return String(s)
+    }
+}

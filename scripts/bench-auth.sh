@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Authentication cost and Redis load:
+#   1. warm: GET /plain with Bearer tokens that are cached (requests/s, p99) vs auth = "none";
+#   2. cold: the same with the session cache disabled (every request is a Redis lookup);
+#   3. reconnect storm: STORM_STREAMS SSE streams sharing STORM_TOKENS tokens opened at once,
+#      counting the HGETALL calls Redis served (single-flight + cache should make it about
+#      tokens x workers, not streams).
+#
+#   scripts/bench-auth.sh
+#
+# Env: CONNECTIONS (50), DURATION (10s), TOKENS (1000), STORM_STREAMS (10000),
+#      STORM_TOKENS (1000), SG_WORKERS (2), BUILD=0 skips the release build.
+source "$(dirname "${BASH_SOURCE[0]}")/bench/lib.sh"
+
+CONNECTIONS=${CONNECTIONS:-50}
+DURATION=${DURATION:-10s}
+TOKENS=${TOKENS:-1000}
+STORM_STREAMS=${STORM_STREAMS:-10000}
+STORM_TOKENS=${STORM_TOKENS:-1000}
+
+build
+start_demo
+
+RPORT=$(free_port)
+redis-server --port "$RPORT" --save '' --appendonly no --daemonize no >"$WORK/redis.log" 2>&1 &
+PIDS+=($!)
+wait_port "$RPORT" "$!" || { log "redis did not start"; exit 1; }
+rcli() { redis-cli -p "$RPORT" "$@"; }
+
+# Sessions: hashes at session:<sha256(token)>, valid for an hour.
+make_tokens() { # count file
+    python3 - "$1" "$2" "$RPORT" <<'PY'
+import hashlib, secrets, subprocess, sys, time
+n, path, port = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+exp = int(time.time()) + 3600
+cmds, toks = [], []
+for i in range(n):
+    t = secrets.token_urlsafe(24)
+    toks.append(t)
+    k = "session:" + hashlib.sha256(t.encode()).hexdigest()
+    cmds.append(f"HSET {k} user_id u{i} tenant_id t{i % 10} kind session scopes events:read expires_at {exp}\n")
+subprocess.run(["redis-cli", "-p", port, "--pipe"], input="".join(cmds).encode(), check=True, capture_output=True)
+open(path, "w").write("\n".join(toks) + "\n")
+PY
+}
+make_tokens "$TOKENS" "$WORK/tokens.txt"
+make_tokens "$STORM_TOKENS" "$WORK/storm-tokens.txt"
+
+gateway() { # name cache_size -> starts streamgate with auth routes, sets GW_PORT GW_PID
+    GW_PORT=$(free_port)
+    cat >"$WORK/$1.toml" <<TOML
+[gateway]
+workers = ${SG_WORKERS:-2}
+access_log = "off"
+[[listeners]]
+address = "127.0.0.1:$GW_PORT"
+[redis]
+url = "redis://127.0.0.1:$RPORT/0"
+timeout = "1s"
+[sessions]
+cache_size = $2
+[upstreams.demo]
+targets = ["127.0.0.1:$UPORT"]
+[[routes]]
+name = "plain-open"
+path_prefix = "/open/"
+upstream = "demo"
+auth = "none"
+strip_prefix = true
+[[routes]]
+name = "plain"
+path = "/plain"
+upstream = "demo"
+[[routes]]
+name = "events"
+path = "/events"
+upstream = "demo"
+sse = true
+TOML
+    "$BIN/streamgate" run --config "$WORK/$1.toml" >"$WORK/$1.log" 2>&1 &
+    GW_PID=$!
+    PIDS+=("$GW_PID")
+    wait_port "$GW_PORT" "$GW_PID" || { log "streamgate did not start: $(tail -3 "$WORK/$1.log")"; exit 1; }
+}
+hgetall_calls() { rcli INFO commandstats | tr -d '\r' | sed -n 's/^cmdstat_hgetall:calls=\([0-9]*\),.*/\1/p' | grep . || echo 0; }
+plain() { # url [tokens]
+    local extra=()
+    [ -n "${2:-}" ] && extra=(--tokens "$2")
+    "$BIN/streamgate-bench" --mode plain --url "$1" --connections "$CONNECTIONS" --duration "$DURATION" --json "${extra[@]}" 2>/dev/null | tail -1
+}
+
+jf() { echo "$1" | jq -r "$2 // \"-\""; }
+printf "%-28s %12s %10s %10s %14s %8s\n" case "req/s" "p50_ms" "p99_ms" "redis_lookups" "non200"
+row() { # name json lookups
+    printf "%-28s %12s %10s %10s %14s %8s\n" "$1" "$(jf "$2" .requests_per_s)" "$(jf "$2" .latency_ms.p50)" "$(jf "$2" .latency_ms.p99)" "$3" \
+        "$(echo "$2" | jq '[.status_counts | to_entries[] | select(.key != "200") | .value] | add // 0')"
+}
+
+gateway warm 100000
+b=$(hgetall_calls); j=$(plain "http://127.0.0.1:$GW_PORT/open/plain"); row "no auth (auth = none)" "$j" $(( $(hgetall_calls) - b ))
+b=$(hgetall_calls); j=$(plain "http://127.0.0.1:$GW_PORT/plain" "$WORK/tokens.txt"); row "warm (cached sessions)" "$j" $(( $(hgetall_calls) - b ))
+kill "$GW_PID"; wait "$GW_PID" 2>/dev/null || true
+
+gateway cold 0
+b=$(hgetall_calls); j=$(plain "http://127.0.0.1:$GW_PORT/plain" "$WORK/tokens.txt"); row "cold (every request: Redis)" "$j" $(( $(hgetall_calls) - b ))
+kill "$GW_PID"; wait "$GW_PID" 2>/dev/null || true
+
+gateway storm 100000
+b=$(hgetall_calls)
+storm=$("$BIN/streamgate-bench" --url "http://127.0.0.1:$GW_PORT/events?rate=1" --streams "$STORM_STREAMS" --ramp 0 \
+    --duration 10s --threads 2 --tokens "$WORK/storm-tokens.txt" --json 2>/dev/null | tail -1)
+lookups=$(( $(hgetall_calls) - b ))
+echo
+echo "reconnect storm: $STORM_STREAMS streams sharing $STORM_TOKENS tokens, opened at once, ${SG_WORKERS:-2} workers"
+echo "  connects_ok=$(jf "$storm" .connects_ok) connects_failed=$(jf "$storm" .connects_failed) status=$(echo "$storm" | jq -c .status_counts) redis_hgetall_calls=$lookups"
+echo "  (single-flight and the per-worker cache bound this by tokens x workers = $(( STORM_TOKENS * ${SG_WORKERS:-2} )))"
