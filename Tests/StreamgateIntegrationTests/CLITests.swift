@@ -42,6 +42,15 @@ import Glibc
         #expect(table.last == ["api", "*", "prefix=/api/", "*", "demo", "none", "strip"])
     }
 
+    @Test func checkAcceptsTheConfigPathAsAnArgument() throws {
+        let path = CLIChild.repositoryRoot + "/gateway.example.toml"
+        let positional = try CLIChild.run(CLIChild.binary("streamgate"), ["check", path])
+        let option = try CLIChild.run(CLIChild.binary("streamgate"), ["check", "--config", path])
+        #expect(positional.code == 0)
+        #expect(positional.stdout == option.stdout)
+        #expect(positional.stdout.contains("routes (in match order):"))
+    }
+
     /// One file with several independent mistakes: every one is reported, each with the
     /// position of the offending key or value, and nothing is printed on stdout.
     static let brokenConfig = """
