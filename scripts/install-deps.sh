@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Installs the system packages streamgate needs to build and test (Debian/Ubuntu).
+#
+#   scripts/install-deps.sh                 build + test packages
+#   scripts/install-deps.sh --with-browser  also chromium (the browser EventSource test)
+#   STREAMGATE_WITH_BROWSER=1 scripts/install-deps.sh   same as --with-browser
+#
+# Idempotent: when every package is already installed (dpkg -s), apt is not touched at all,
+# so a repeat run takes milliseconds. Runs apt as root, or through sudo when available.
+set -euo pipefail
+
+with_browser="${STREAMGATE_WITH_BROWSER:-0}"
+for arg in "$@"; do
+    case "$arg" in
+        --with-browser) with_browser=1 ;;
+        --without-browser) with_browser=0 ;;
+        -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+        *) echo "install-deps.sh: unknown argument '$arg'" >&2; exit 2 ;;
+    esac
+done
+
+packages=(libevent-dev libhiredis-dev libssl-dev redis-server pkg-config curl)
+# Debian names the browser package `chromium` (Ubuntu: a snap shim `chromium-browser`).
+[[ "$with_browser" == 1 ]] && packages+=(chromium)
+
+missing=()
+for p in "${packages[@]}"; do
+    # `dpkg -s` also succeeds for removed-but-configured packages: check the status line.
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+        missing+=("$p")
+    fi
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+    echo "install-deps: all present (${packages[*]})"
+    exit 0
+fi
+
+if ! command -v apt-get >/dev/null 2>&1; then
+    echo "install-deps: missing ${missing[*]}, and apt-get is not available." >&2
+    echo "install-deps: install libevent (core/extra/openssl/pthreads), hiredis, OpenSSL, redis-server, pkg-config and curl by hand." >&2
+    exit 1
+fi
+
+if [[ $(id -u) -eq 0 ]]; then
+    sudo=()
+elif command -v sudo >/dev/null 2>&1; then
+    sudo=(sudo)
+else
+    echo "install-deps: missing ${missing[*]}; run as root or install sudo." >&2
+    exit 1
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
