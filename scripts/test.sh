@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The test command: README and CI run exactly this.
 #
-#   scripts/test.sh                       deps, strict build (warnings are errors), all tests
-#   scripts/test.sh --with-browser        also install chromium for the browser test
+#   scripts/test.sh                       deps (chromium included, for the browser test),
+#                                         strict build (warnings are errors), all tests
+#   scripts/test.sh --without-browser     do not install chromium (the browser test then fails)
 #   scripts/test.sh --skip-deps           do not check system packages
 #   scripts/test.sh --filter CLITests     anything else is passed to `swift test`
 #
@@ -22,6 +23,9 @@ for arg in "$@"; do
         *) test_args+=("$arg") ;;
     esac
 done
+
+# The browser (EventSource) test needs chromium: installed unless told otherwise.
+[[ ${#deps_args[@]} -eq 0 ]] && deps_args=(--with-browser)
 
 if ! command -v swift >/dev/null 2>&1 && [[ -x /opt/swift/usr/bin/swift ]]; then
     export PATH="/opt/swift/usr/bin:$PATH"
