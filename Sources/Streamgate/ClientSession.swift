@@ -281,10 +281,10 @@ final class ClientSession: ConnectionDelegate {
 
     /// The exchange could not complete cleanly: drop the client without a graceful end, so it
     /// can tell a truncated response from a complete one.
-    func exchangeAborted(_ ex: ProxyExchange) {
+    func exchangeAborted(_ ex: ProxyExchange, discardPending: Bool) {
         guard exchange === ex else { return }
         exchange = nil
-        guard client.isOpen, client.outputCount > 0 else { abortClient(); return }
+        guard client.isOpen, client.outputCount > 0, !discardPending else { abortClient(); return }
         state = .abortingAfterFlush
         client.disableReading()
         client.setWriteLowWatermark(0)

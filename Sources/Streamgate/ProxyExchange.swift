@@ -345,7 +345,8 @@ final class ProxyExchange: UpstreamConnectionOwner {
         if isStream {
             if pending > route.stream.maxClientBuffer {
                 worker.metrics.slowConsumerDisconnects += 1
-                abort(outcome: "slow_consumer")
+                // Waiting for this reader to drain what is queued is what it cannot do: reset now.
+                abort(outcome: "slow_consumer", discardPending: true)
             }
         } else if pending >= settings.clientBuffer, !upstreamPaused {
             upstreamPaused = true
@@ -465,14 +466,14 @@ final class ProxyExchange: UpstreamConnectionOwner {
     }
 
     /// Ends the exchange without a clean end on the client side (RST, no terminating chunk).
-    func abort(outcome: String) {
+    func abort(outcome: String, discardPending: Bool = false) {
         guard !finished else { return }
         finished = true
         stream?.stop()
         self.outcome = outcome
         dropUpstream()
         logExchange(status: responseHead?.status ?? 502)
-        session.exchangeAborted(self)
+        session.exchangeAborted(self, discardPending: discardPending)
     }
 
     private func dropUpstream() {
