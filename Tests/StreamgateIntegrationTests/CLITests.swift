@@ -307,7 +307,7 @@ final class CLIChild {
     init(_ path: String, _ args: [String], outputDir: String) throws {
         stdoutPath = outputDir + "/\(UUID().uuidString).stdout"
         stderrPath = outputDir + "/\(UUID().uuidString).stderr"
-        pid = try Self.spawn(path, args, stdout: stdoutPath, stderr: stderrPath)
+        pid = try ChildProcess.spawn(path, args, stdout: .file(stdoutPath), stderr: .file(stderrPath))
     }
 
     deinit {
@@ -428,37 +428,6 @@ final class CLIChild {
 
     // MARK: Spawning
 
-    private static func spawn(_ path: String, _ args: [String], stdout: String, stderr: String) throws -> pid_t {
-        var attr = posix_spawnattr_t()
-        posix_spawnattr_init(&attr)
-        defer { posix_spawnattr_destroy(&attr) }
-        var none = sigset_t()
-        sigemptyset(&none)
-        posix_spawnattr_setsigmask(&attr, &none)
-        var all = sigset_t()
-        sigfillset(&all)
-        posix_spawnattr_setsigdefault(&attr, &all)
-        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        // Sockets of other tests running in parallel must not live on in the child.
-        typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
-        if let sym = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") {
-            _ = unsafeBitCast(sym, to: CloseFrom.self)(&actions, 3)
-        }
-
-        let argv: [UnsafeMutablePointer<CChar>?] = ([path] + args).map { strdup($0) } + [nil]
-        defer { for a in argv { free(a) } }
-        var pid = pid_t()
-        let rc = posix_spawn(&pid, path, &actions, &attr, argv, environ)
-        guard rc == 0 else { throw TestError("posix_spawn \(path): \(rc)") }
-        return pid
-    }
 }
 
 /// `streamgate-demo-upstream --listen 127.0.0.1:0`, port read from its first stdout line.

@@ -29,7 +29,7 @@ final class DemoUpstreamProcess {
         guard pipe(&fds) == 0 else { throw TestError("pipe failed: errno \(errno)") }
         let child: pid_t
         do {
-            child = try Self.spawn(path, ["--listen", "127.0.0.1:0", "--threads", String(threads)], stdout: fds[1], closeInChild: fds[0])
+            child = try ChildProcess.spawn(path, ["--listen", "127.0.0.1:0", "--threads", String(threads)], stdout: .descriptor(fds[1]), closeInChild: fds[0])
         } catch {
             Glibc.close(fds[0]); Glibc.close(fds[1])
             throw error
@@ -41,13 +41,13 @@ final class DemoUpstreamProcess {
         do {
             line = try Self.readFirstLine(fd: fds[0], timeout: timeout)
         } catch {
-            Self.killAndReap(child)
+            ChildProcess.killAndReap(child)
             Glibc.close(fds[0])
             throw error
         }
         guard line.hasPrefix("listening on "), let colon = line.lastIndex(of: ":"),
               let p = UInt16(line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)), p != 0 else {
-            Self.killAndReap(child)
+            ChildProcess.killAndReap(child)
             Glibc.close(fds[0])
             throw TestError("unexpected first line from \(path): \(line.debugDescription)")
         }
@@ -61,7 +61,7 @@ final class DemoUpstreamProcess {
     func stop() {
         guard !stopped else { return }
         stopped = true
-        Self.killAndReap(pid)
+        ChildProcess.killAndReap(pid)
         Glibc.close(stdoutFD)
     }
 
@@ -113,44 +113,5 @@ final class DemoUpstreamProcess {
         }
     }
 
-    private static func killAndReap(_ pid: pid_t) {
-        Glibc.kill(pid, SIGKILL)
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-    }
 
-    /// posix_spawn with signals unblocked and default handlers; stdin and stderr on /dev/null.
-    private static func spawn(_ path: String, _ args: [String], stdout: Int32, closeInChild: Int32) throws -> pid_t {
-        var attr = posix_spawnattr_t()
-        posix_spawnattr_init(&attr)
-        defer { posix_spawnattr_destroy(&attr) }
-        var none = sigset_t()
-        sigemptyset(&none)
-        posix_spawnattr_setsigmask(&attr, &none)
-        var all = sigset_t()
-        sigfillset(&all)
-        posix_spawnattr_setsigdefault(&attr, &all)
-        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, stdout, 1)
-        posix_spawn_file_actions_addclose(&actions, stdout)
-        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-        posix_spawn_file_actions_addclose(&actions, closeInChild)
-        // Sockets of concurrently running tests must not live on in the child.
-        typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
-        if let sym = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") {
-            _ = unsafeBitCast(sym, to: CloseFrom.self)(&actions, 3)
-        }
-
-        let argv: [UnsafeMutablePointer<CChar>?] = ([path] + args).map { strdup($0) } + [nil]
-        defer { for a in argv { free(a) } }
-        var pid = pid_t()
-        let rc = posix_spawn(&pid, path, &actions, &attr, argv, environ)
-        guard rc == 0 else { throw TestError("posix_spawn \(path): \(rc)") }
-        return pid
-    }
 }

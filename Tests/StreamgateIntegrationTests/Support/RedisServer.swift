@@ -50,7 +50,7 @@ final class RedisServer {
         pid = nil
         if isPaused { Glibc.kill(p, SIGCONT); isPaused = false }
         Glibc.kill(p, SIGTERM)
-        Self.reap(p)
+        ChildProcess.reap(p)
     }
 
     /// SIGKILL: the server vanishes without closing anything gracefully.
@@ -59,7 +59,7 @@ final class RedisServer {
         pid = nil
         isPaused = false
         Glibc.kill(p, SIGKILL)
-        Self.reap(p)
+        ChildProcess.reap(p)
     }
 
     /// SIGSTOP: connections stay open and the kernel still accepts new ones, but nothing answers.
@@ -99,7 +99,7 @@ final class RedisServer {
         if let database { argv += ["-n", String(database)] }
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else { return "" }
-        guard let child = try? Self.spawn(Self.cliPath, argv + args, stdout: fds[1], closeInChild: fds[0]) else {
+        guard let child = try? ChildProcess.spawn(Self.cliPath, argv + args, stdout: .descriptor(fds[1]), closeInChild: fds[0]) else {
             close(fds[0]); close(fds[1])
             return ""
         }
@@ -111,7 +111,7 @@ final class RedisServer {
             if n > 0 { out += buf[0..<n] } else if n < 0 && errno == EINTR { continue } else { break }
         }
         close(fds[0])
-        Self.reap(child)
+        ChildProcess.reap(child)
         var text = String(decoding: out, as: UTF8.self)
         while let last = text.last, last.isWhitespace { text.removeLast() }
         return text
@@ -123,7 +123,7 @@ final class RedisServer {
     private func launch(port: Int) throws -> pid_t? {
         let args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
                     "--daemonize", "no", "--logfile", ""] + extraArguments
-        let child = try Self.spawn(Self.serverPath, args, stdout: nil, closeInChild: nil)
+        let child = try ChildProcess.spawn(Self.serverPath, args)
         // Up to ~5 s: redis normally answers within a few milliseconds.
         for _ in 0..<1000 {
             var status: Int32 = 0
@@ -132,55 +132,11 @@ final class RedisServer {
             usleep(5_000)
         }
         Glibc.kill(child, SIGKILL)
-        Self.reap(child)
+        ChildProcess.reap(child)
         throw StartError(description: "redis-server on port \(port) never answered PING")
     }
 
-    private static func reap(_ pid: pid_t) {
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-    }
 
-    /// posix_spawn with signals unblocked and default handlers, stdin and stderr on
-    /// /dev/null, stdout on `stdout` (or /dev/null).
-    private static func spawn(_ path: String, _ args: [String], stdout: Int32?, closeInChild: Int32?) throws -> pid_t {
-        var attr = posix_spawnattr_t()
-        posix_spawnattr_init(&attr)
-        defer { posix_spawnattr_destroy(&attr) }
-        var none = sigset_t()
-        sigemptyset(&none)
-        posix_spawnattr_setsigmask(&attr, &none)
-        var all = sigset_t()
-        sigfillset(&all)
-        posix_spawnattr_setsigdefault(&attr, &all)
-        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        if let stdout {
-            posix_spawn_file_actions_adddup2(&actions, stdout, 1)
-            posix_spawn_file_actions_addclose(&actions, stdout)
-        } else {
-            posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-        }
-        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-        if let closeInChild { posix_spawn_file_actions_addclose(&actions, closeInChild) }
-        // Sockets of other tests (hiredis does not set CLOEXEC) must not live on in the child.
-        // glibc 2.34+ has posix_spawn_file_actions_addclosefrom_np; Glibc does not import it.
-        typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
-        if let sym = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") {
-            _ = unsafeBitCast(sym, to: CloseFrom.self)(&actions, 3)
-        }
-
-        let argv: [UnsafeMutablePointer<CChar>?] = ([path] + args).map { strdup($0) } + [nil]
-        defer { for a in argv { free(a) } }
-        var pid = pid_t()
-        let rc = posix_spawn(&pid, path, &actions, &attr, argv, environ)
-        guard rc == 0 else { throw StartError(description: "posix_spawn \(path): \(rc)") }
-        return pid
-    }
 
     /// Binds port 0 on loopback and returns the port the kernel chose.
     private static func freePort() throws -> Int {
