@@ -181,4 +181,75 @@ import Testing
         #expect(rig.redis.commandCalls("pttl") == 0)
         #expect(rig.upstream.requests.isEmpty)
     }
+
+    @Test func percentEncodedQueryTokenIsTheSameToken() throws {
+        let rig = try AuthRig()
+        let token = "ab+c/d.e_f~g-\(UUID().uuidString.prefix(8))=="
+        rig.redis.putSession(token, user: "enc")
+        for q in [token, token.replacingOccurrences(of: "+", with: "%2B").replacingOccurrences(of: "/", with: "%2F")
+                    .replacingOccurrences(of: "=", with: "%3D")] {
+            let r = try rig.get("/q/x?access_token=\(q)&keep=%2B")
+            #expect(r.status == 200, "\(q)")
+            let up = try rig.lastUpstreamRequest()
+            #expect(up.values("X-Auth-User-Id") == ["enc"])
+            #expect(up.target == "/q/x?keep=%2B")
+        }
+        #expect(try rig.get("/api/x", ["Authorization: Bearer \(token)"]).status == 200)
+        #expect(rig.hgetallCalls == 1, "one digest whatever the encoding")
+    }
+
+    @Test func recordsWithControlCharactersOrBadKindAreRefused() throws {
+        let rig = try AuthRig()
+        let injected = randomToken("inj"), badKind = randomToken("kind"), noUser = randomToken("nouser")
+        rig.redis.putSession(injected, user: "evil\r\nX-Injected: 1")
+        rig.redis.putSession(badKind, kind: "admin")
+        rig.redis.cli(["HSET", sessionKey(noUser), "tenant_id", "t"])
+        for token in [injected, badKind, noUser] {
+            let r = try rig.get("/api/x", ["Authorization: Bearer \(token)"])
+            #expect(r.status == 401, "an invalid record is no session")
+            #expect(r.header("www-authenticate")?.contains("invalid_token") == true)
+        }
+        #expect(rig.upstream.requests.isEmpty)
+    }
+
+    @Test func keepAliveAndPipeliningSurviveLookupsAndDenials() throws {
+        let rig = try AuthRig()
+        let a = randomToken("a"), b = randomToken("b")
+        rig.redis.putSession(a, user: "ua")
+        rig.redis.putSession(b, user: "ub")
+        let c = try rig.gateway.client()
+        // Three requests in one write: two uncached lookups and an unknown token between them.
+        c.send(AuthRig.requestText(target: "/api/1", headers: ["Authorization: Bearer \(a)"])
+               + AuthRig.requestText(target: "/api/2", headers: ["Authorization: Bearer \(randomToken("unknown"))"])
+               + AuthRig.requestText(target: "/api/3", headers: ["Authorization: Bearer \(b)"])
+               + AuthRig.requestText(target: "/api/4", headers: []))
+        let statuses = try (0..<4).map { _ in try c.readResponse().status }
+        #expect(statuses == [200, 401, 200, 401])
+        let ups = rig.upstream.requests
+        #expect(ups.map(\.target) == ["/api/1", "/api/3"])
+        #expect(ups.map { $0.header("X-Auth-User-Id") ?? "-" } == ["ua", "ub"])
+        // The connection is still usable after the denials.
+        c.send(AuthRig.requestText(target: "/api/5", headers: ["X-Api-Key: \(a)"]))
+        #expect(try c.readResponse().status == 200)
+    }
+
+    @Test func jsonRecordsWithRawTokenKeyAndCustomFields() throws {
+        let rig = try AuthRig(sessions: """
+            key = "tok:{token}"
+            format = "json"
+            [sessions.fields]
+            user = "uid"
+            scopes = "perms"
+            """)
+        let token = randomToken()
+        rig.redis.cli(["SET", "tok:\(token)", #"{"uid":"json-user","tenant_id":"jt","perms":["a","b"],"expires_at":"2999-01-01T00:00:00Z"}"#])
+        #expect(try rig.get("/api/x", ["Authorization: Bearer \(token)"]).status == 200)
+        let up = try rig.lastUpstreamRequest()
+        #expect(up.values("X-Auth-User-Id") == ["json-user"])
+        #expect(up.values("X-Auth-Tenant-Id") == ["jt"])
+        #expect(up.values("X-Auth-Scopes") == ["a b"])
+        #expect(rig.redis.commandCalls("get") == 1)
+        #expect(rig.hgetallCalls == 0)
+        #expect(try rig.get("/api/x", ["Authorization: Bearer \(randomToken())"]).status == 401)
+    }
 }

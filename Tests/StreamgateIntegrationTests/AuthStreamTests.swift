@@ -136,6 +136,44 @@ import Glibc
         #expect(s.waitForEnd(timeout: 1.5))
     }
 
+    @Test func revocationReachesStreamsOnEveryWorker() throws {
+        let rig = try AuthRig(workers: 2)
+        let token = randomToken()
+        rig.redis.putSession(token)
+        try rig.redis.waitForSubscribers(count: 2)
+        let streams = try (0..<6).map { _ in try rig.stream("/api/events", ["Authorization: Bearer \(token)"]) }
+        for s in streams { try s.waitForMoreTicks(1) }
+        let other = randomToken("other")
+        rig.redis.putSession(other)
+        let survivor = try rig.stream("/api/events", ["Authorization: Bearer \(other)"])
+        try survivor.waitForMoreTicks(1)
+        rig.redis.cli(["DEL", sessionKey(token)])
+        #expect(rig.redis.revoke(token) == 2)
+        for (i, s) in streams.enumerated() { #expect(s.waitForEnd(timeout: 1.5), "stream \(i)") }
+        try survivor.waitForMoreTicks(2)
+        #expect(!survivor.ended && !survivor.closed, "other sessions' streams are untouched")
+    }
+
+    /// `expires_at` is whole seconds, but the moment it names is exact: a request at
+    /// expires_at + 0.5 s is refused, so a stream must not outlive it by that much either.
+    /// Opens the stream late in a wall-clock second, where whole-second arithmetic errs most.
+    @Test(.disabled("BUG: StreamRelay rounds the session deadline to whole wall seconds; streams outlive expires_at by up to 1 s"))
+    func expiryDeadlineIsExactNotRoundedToSeconds() throws {
+        let rig = try AuthRig()
+        let token = randomToken()
+        // Align to the last part of a second (bounded: at most one second of waiting).
+        while Date().timeIntervalSince1970.truncatingRemainder(dividingBy: 1) < 0.6
+                || Date().timeIntervalSince1970.truncatingRemainder(dividingBy: 1) > 0.8 { usleep(5_000) }
+        let expires = Int(Date().timeIntervalSince1970) + 2
+        rig.redis.putSession(token, expiresAt: String(expires))
+        let s = try rig.stream("/end/events?interval_ms=20", ["Authorization: Bearer \(token)"])
+        try s.waitForMoreTicks(1)
+        #expect(s.waitForEnd(timeout: 4))
+        let endedAt = Date().timeIntervalSince1970
+        #expect(endedAt < Double(expires) + 0.3, "ended \(endedAt - Double(expires)) s after expires_at")
+        #expect(endedAt >= Double(expires) - 0.05)
+    }
+
     /// Repeats a request (bounded) until it gets `want`; returns the last status.
     private func pollStatus(_ rig: AuthRig, _ token: String, want: Int, timeout: Double = 5) throws -> Int {
         let deadline = Date().addingTimeInterval(timeout)

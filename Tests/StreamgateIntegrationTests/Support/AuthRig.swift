@@ -15,13 +15,13 @@ final class AuthRig {
     ///   - sessions: `[sessions]` keys.
     ///   - sections: whole extra tables (`[identity]`, `[auth]`, ...).
     ///   - routes: `[[routes]]` tables; all use upstream `up`.
-    init(redisTimeout: String = "1s", redisExtra: String = "", sessions: String = "", sections: String = "",
+    init(workers: Int = 1, redisTimeout: String = "1s", redisExtra: String = "", sessions: String = "", sections: String = "",
          routes: String = AuthRig.standardRoutes, upstreamHandler: RecordingUpstream.Handler? = nil) throws {
         redis = try RedisServer()
         upstream = try RecordingUpstream(handler: upstreamHandler)
         let toml = """
             [gateway]
-            workers = 1
+            workers = \(workers)
             drain_timeout = "1s"
 
             [redis]
@@ -41,7 +41,7 @@ final class AuthRig {
 
             \(routes)
             """
-        gateway = try GatewayHarness(toml: toml)
+        gateway = try GatewayHarness(toml: toml, workers: workers)
     }
 
     deinit {
