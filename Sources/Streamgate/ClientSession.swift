@@ -205,6 +205,8 @@ final class ClientSession: ConnectionDelegate {
     private func deny(_ request: PendingRequest, _ denial: AuthDenial) {
         worker.metrics.authDenials += 1
         var headers = denial.headers
+        // A page on an allowed origin may read why it was refused (to refresh an expired token).
+        settings.routeAuth[request.routeIndex].cors?.apply(to: &headers, origin: request.head.headers.first(name: "origin"), session: nil)
         headers.replaceOrAdd(name: "Cache-Control", value: "no-store")
         headers.replaceOrAdd(name: "Content-Type", value: "application/json")
         respond(GatewayResponse(status: denial.status, headers: headers, body: Array(denial.body.utf8), close: request.head.framing != .none),

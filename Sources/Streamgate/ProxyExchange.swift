@@ -269,8 +269,8 @@ final class ProxyExchange: UpstreamConnectionOwner {
             headers.add(name: "Connection", value: "keep-alive")
         }
         headers.replaceOrAdd(name: "X-Request-Id", value: requestID)
-        if let cors = routeAuth.cors, let origin = request.headers.first(name: "origin") {
-            for (n, v) in cors.responseHeaders(origin: origin, session: auth?.identity.session) { headers.replaceOrAdd(name: n, value: v) }
+        if let cors = routeAuth.cors {
+            cors.apply(to: &headers, origin: request.headers.first(name: "origin"), session: auth?.identity.session)
         }
         if auth?.identity.requiresNoStore == true {
             // A token in the URL: keep this response out of every shared cache (RFC 6750 §2.3).

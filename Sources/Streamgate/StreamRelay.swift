@@ -12,7 +12,8 @@ final class StreamRelay {
     private var loopTimer: LoopTimer?
     /// An end was requested and waits for the next boundary in the upstream bytes.
     private var endPending: SSEEndReason?
-    private var finalEvent: [UInt8]?
+    /// Written before a stream ends because its session ended (expired or revoked).
+    private var sessionEndEvent: String?
     private var stopped = false
     private let auth: ExchangeAuth?
     private var recheckTimer: LoopTimer?
@@ -26,14 +27,12 @@ final class StreamRelay {
         if let session = auth?.identity.session {
             // The session's own limits: its expiry (wall clock) and an optional max stream duration.
             if let wall = session.expiresAt {
-                expiresAt = now + .seconds(max(0, wall - EventLoop.wallSeconds()))
+                expiresAt = now + .milliseconds(max(0, wall &* 1000 - EventLoop.wallMilliseconds()))
             }
             if let cap = session.maxStreamDuration, cap > 0 {
                 maxDuration = min(maxDuration ?? .seconds(cap), .seconds(cap))
             }
-            if let name = exchange.routeAuth.sessionEndEvent {
-                finalEvent = SSEWriter.event(name: name, data: "{\"reason\":\"session_expired\"}")
-            }
+            sessionEndEvent = exchange.routeAuth.sessionEndEvent
         }
         timer = SSEStreamTimer(policy: SSEStreamPolicy(
             keepalive: settings.keepalive, upstreamIdleTimeout: settings.upstreamIdleTimeout,
@@ -96,9 +95,8 @@ final class StreamRelay {
         evaluate(now: now)
     }
 
-    func requestEnd(_ reason: SSEEndReason, finalEvent: [UInt8]? = nil) {
+    func requestEnd(_ reason: SSEEndReason) {
         guard !stopped else { return }
-        if let finalEvent { self.finalEvent = finalEvent }
         let now = EventLoop.now()
         timer.requestEnd(reason, now: now)
         evaluate(now: now)
@@ -147,7 +145,9 @@ final class StreamRelay {
 
     private func endStream(_ reason: SSEEndReason) {
         stop()
-        if let finalEvent, reason == .sessionExpired || reason == .revoked { exchange.writeToClient(finalEvent) }
+        if let name = sessionEndEvent, reason == .sessionExpired || reason == .revoked {
+            exchange.writeToClient(SSEWriter.event(name: name, data: "{\"reason\":\"\(reason.rawValue)\"}"))
+        }
         exchange.outcome = "stream_\(reason.rawValue)"
         // Closing after a clean end makes EventSource reconnect (with Last-Event-ID).
         exchange.clientKeepAlive = false

@@ -119,7 +119,8 @@ final class SessionStore {
             }
             // The key's own TTL bounds the session as much as its recorded expiry.
             if let keyTTL {
-                let keyExpiry = wallNow + max(1, keyTTL.milliseconds / 1000)
+                // Rounded down: a session never outlives its key (under a second left = expired).
+                let keyExpiry = wallNow + keyTTL.milliseconds / 1000
                 record.expiresAt = min(record.expiresAt ?? keyExpiry, keyExpiry)
             }
             return .found(record, keyTTL: keyTTL)

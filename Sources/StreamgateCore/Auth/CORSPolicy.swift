@@ -95,3 +95,19 @@ public struct CORSPolicy: Sendable, Equatable {
         }
     }
 }
+
+extension CORSPolicy {
+    /// Adds the CORS response headers to a response's headers. `Vary: Origin` joins any `Vary`
+    /// the upstream sent instead of replacing it, so caches keep every dimension they key on.
+    public func apply(to headers: inout HTTPHeaders, origin: String?, session: SessionRecord?) {
+        for (name, value) in responseHeaders(origin: origin, session: session) {
+            guard asciiCaseInsensitiveEquals(name, "Vary") else {
+                headers.replaceOrAdd(name: name, value: value)
+                continue
+            }
+            let existing = headers.listMembers(name: "vary")
+            if existing.contains(where: { $0 == "*" || asciiCaseInsensitiveEquals(String($0), value) }) { continue }
+            headers.replaceOrAdd(name: "Vary", value: (existing.map(String.init) + [value]).joined(separator: ", "))
+        }
+    }
+}
