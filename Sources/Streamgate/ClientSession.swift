@@ -29,6 +29,9 @@ final class ClientSession: ConnectionDelegate {
     private var processing = false
     private var needsProcessing = false
     private var lingerDiscarded = 0
+    /// `header_timeout` counted from a head's first byte: a client trickling a head byte by
+    /// byte must not keep re-arming a read timeout. Created only for heads that span reads.
+    private var headDeadline: LoopTimer?
 
     /// Bytes of unread pipelined input tolerated while an exchange runs before reading pauses.
     static let pipelineBufferLimit = 64 * 1024
@@ -83,12 +86,11 @@ final class ClientSession: ConnectionDelegate {
             }
             client.input.drain(result.consumed)
             guard let head = result.head else {
-                if parser.hasPartialHead {
-                    client.setTimeouts(read: settings.headerTimeout, write: settings.sendTimeout)
-                }
+                if parser.hasPartialHead { startHeadDeadline() }
                 if result.consumed == 0 { return }
                 continue
             }
+            headDeadline?.cancel()
             parser.reset()
             requestsServed += 1
             dispatch(head)
@@ -259,6 +261,19 @@ final class ClientSession: ConnectionDelegate {
                 to: head, requestID: nil, route: nil, start: EventLoop.now())
     }
 
+    private func startHeadDeadline() {
+        if headDeadline?.isArmed == true { return }
+        let t = headDeadline ?? LoopTimer(loop: client.loop) { [unowned self] in self.headDeadlinePassed() }
+        headDeadline = t
+        t.schedule(after: settings.headerTimeout)
+    }
+
+    private func headDeadlinePassed() {
+        guard state == .readingHead, parser.hasPartialHead else { return }
+        respond(.error(status: 408, code: "request_timeout", requestID: nil, close: true),
+                to: nil, requestID: nil, route: nil, start: EventLoop.now())
+    }
+
     // MARK: - Exchange callbacks
 
     /// The exchange wrote its whole response. `reusable`: the connection may carry another request.
@@ -314,6 +329,8 @@ final class ClientSession: ConnectionDelegate {
     func abortClient() {
         guard state != .closed else { return }
         state = .closed
+        headDeadline?.cancel()
+        headDeadline = nil
         client.abort()
         worker.sessionClosed(self)
     }
@@ -321,6 +338,8 @@ final class ClientSession: ConnectionDelegate {
     func closeNow() {
         guard state != .closed else { return }
         state = .closed
+        headDeadline?.cancel()
+        headDeadline = nil
         exchange?.clientGone()
         exchange = nil
         client.close()

@@ -136,7 +136,9 @@ final class ProxyExchange: UpstreamConnectionOwner {
         case .none, .untilClose:
             break
         }
-        if !headers.contains(name: "host") { headers.add(name: "Host", value: request.authority) }
+        // The request's authority: an absolute-form target's overrides the client's Host (RFC 9112 §3.2.2).
+        headers.remove(name: "host")
+        headers.add(name: "Host", value: request.authority)
         up.connection.output.append(HTTPSerializer.requestHead(method: request.method, target: target, version: .http1_1, headers: headers))
     }
 

@@ -132,6 +132,9 @@ public final class Connection {
 
     private func onEvent(_ what: Int16) {
         let w = Int32(what)
+        // libevent stops reading after a read-side timeout, EOF or error: keep our flag true to it,
+        // or a later enableReading() would be a no-op.
+        if w & BEV_EVENT_READING != 0 { isReading = false }
         let event: ConnectionEvent
         if w & BEV_EVENT_CONNECTED != 0 {
             event = .connected
