@@ -114,7 +114,11 @@ public final class Connection {
         guard let bev, directWrites else { return }
         let out = bufferevent_get_output(bev)
         if evbuffer_get_length(out) == 0 { return }
+        // A bufferevent keeps its output's start frozen so only its own write path drains it;
+        // we are that write path for this moment.
+        evbuffer_unfreeze(out, 1)
         let n = evbuffer_write(out, bufferevent_getfd(bev))
+        evbuffer_freeze(out, 1)
         if n < 0 {
             let e = errno
             if e != EAGAIN && e != EWOULDBLOCK && e != EINTR {
