@@ -8,7 +8,7 @@ public struct SettingsError: Error, CustomStringConvertible, Sendable {
 extension ProxySettings {
     /// Resolves a validated config for the data path. Upstream host names are resolved here,
     /// once (getaddrinfo blocks; the event loops never call it).
-    public init(config: GatewayConfig) throws(SettingsError) {
+    public convenience init(config: GatewayConfig) throws(SettingsError) {
         // Fail closed: a listener configured for TLS must never quietly serve plaintext.
         for l in config.listeners where l.tls != nil {
             throw SettingsError(description: "\(config.fileName): listener \(l.address): TLS (tls_cert/tls_key) is not supported by this version; remove the keys or terminate TLS in front of streamgate")

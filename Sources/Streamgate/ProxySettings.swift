@@ -3,7 +3,9 @@ import StreamgateIO
 
 /// The validated config, resolved for the data path (addresses resolved, defaults applied).
 /// Immutable and shared by every worker; a reload builds a new one and swaps it in per loop.
-public struct ProxySettings: Sendable {
+/// A class, so the request path passes one reference around instead of copying (and
+/// retaining) a dozen arrays each time it looks at a setting.
+public final class ProxySettings: Sendable {
     public struct Upstream: Sendable {
         public var name: String
         public var targets: [SocketAddress]
@@ -32,24 +34,58 @@ public struct ProxySettings: Sendable {
         public var maxClientBuffer: Int
     }
 
-    public var limits: HTTPLimits
-    public var maxBodyBytes: UInt64
-    public var maxConnections: Int
-    public var keepaliveTimeout: Duration
-    public var headerTimeout: Duration
-    public var sendTimeout: Duration
+    public let limits: HTTPLimits
+    public let maxBodyBytes: UInt64
+    public let maxConnections: Int
+    public let keepaliveTimeout: Duration
+    public let headerTimeout: Duration
+    public let sendTimeout: Duration
     /// Client output watermark above which upstream reads pause (non-stream responses).
-    public var clientBuffer: Int
-    public var trustForwarded: Bool
-    public var upstreams: [Upstream]
-    public var routes: [Route]
-    public var router: Router
+    public let clientBuffer: Int
+    public let trustForwarded: Bool
+    public let upstreams: [Upstream]
+    public let routes: [Route]
+    public let router: Router
     /// Session-store authentication; nil when no `[redis]` is configured.
-    public var auth: AuthRuntime?
+    public let auth: AuthRuntime?
     /// Per route, same indices as `routes`.
-    public var routeAuth: [RouteAuth]
+    public let routeAuth: [RouteAuth]
     /// Identity header names: client copies are always stripped, even without auth.
-    public var identity: IdentityHeaders
+    public let identity: IdentityHeaders
     /// HMAC key for the signed identity assertion (nil = signing off).
-    public var signingKey: [UInt8]?
+    public let signingKey: [UInt8]?
+
+    public init(
+        limits: HTTPLimits,
+        maxBodyBytes: UInt64,
+        maxConnections: Int,
+        keepaliveTimeout: Duration,
+        headerTimeout: Duration,
+        sendTimeout: Duration,
+        clientBuffer: Int,
+        trustForwarded: Bool,
+        upstreams: [Upstream],
+        routes: [Route],
+        router: Router,
+        auth: AuthRuntime?,
+        routeAuth: [RouteAuth],
+        identity: IdentityHeaders,
+        signingKey: [UInt8]?
+    ) {
+        self.limits = limits
+        self.maxBodyBytes = maxBodyBytes
+        self.maxConnections = maxConnections
+        self.keepaliveTimeout = keepaliveTimeout
+        self.headerTimeout = headerTimeout
+        self.sendTimeout = sendTimeout
+        self.clientBuffer = clientBuffer
+        self.trustForwarded = trustForwarded
+        self.upstreams = upstreams
+        self.routes = routes
+        self.router = router
+        self.auth = auth
+        self.routeAuth = routeAuth
+        self.identity = identity
+        self.signingKey = signingKey
+    }
 }
