@@ -6,7 +6,8 @@
 #
 # Env: STREAMS (1000), RATE events/s per stream (1), DURATION (20s), SIZE bytes/event (200),
 #      RAMP new connections/s (2000, 0 = all at once), MODE (stream | broadcast),
-#      BENCH_THREADS (1), UPSTREAM_THREADS (1), SG_WORKERS (2), SOURCE_IPS (8 source addresses),
+#      BENCH_THREADS (1), UPSTREAM_THREADS (1), SG_WORKERS (2), SG_PROCESSES (1; 2 = two gateway
+#      processes sharing the port, each with SG_WORKERS workers), SOURCE_IPS (8 source addresses),
 #      TARGETS ("direct streamgate nginx haproxy"), STREAMGATE_BIN (default: the release build),
 #      BUILD=0 skips the release build,
 #      KEEP_WORK=1 keeps logs and configs.

@@ -37,7 +37,12 @@ final class ProxyExchange: UpstreamConnectionOwner {
 
     // Response side.
     private var responseParser: ResponseHeadParser
-    private var responseHead: HTTPResponseHead?
+    private var responseHead: HTTPResponseHead? {
+        didSet { hasResponseHead = responseHead != nil }
+    }
+    /// Checked on every upstream read: cheaper than testing the optional head (a struct with
+    /// an array of fields) each time.
+    private var hasResponseHead = false
     private var responseDecoder: BodyDecoder?
     var clientFraming: ClientFraming = .none
     var clientKeepAlive = false
@@ -166,7 +171,7 @@ final class ProxyExchange: UpstreamConnectionOwner {
                         failBeforeResponse(status: 413, code: "payload_too_large", outcome: "body_too_large")
                         return
                     }
-                    if upstreamChunked { out.append(HTTPSerializer.chunkHeader(size: n)) }
+                    if upstreamChunked { out.appendChunkHeader(n) }
                     input.move(n, to: out)
                     if upstreamChunked { out.append(ProxyExchange.crlf) }
                 case .skip(let n):
@@ -204,16 +209,16 @@ final class ProxyExchange: UpstreamConnectionOwner {
     func upstreamConnected(_ up: UpstreamConnection) { armResponseTimeout() }
 
     func upstreamReadable(_ up: UpstreamConnection) {
-        if responseHead == nil {
+        if !hasResponseHead {
             parseResponseHead(up)
-            if responseHead == nil { return }
+            if !hasResponseHead { return }
         }
         relayResponseBody()
     }
 
     private func parseResponseHead(_ up: UpstreamConnection) {
         let input = up.connection.input
-        while responseHead == nil {
+        while !hasResponseHead {
             let available = input.count
             if available == 0 { return }
             let result: (consumed: Int, head: HTTPResponseHead?)
@@ -309,7 +314,7 @@ final class ProxyExchange: UpstreamConnectionOwner {
                     var endHere = false
                     if let stream { (forward, endHere) = stream.scan(input, length: n) }
                     bytesOut += UInt64(forward)
-                    if clientFraming == .chunked { out.append(HTTPSerializer.chunkHeader(size: forward)) }
+                    if clientFraming == .chunked { out.appendChunkHeader(forward) }
                     input.move(forward, to: out)
                     if clientFraming == .chunked { out.append(ProxyExchange.crlf) }
                     if endHere {
@@ -407,7 +412,7 @@ final class ProxyExchange: UpstreamConnectionOwner {
     // MARK: - Failures
 
     func upstream(_ up: UpstreamConnection, event: ConnectionEvent) {
-        if responseHead == nil {
+        if !hasResponseHead {
             // A pooled connection the server had already closed: retry once on a fresh one when
             // nothing of the request could have been acted on twice.
             if up.reused, !up.connection.isOpen || event != .readTimeout, canRetry {
@@ -456,7 +461,7 @@ final class ProxyExchange: UpstreamConnectionOwner {
     /// Fails before any response byte reached the client: answer with a gateway error.
     private func failBeforeResponse(status: Int, code: String, outcome: String) {
         guard !finished else { return }
-        if responseHead != nil { abort(outcome: outcome); return }
+        if hasResponseHead { abort(outcome: outcome); return }
         finished = true
         self.outcome = outcome
         dropUpstream()
@@ -490,7 +495,7 @@ final class ProxyExchange: UpstreamConnectionOwner {
 
     /// The client half-closed. For a stream that means it left; otherwise the response still goes out.
     func clientEnded() {
-        if isStream || responseHead == nil && !requestBodyDone {
+        if isStream || !hasResponseHead && !requestBodyDone {
             clientGone()
             session.closeNow()
         } else {
@@ -525,7 +530,7 @@ final class ProxyExchange: UpstreamConnectionOwner {
     func writeToClient(_ bytes: [UInt8]) {
         guard !bytes.isEmpty else { return }
         let out = client.output
-        if clientFraming == .chunked { out.append(HTTPSerializer.chunkHeader(size: bytes.count)) }
+        if clientFraming == .chunked { out.appendChunkHeader(bytes.count) }
         out.append(bytes)
         if clientFraming == .chunked { out.append(ProxyExchange.crlf) }
     }
