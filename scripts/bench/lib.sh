@@ -103,10 +103,7 @@ TOML
         # Several gateway processes sharing the port through SO_REUSEPORT (how one host goes
         # past one process's descriptor limit). They run under one small shell so the RSS and
         # CPU samplers see them as one process tree (the shell adds ~2 MB of RSS).
-        SG_CMD="$sg" SG_CONF="$WORK/streamgate.toml" SG_N="$SG_PROCESSES" SG_LOG="$WORK/streamgate.log" bash -c '
-            trap 'kill $(jobs -p) 2>/dev/null; wait; exit 0' TERM
-            for i in $(seq 1 "$SG_N"); do "$SG_CMD" run --config "$SG_CONF" >>"$SG_LOG" 2>&1 & done
-            wait' &
+        "$BENCH_DIR/multi-gateway.sh" "$SG_PROCESSES" "$sg" "$WORK/streamgate.toml" "$WORK/streamgate.log" &
     else
         "$sg" run --config "$WORK/streamgate.toml" >"$WORK/streamgate.log" 2>&1 &
     fi
