@@ -17,7 +17,7 @@ final class ProxyExchange: UpstreamConnectionOwner {
     enum ClientFraming { case none, contentLength, chunked, closeDelimited }
 
     unowned let session: ClientSession
-    let request: HTTPRequestHead
+    private(set) var request: HTTPRequestHead
     let route: ProxySettings.Route
     let routeIndex: Int
     let params: [(name: String, value: String)]
@@ -296,6 +296,10 @@ final class ProxyExchange: UpstreamConnectionOwner {
         if isStream && bodyFraming != .none {
             stream = StreamRelay(exchange: self, settings: route.stream, auth: auth)
         }
+        // A stream can keep this exchange for hours: its header fields are not needed any
+        // more (status, framing and keep-alive are), so their storage goes now.
+        request.headers = HTTPHeaders()
+        responseHead?.headers = HTTPHeaders()
         if bodyFraming == .none { responseBodyEnded() }
     }
 
