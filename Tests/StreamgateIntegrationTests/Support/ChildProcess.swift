@@ -18,8 +18,10 @@ enum ChildProcess {
         case file(String)
     }
 
+    /// `newProcessGroup`: the child leads its own group, so `kill(-pid, ...)` reaches every
+    /// process it starts (Chromium's helpers).
     static func spawn(_ path: String, _ args: [String], stdout: Output = .null, stderr: Output = .null,
-                      closeInChild: Int32? = nil) throws -> pid_t {
+                      closeInChild: Int32? = nil, newProcessGroup: Bool = false) throws -> pid_t {
         var attr = posix_spawnattr_t()
         posix_spawnattr_init(&attr)
         defer { posix_spawnattr_destroy(&attr) }
@@ -29,7 +31,12 @@ enum ChildProcess {
         var all = sigset_t()
         sigfillset(&all)
         posix_spawnattr_setsigdefault(&attr, &all)
-        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        var flags = Int32(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF)
+        if newProcessGroup {
+            flags |= Int32(POSIX_SPAWN_SETPGROUP)
+            posix_spawnattr_setpgroup(&attr, 0)
+        }
+        posix_spawnattr_setflags(&attr, Int16(flags))
 
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)

@@ -29,7 +29,7 @@ final class HeadlessChromium {
             "--disable-dev-shm-usage", "--mute-audio", "--password-store=basic", "--use-mock-keychain",
             url,
         ]
-        pid = try Self.spawn(path, args)
+        pid = try ChildProcess.spawn(path, args, newProcessGroup: true)
     }
 
     deinit { close() }
@@ -44,36 +44,4 @@ final class HeadlessChromium {
         try? FileManager.default.removeItem(atPath: profileDir)
     }
 
-    /// posix_spawn in a new process group, signals unblocked, stdio on /dev/null, no
-    /// inherited descriptors (as RedisServer does).
-    private static func spawn(_ path: String, _ args: [String]) throws -> pid_t {
-        var attr = posix_spawnattr_t()
-        posix_spawnattr_init(&attr)
-        defer { posix_spawnattr_destroy(&attr) }
-        var none = sigset_t()
-        sigemptyset(&none)
-        posix_spawnattr_setsigmask(&attr, &none)
-        var all = sigset_t()
-        sigfillset(&all)
-        posix_spawnattr_setsigdefault(&attr, &all)
-        posix_spawnattr_setpgroup(&attr, 0)
-        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
-
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-        typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
-        if let sym = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") {
-            _ = unsafeBitCast(sym, to: CloseFrom.self)(&actions, 3)
-        }
-        let argv: [UnsafeMutablePointer<CChar>?] = ([path] + args).map { strdup($0) } + [nil]
-        defer { for a in argv { free(a) } }
-        var pid = pid_t()
-        let rc = posix_spawn(&pid, path, &actions, &attr, argv, environ)
-        guard rc == 0 else { throw TestError("posix_spawn \(path): \(rc)") }
-        return pid
-    }
 }
