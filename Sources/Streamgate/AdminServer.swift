@@ -58,6 +58,7 @@ final class AdminServer {
         metric("keepalives_sent_total", "counter", "SSE keepalive comments written.", sum(\.keepalivesSent))
         metric("slow_consumer_disconnects_total", "counter", "Streams cut at max_client_buffer.", sum(\.slowConsumerDisconnects))
         metric("bad_requests_total", "counter", "Requests rejected by the HTTP parser.", sum(\.badRequests))
+        metric("accept_errors_total", "counter", "Failed accepts (e.g. out of file descriptors).", sum(\.acceptErrors))
         metric("auth_denials_total", "counter", "Requests refused by authentication or policy.", sum(\.authDenials))
         metric("session_store_lookups_total", "counter", "Redis session lookups.", sum(\.redisLookups))
         metric("session_cache_hits_total", "counter", "Session lookups answered from the cache.", sum(\.sessionCacheHits))

@@ -1,5 +1,8 @@
 import StreamgateCore
 import StreamgateIO
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Counters of one worker; the admin endpoint sums them across workers.
 struct WorkerMetrics: Sendable {
@@ -16,6 +19,7 @@ struct WorkerMetrics: Sendable {
     var badRequests: UInt64 = 0
     var slowConsumerDisconnects: UInt64 = 0
     var authDenials: UInt64 = 0
+    var acceptErrors: UInt64 = 0
     var statusClasses = [UInt64](repeating: 0, count: 6)
 
     mutating func responses(status: Int) {
@@ -68,6 +72,13 @@ final class Worker {
         t.schedule(after: .seconds(1))
         for fd in listenFDs {
             let l = try Listener(loop: loop, fd: fd) { [unowned self] fd in self.accept(fd) }
+            l.onAcceptError = { [unowned self] err in
+                self.metrics.acceptErrors += 1
+                // One line per burst, not per failed accept.
+                if self.metrics.acceptErrors == 1 || self.metrics.acceptErrors % 1000 == 0 {
+                    self.logError("accept failed (errno \(err)\(err == EMFILE || err == ENFILE ? ": out of file descriptors" : "")); retrying in 100ms")
+                }
+            }
             listeners.append(l)
         }
     }

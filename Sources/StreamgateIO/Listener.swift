@@ -63,10 +63,31 @@ public final class Listener {
             throw ListenError(description: "evconnlistener_new failed for \(local)")
         }
         listener = l
-        // EMFILE/ENFILE: libevent would otherwise spin on accept; pause and let the owner resume.
-        evconnlistener_set_error_cb(l) { lst, _ in
-            evconnlistener_disable(lst)
+        // EMFILE/ENFILE: accepting again at once would spin; pause for a moment (as nginx does)
+        // and try again, so the listener recovers once descriptors are free.
+        retryTimer = LoopTimer(loop: loop) { [weak self] in self?.resumeAfterError() }
+        evconnlistener_set_error_cb(l) { _, ctx in
+            Unmanaged<Listener>.fromOpaque(ctx!).takeUnretainedValue().acceptFailed(errno)
         }
+    }
+
+    private var retryTimer: LoopTimer?
+    private var pausedByOwner = false
+    /// Called with errno when accept fails (typically EMFILE); the listener retries by itself.
+    public var onAcceptError: ((Int32) -> Void)?
+    public private(set) var acceptErrors: UInt64 = 0
+
+    private func acceptFailed(_ err: Int32) {
+        acceptErrors += 1
+        guard let listener else { return }
+        evconnlistener_disable(listener)
+        onAcceptError?(err)
+        retryTimer?.schedule(after: .milliseconds(100))
+    }
+
+    private func resumeAfterError() {
+        guard let listener, !pausedByOwner else { return }
+        evconnlistener_enable(listener)
     }
 
     deinit { close() }
@@ -74,11 +95,19 @@ public final class Listener {
     public var port: UInt16 { localAddress.port }
 
     /// Stops accepting (connection limit reached, or draining); queued connections wait in the backlog.
-    public func pause() { if let listener { evconnlistener_disable(listener) } }
-    public func resume() { if let listener { evconnlistener_enable(listener) } }
+    public func pause() {
+        pausedByOwner = true
+        if let listener { evconnlistener_disable(listener) }
+    }
+
+    public func resume() {
+        pausedByOwner = false
+        if let listener { evconnlistener_enable(listener) }
+    }
 
     /// Closes the listening socket: new connections go to other processes sharing the port.
     public func close() {
+        retryTimer?.cancel()
         if let l = listener { evconnlistener_free(l); listener = nil }
     }
 }

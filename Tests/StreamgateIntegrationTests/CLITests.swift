@@ -191,6 +191,30 @@ import Glibc
         #expect(log.first?["status"] as? Int == 200)
     }
 
+    /// Out of file descriptors: accept fails (EMFILE), the gateway says so once and pauses its
+    /// listener instead of spinning, and serves again as soon as descriptors are free.
+    @Test func outOfDescriptorsPausesAcceptingAndRecovers() throws {
+        let demo = try CLIDemoUpstream()
+        let dir = try CLITempDir()
+        let gw = try CLIGateway(dir: dir, name: "gw", upstreamPort: demo.port, fileLimit: 48)
+        var idle: [RawClient] = []
+        for _ in 0..<60 { idle.append(try RawClient(port: gw.port)) }
+        #expect(gw.process.waitForOutput(stderr: true, { $0.contains("accept failed") }) != nil,
+                "the gateway reports the failed accepts: \(gw.process.stderr)")
+        idle.removeAll()  // frees descriptors on both sides
+        // The paused listener retries by itself: a fresh request is served.
+        var served = false
+        for _ in 0..<50 where !served {
+            if let c = try? RawClient(port: gw.port, timeout: 2) {
+                c.send("GET /plain HTTP/1.1\r\nHost: demo\r\nConnection: close\r\n\r\n")
+                served = (try? c.readResponse().status) == 200
+            }
+        }
+        #expect(served)
+        gw.process.signal(SIGTERM)
+        #expect(gw.process.waitForExit(timeout: 10) == 0)
+    }
+
     /// SIGTERM while a response is outstanding: the listener closes at once, the request still
     /// completes with 200, and then the process exits 0 without waiting for drain_timeout.
     /// (A scripted upstream, not the demo's /slow: the test must know the request reached the
@@ -457,7 +481,9 @@ final class CLIGateway {
     let accessLogPath: String
 
     /// `port` nil: a free port (retried if another process takes it before the gateway binds).
-    init(dir: CLITempDir, name: String, upstreamPort: UInt16, port fixedPort: UInt16? = nil, drainTimeout: String = "5s") throws {
+    /// `fileLimit`: run under `prlimit --nofile=N:N` (descriptor-exhaustion tests).
+    init(dir: CLITempDir, name: String, upstreamPort: UInt16, port fixedPort: UInt16? = nil, drainTimeout: String = "5s",
+         fileLimit: Int? = nil) throws {
         accessLogPath = dir.path + "/\(name).access.log"
         configPath = dir.path + "/\(name).toml"
         var lastError = ""
@@ -482,7 +508,14 @@ final class CLIGateway {
                 path_prefix = "/"
                 upstream = "demo"
                 """.write(toFile: configPath, atomically: true, encoding: .utf8)
-            let child = try CLIChild(try CLIChild.binary("streamgate"), ["run", "--config", configPath], outputDir: dir.path)
+            let gateway = try CLIChild.binary("streamgate")
+            let runArgs = ["run", "--config", dir.path + "/\(name).toml"]
+            let child: CLIChild
+            if let fileLimit {
+                child = try CLIChild("/usr/bin/prlimit", ["--nofile=\(fileLimit):\(fileLimit)", gateway] + runArgs, outputDir: dir.path)
+            } else {
+                child = try CLIChild(gateway, runArgs, outputDir: dir.path)
+            }
             if child.waitForOutput(stderr: true, { $0.contains("listening on 127.0.0.1:\(port)") }) != nil {
                 process = child
                 self.port = port

@@ -104,7 +104,6 @@ import Testing
             #expect(r.bodyText == "\(i)")
         }
         #expect(!up.hasPendingConnection(timeout: 0.05), "one pooled upstream connection served all three")
-        print("ERRLOG", gw.errorLogText, gw.accessLogText)
     }
 
     @Test func notFoundAndMethodNotAllowedAreJSON() throws {
