@@ -6,7 +6,7 @@ import Glibc
 /// Starts one `DemoWorker` (event loop + SO_REUSEPORT listener) per thread.
 enum DemoServer {
     static func run(_ options: DemoOptions) -> Never {
-        ToolsProcess.raiseFileLimit()
+        ProcessLimits.raiseOpenFileLimit()
         let address: SocketAddress
         do {
             address = try SocketAddress.resolve(options.listen)

@@ -33,9 +33,9 @@ final class LogSink {
     func error(_ message: String) {
         var line: [UInt8] = []
         line.append(contentsOf: #"{"time":"#.utf8)
-        appendJSONString(clock.timestamp(), to: &line)
+        JSON.appendQuoted(clock.timestamp(), to: &line)
         line.append(contentsOf: #","level":"error","msg":"#.utf8)
-        appendJSONString(message, to: &line)
+        JSON.appendQuoted(message, to: &line)
         line.append(contentsOf: "}\n".utf8)
         errors.write(line)
     }

@@ -59,7 +59,7 @@ final class Worker {
         self.settings = settings
         self.logSink = logSink
         self.maxConnections = maxConnections
-        self.requestIDs = RequestIDGenerator(randomPrefix: Crypto.hex(Crypto.randomBytes(6)))
+        self.requestIDs = RequestIDGenerator(randomPrefix: Hex.lowercase(Crypto.randomBytes(6)))
         pools = settings.upstreams.map { UpstreamPool(loop: loop, settings: $0) }
         if let auth = settings.auth {
             store = SessionStore(loop: loop, runtime: auth) { message in logSink.error(message) }

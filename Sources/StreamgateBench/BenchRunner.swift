@@ -7,7 +7,7 @@ import Glibc
 /// Starts the workers (one loop per thread), waits for the duration, prints the report.
 enum BenchRunner {
     static func run(_ options: BenchOptions) -> Never {
-        let limit = ToolsProcess.raiseFileLimit()
+        let limit = ProcessLimits.raiseOpenFileLimit()
         if limit > 0 && options.streams + 64 > limit && !options.json {
             ToolsProcess.printError("warning: \(options.streams) connections but only \(limit) file descriptors")
         }

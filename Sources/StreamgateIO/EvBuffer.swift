@@ -57,8 +57,6 @@ public struct EvBuffer {
         Int(evbuffer_remove_buffer(raw, other.raw, n))
     }
 
-    public func moveAll(to other: EvBuffer) { evbuffer_add_buffer(other.raw, raw) }
-
     public func append(_ bytes: UnsafeRawBufferPointer) {
         if bytes.count > 0 { evbuffer_add(raw, bytes.baseAddress, bytes.count) }
     }
@@ -90,13 +88,5 @@ public struct EvBuffer {
             buf[len + 1] = 0x0A
             evbuffer_add(raw, buf.baseAddress, len + 2)
         }
-    }
-
-    /// Copies out the first `n` bytes (tests and small control paths only).
-    public func copyOut(_ n: Int) -> [UInt8] {
-        let m = min(n, count)
-        var out = [UInt8](repeating: 0, count: m)
-        out.withUnsafeMutableBytes { _ = evbuffer_copyout(raw, $0.baseAddress, m) }
-        return out
     }
 }

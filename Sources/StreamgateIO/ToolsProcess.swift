@@ -4,19 +4,6 @@ import Glibc
 
 /// Process-level helpers for the bundled tools (demo upstream, load generator).
 public enum ToolsProcess {
-    /// Raises the soft open-file limit to the hard limit; returns the new soft limit.
-    /// Thousands of concurrent streams need thousands of descriptors.
-    @discardableResult
-    public static func raiseFileLimit() -> Int {
-        var rl = rlimit()
-        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &rl) == 0 else { return -1 }
-        if rl.rlim_cur < rl.rlim_max {
-            rl.rlim_cur = rl.rlim_max
-            _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &rl)
-        }
-        return Int(clamping: rl.rlim_cur)
-    }
-
     /// Wall-clock microseconds since the epoch: comparable across processes on one host, which
     /// is what end-to-end event latency (`sent_us` stamped by the origin) needs.
     @inline(__always)

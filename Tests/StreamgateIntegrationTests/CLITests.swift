@@ -415,26 +415,6 @@ final class CLIChild {
 
     // MARK: Sockets
 
-    /// A port the kernel considers free right now (bound to port 0, read back, closed).
-    static func freePort() throws -> UInt16 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw TestError("socket: \(errno)") }
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = 0
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let rc = withUnsafeMutablePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa -> Int32 in
-                guard bind(fd, sa, len) == 0 else { return -1 }
-                return getsockname(fd, sa, &len)
-            }
-        }
-        guard rc == 0 else { throw TestError("bind/getsockname: \(errno)") }
-        return UInt16(bigEndian: addr.sin_port)
-    }
-
     /// True when a TCP connect to 127.0.0.1:port is refused (nothing listens there).
     static func connectRefused(port: UInt16) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -488,7 +468,7 @@ final class CLIGateway {
         configPath = dir.path + "/\(name).toml"
         var lastError = ""
         for _ in 0..<(fixedPort == nil ? 5 : 1) {
-            let port = try fixedPort ?? CLIChild.freePort()
+            let port = try fixedPort ?? freeLoopbackPort()
             try """
                 [gateway]
                 workers = 1

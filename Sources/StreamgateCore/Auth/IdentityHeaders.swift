@@ -94,6 +94,6 @@ public struct IdentityHeaders: Sendable, Equatable {
 
     /// `v1=<lowercase hex>`.
     public static func signatureValue(mac: some Sequence<UInt8>) -> String {
-        signatureVersion + "=" + AuthASCII.lowercaseHex(mac)
+        signatureVersion + "=" + Hex.lowercase(mac)
     }
 }

@@ -51,7 +51,7 @@ public struct TokenDigest: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// Lowercase hex, 64 characters: what `{sha256}` renders to in Redis keys.
-    public var hex: String { AuthASCII.lowercaseHex(bytes) }
+    public var hex: String { Hex.lowercase(bytes) }
 
     public var description: String { hex }
 

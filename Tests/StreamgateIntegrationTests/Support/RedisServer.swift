@@ -32,7 +32,7 @@ final class RedisServer {
         self.port = 0
         // Another process may take the port between our probe and redis's bind: try again.
         for _ in 0..<8 {
-            let candidate = try Self.freePort()
+            let candidate = Int(try freeLoopbackPort())
             if let p = try launch(port: candidate) {
                 port = candidate
                 pid = p
@@ -134,28 +134,6 @@ final class RedisServer {
         Glibc.kill(child, SIGKILL)
         ChildProcess.reap(child)
         throw StartError(description: "redis-server on port \(port) never answered PING")
-    }
-
-
-
-    /// Binds port 0 on loopback and returns the port the kernel chose.
-    private static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw StartError(description: "socket: \(errno)") }
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = 0
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let rc = withUnsafeMutablePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa -> Int32 in
-                guard bind(fd, sa, len) == 0 else { return -1 }
-                return getsockname(fd, sa, &len)
-            }
-        }
-        guard rc == 0 else { throw StartError(description: "bind/getsockname: \(errno)") }
-        return Int(UInt16(bigEndian: addr.sin_port))
     }
 
     /// One PING over a fresh TCP connection; any RESP answer (+PONG, -NOAUTH) means ready.

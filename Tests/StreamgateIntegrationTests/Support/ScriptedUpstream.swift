@@ -48,8 +48,26 @@ final class ScriptedUpstream {
     }
 }
 
-/// A port nothing listens on (bound then closed), for connection-refused tests.
-func unusedPort() -> UInt16 {
-    let s = try! ScriptedUpstream()
-    return s.port
+/// A loopback port the kernel considers free right now (bound to port 0, read back, closed):
+/// for servers that cannot bind port 0 themselves, and for connection-refused tests.
+func freeLoopbackPort() throws -> UInt16 {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw TestError("socket: \(errno)") }
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_port = 0
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let rc = withUnsafeMutablePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa -> Int32 in
+            guard bind(fd, sa, len) == 0 else { return -1 }
+            return getsockname(fd, sa, &len)
+        }
+    }
+    guard rc == 0 else { throw TestError("bind/getsockname: \(errno)") }
+    return UInt16(bigEndian: addr.sin_port)
 }
+
+/// A port nothing listens on, for connection-refused tests.
+func unusedPort() -> UInt16 { try! freeLoopbackPort() }
