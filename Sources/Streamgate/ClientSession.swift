@@ -23,7 +23,10 @@ final class ClientSession: ConnectionDelegate {
     let client: Connection
     let clientIP: String
     private(set) var state: State = .readingHead
-    private var parser: RequestHeadParser
+    /// Present only while a head is being read: a held stream does not keep ~230 bytes of
+    /// parser state.
+    private var headParser: Box<RequestHeadParser>?
+    private var hasPartialHead: Bool { headParser?.value.hasPartialHead ?? false }
     private(set) var exchange: ProxyExchange?
     private var requestsServed = 0
     private var processing = false
@@ -42,7 +45,6 @@ final class ClientSession: ConnectionDelegate {
         self.worker = worker
         self.client = client
         self.clientIP = client.peerAddress?.ipString ?? "-"
-        self.parser = RequestHeadParser(limits: worker.settings.limits)
         client.delegate = self
         client.setMaxReadSize(64 * 1024)
         client.setWriteLowWatermark(0)
@@ -77,21 +79,23 @@ final class ClientSession: ConnectionDelegate {
             let available = client.inputCount
             if available == 0 { return }
             let view = client.input.peek(max: min(available, settings.limits.maxHeaderBytes + 4))
+            let parser = headParser ?? Box(RequestHeadParser(limits: settings.limits))
+            headParser = parser
             let result: (consumed: Int, head: HTTPRequestHead?)
             do {
-                result = try parser.feed(view)
+                result = try parser.value.feed(view)
             } catch {
                 fail(error, head: nil)
                 return
             }
             client.input.drain(result.consumed)
             guard let head = result.head else {
-                if parser.hasPartialHead { startHeadDeadline() }
+                if parser.value.hasPartialHead { startHeadDeadline() }
                 if result.consumed == 0 { return }
                 continue
             }
             headDeadline?.cancel()
-            parser.reset()
+            headParser = nil
             requestsServed += 1
             dispatch(head)
         }
@@ -269,7 +273,7 @@ final class ClientSession: ConnectionDelegate {
     }
 
     private func headDeadlinePassed() {
-        guard state == .readingHead, parser.hasPartialHead else { return }
+        guard state == .readingHead, hasPartialHead else { return }
         respond(.error(status: 408, code: "request_timeout", requestID: nil, close: true),
                 to: nil, requestID: nil, route: nil, start: EventLoop.now())
     }
@@ -348,7 +352,7 @@ final class ClientSession: ConnectionDelegate {
 
     /// Drain: idle keep-alive connections close now; busy ones close after their exchange.
     func beginDrain() {
-        if state == .readingHead && !parser.hasPartialHead && client.inputCount == 0 { closeNow() }
+        if state == .readingHead && !hasPartialHead && client.inputCount == 0 { closeNow() }
         exchange?.beginDrain()
     }
 
@@ -391,7 +395,7 @@ final class ClientSession: ConnectionDelegate {
     func connection(_ connection: Connection, event: ConnectionEvent) {
         switch (state, event) {
         case (.readingHead, .readTimeout):
-            if parser.hasPartialHead {
+            if hasPartialHead {
                 respond(.error(status: 408, code: "request_timeout", requestID: nil, close: true),
                         to: nil, requestID: nil, route: nil, start: EventLoop.now())
             } else {

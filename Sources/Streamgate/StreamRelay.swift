@@ -7,7 +7,7 @@ import StreamgateIO
 /// on a manual clock); this class only wires it to a loop timer and the exchange.
 final class StreamRelay {
     unowned let exchange: ProxyExchange
-    private var tracker = SSEBoundaryTracker()
+    private var tracker = SSEBoundaryTracker(recordsEventID: false)
     private var timer: SSEStreamTimer
     private var loopTimer: LoopTimer?
     /// An end was requested and waits for the next boundary in the upstream bytes.
@@ -17,10 +17,13 @@ final class StreamRelay {
     private var stopped = false
     private let auth: ExchangeAuth?
     private var recheckTimer: LoopTimer?
+    /// `keepalive` in nanoseconds (nil when off), for the per-read fast path in `afterRelay`.
+    private let keepaliveNanos: UInt64?
 
     init(exchange: ProxyExchange, settings: ProxySettings.StreamSettings, auth: ExchangeAuth?) {
         self.exchange = exchange
         self.auth = auth
+        keepaliveNanos = settings.keepalive.flatMap { $0 > .zero ? UInt64($0.nanosecondsClamped) : nil }
         let now = EventLoop.now()
         var maxDuration = settings.maxStreamDuration
         var expiresAt: NanoTime?
@@ -70,20 +73,12 @@ final class StreamRelay {
         }
     }
 
-    /// Scans the next `length` upstream payload bytes. Returns how many to forward and whether
-    /// the stream must end right after them (a pending end reached a boundary).
-    func scan(_ input: EvBuffer, length: Int) -> (forward: Int, endHere: Bool) {
+    /// Scans upstream payload bytes. Returns how many to forward and whether the stream must end
+    /// right after them (a pending end reached a boundary).
+    func scan(_ payload: UnsafeRawBufferPointer) -> (forward: Int, endHere: Bool) {
         let stop = endPending != nil
-        var consumed = 0
-        var hitBoundary = false
-        input.forEachSegment(length: length) { seg in
-            guard !hitBoundary else { return }
-            let n = tracker.scan(seg, stopAtBoundary: stop)
-            consumed += n
-            if stop && n < seg.count { hitBoundary = true }
-            if stop && n == seg.count && tracker.isAtBoundary { hitBoundary = true }
-        }
-        return (consumed, hitBoundary)
+        let n = tracker.scan(payload, stopAtBoundary: stop)
+        return (n, stop && (n < payload.count || tracker.isAtBoundary))
     }
 
     /// After each batch of upstream reads: feed the clock and act on what is due.
@@ -92,6 +87,12 @@ final class StreamRelay {
         let now = EventLoop.now()
         timer.bytesFromUpstream(now: now)
         timer.bytesSentToClient(now: now)
+        // Relayed bytes push the idle and keepalive deadlines later, so with no end pending the
+        // armed timer still fires first, re-evaluates and re-arms. One exception: a keepalive
+        // that came due mid-event is off the schedule while it waits for a boundary, and these
+        // bytes restart its countdown: if that lands before the armed deadline, evaluate now.
+        if endPending == nil, let armed = armedDeadline, loopTimer?.isArmed == true, now < armed,
+           keepaliveNanos.map({ armed.nanoseconds <= now.nanoseconds &+ $0 }) ?? true { return }
         evaluate(now: now)
     }
 

@@ -134,6 +134,48 @@ public final class Connection {
         }
     }
 
+    /// Writes the list's pieces in order, then resets it. On a plain socket with nothing queued
+    /// they go straight to the kernel in one `writev`, uncopied; whatever the kernel does not
+    /// take (or everything, behind queued output) is copied into the output buffer, whose
+    /// usual flush, watermarks and timeouts then apply.
+    /// Returns the bytes now queued in the output buffer (0: everything went to the kernel).
+    @discardableResult
+    public func write(_ list: GatherList) -> Int {
+        defer { list.reset() }
+        guard let bev, list.count > 0 else { return outputCount }
+        let out = bufferevent_get_output(bev)
+        var written = 0
+        if directWrites && !flushQueued && evbuffer_get_length(out) == 0 {
+            let n = writev(bufferevent_getfd(bev), list.vectors, Int32(list.count))
+            if n == list.byteCount { return 0 }
+            // On an error everything is queued: the flush meets the same error and reports it
+            // through the event callback, like any other write failure.
+            if n > 0 { written = n }
+        }
+        for i in 0..<list.count {
+            let v = list.vectors[i]
+            if written >= v.iov_len { written -= v.iov_len; continue }
+            evbuffer_add(out, v.iov_base + written, v.iov_len - written)
+            written = 0
+        }
+        return evbuffer_get_length(out)
+    }
+
+    /// Hands the socket over (to a `StreamSource`): the bufferevent is freed, the descriptor
+    /// stays open and is the caller's to close. Only a plain, connected socket with nothing
+    /// buffered either way can go; nil (and nothing changed) otherwise.
+    public func detachDescriptor() -> Int32? {
+        guard let b = bev, directWrites, !flushQueued,
+              evbuffer_get_length(bufferevent_get_input(b)) == 0,
+              evbuffer_get_length(bufferevent_get_output(b)) == 0 else { return nil }
+        let fd = bufferevent_getfd(b)
+        guard fd >= 0 else { return nil }
+        // With no descriptor the bufferevent's close-on-free has nothing to close.
+        guard bufferevent_setfd(b, -1) == 0 else { return nil }
+        free()
+        return fd
+    }
+
     private func onEvent(_ what: Int16) {
         let w = Int32(what)
         // libevent stops reading after a read-side timeout, EOF or error: keep our flag true to it,

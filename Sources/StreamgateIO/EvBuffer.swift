@@ -73,20 +73,8 @@ public struct EvBuffer {
     public func appendChunkHeader(_ size: Int) {
         var line: (UInt64, UInt64, UInt64) = (0, 0, 0)
         withUnsafeMutableBytes(of: &line) { buf in
-            let digits: StaticString = "0123456789abcdef"
-            var n = UInt(size)
-            var len = 0
-            repeat { len += 1; n >>= 4 } while n > 0
-            n = UInt(size)
-            var i = len
-            while i > 0 {
-                i -= 1
-                buf[i] = digits.utf8Start[Int(n & 0xF)]
-                n >>= 4
-            }
-            buf[len] = 0x0D
-            buf[len + 1] = 0x0A
-            evbuffer_add(raw, buf.baseAddress, len + 2)
+            let p = buf.baseAddress!.assumingMemoryBound(to: UInt8.self)
+            evbuffer_add(raw, p, ChunkSizeLine.write(size, into: p))
         }
     }
 }

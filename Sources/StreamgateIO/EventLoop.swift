@@ -15,6 +15,11 @@ public final class EventLoop {
     private var wakeEvent: OpaquePointer?
     private var flushQueue: [Connection] = []
     private var flushEvent: OpaquePointer?
+    /// Where stream sources read: each read is relayed before its callback returns, so one
+    /// buffer serves every socket of the loop.
+    let readScratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
+    /// Reused for every gathered write on this loop.
+    public let gather = GatherList()
 
     /// Must run once per process before any loop exists. libevent's own locking is left off
     /// (every loop object is confined to one thread; other threads reach a loop only through
@@ -66,6 +71,7 @@ public final class EventLoop {
     }
 
     deinit {
+        readScratch.deallocate()
         flushQueue.removeAll()
         if let flushEvent { event_free(flushEvent) }
         handle.detach()

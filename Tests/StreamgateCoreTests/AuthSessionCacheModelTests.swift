@@ -5,17 +5,6 @@ import Testing
 /// against a deliberately naive model (an array in recency order).
 @Suite("AuthSessionCacheModel")
 struct AuthSessionCacheModelTests {
-    struct SplitMix64: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     struct Model {
         struct Entry { var key: Int; var positive: Bool; var deadline: UInt64 }
         var entries: [Entry] = []  // most recent first
@@ -69,7 +58,7 @@ struct AuthSessionCacheModelTests {
 
     @Test(arguments: [(capacity: 8, seed: UInt64(1)), (capacity: 1, seed: 2), (capacity: 0, seed: 3), (capacity: 40, seed: 4)])
     func matchesModel(capacity: Int, seed: UInt64) {
-        var rng = SplitMix64(state: seed)
+        var rng = SeededRNG(seed: seed)
         let ttl: UInt64 = 30_000_000_000, negativeTTL: UInt64 = 5_000_000_000
         var cache = SessionCache<Int>(capacity: capacity, cacheTTL: .nanoseconds(Int64(ttl)), negativeTTL: .nanoseconds(Int64(negativeTTL)))
         var model = Model(capacity: capacity, ttl: ttl, negativeTTL: negativeTTL)

@@ -89,7 +89,7 @@ struct JSONTests {
 @Suite("JSONRobustness")
 struct JSONRobustnessTests {
     @Test func randomInputNeverCrashes() {
-        var rng = AuthSessionCacheModelTests.SplitMix64(state: 42)
+        var rng = SeededRNG(seed: 42)
         let alphabet = Array(#"{}[]":,-+.0123456789eEtrufalsn \"\\u/abDCFF"#.utf8) + [0x00, 0x0A, 0xC3, 0xA9, 0xED, 0xF0, 0x9F]
         var accepted = 0
         for _ in 0..<20_000 {

@@ -159,6 +159,36 @@ private func scanned(_ s: String) -> SSEBoundaryTracker {
         }
     }
 
+    /// The relay's tracker skips recording `id:` values; its boundaries, stops and event counts
+    /// must be exactly those of a recording tracker, byte by byte and with `stopAtBoundary`.
+    @Test func boundariesDoNotDependOnRecordingEventIDs() {
+        var rng = SeededRNG(seed: 0x1D)
+        for _ in 0..<300 {
+            let stream = SSEStreamGenerator.stream(&rng, lines: Int.random(in: 1...30, using: &rng))
+            var recording = SSEBoundaryTracker()
+            var boundaryOnly = SSEBoundaryTracker(recordsEventID: false)
+            let stop = Bool.random(using: &rng)
+            for read in SSEStreamGenerator.splits(&rng, count: stream.count) {
+                var rest = stream[read]
+                while !rest.isEmpty {
+                    let a = rest.withUnsafeBytes { recording.scan($0, stopAtBoundary: stop) }
+                    let b = rest.withUnsafeBytes { boundaryOnly.scan($0, stopAtBoundary: stop) }
+                    #expect(a == b, "\(String(decoding: stream, as: UTF8.self).debugDescription)")
+                    #expect(recording.isAtBoundary == boundaryOnly.isAtBoundary)
+                    if a == 0 {  // stopped at a boundary: step over one byte
+                        let one = [rest.first!]
+                        #expect(recording.scan(one) == boundaryOnly.scan(one))
+                        rest = rest.dropFirst()
+                    } else {
+                        rest = rest.dropFirst(a)
+                    }
+                }
+            }
+            #expect(recording.eventsSeen == boundaryOnly.eventsSeen)
+            #expect(boundaryOnly.lastEventID == nil)
+        }
+    }
+
     /// The property the relay depends on: writing a keepalive wherever the tracker reports a
     /// boundary never changes a dispatched event. Random streams, random read sizes; a
     /// keepalive goes in at every boundary reachable with `stopAtBoundary`.

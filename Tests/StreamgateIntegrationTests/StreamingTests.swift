@@ -92,6 +92,54 @@ import Glibc
         gw.stop()
     }
 
+    /// The relay reads a live stream's socket straight into a per-loop buffer and writes each
+    /// read with one gathered write, queueing what the client's socket does not take. Here a
+    /// burst far larger than one read, in chunks of every size with writes split anywhere
+    /// (inside size lines, CRLFs and events), goes to a client that reads nothing until the
+    /// upstream is done. 6 MB is more than loopback's socket buffers hold (4 MB send buffer at
+    /// most), so writes turn partial and the rest waits in the queue.
+    @Test func burstInAwkwardChunksReachesALaggingReaderByteExact() throws {
+        let up = try ScriptedUpstream()
+        let gw = try GatewayHarness(toml: simpleConfig(upstreamPort: up.port, routeExtra: "max_client_buffer = \"16MiB\""))
+        let raw = try Self.connect(port: gw.port, receiveBuffer: 4096)
+        raw.send("GET /burst HTTP/1.1\r\nHost: h\r\nAccept: text/event-stream\r\n\r\n")
+        let u = try up.accept()
+        _ = try u.readHead()
+
+        var rng = SeededRNG(seed: 0x5EED)
+        var payload: [UInt8] = []
+        var events = 0
+        while payload.count < 6_000_000 {
+            events += 1
+            let filler = String(repeating: "x", count: Int(rng.next() % 900))
+            payload += Array("id: \(events)\ndata: \(events) \(filler)\n\n".utf8)
+        }
+        var wire: [UInt8] = Array(Self.streamHead.utf8)
+        var at = 0
+        while at < payload.count {
+            let n = min(payload.count - at, 1 + Int(rng.next() % 20_000))
+            wire += Array((String(n, radix: 16) + "\r\n").utf8) + payload[at..<at + n] + Array("\r\n".utf8)
+            at += n
+        }
+        wire += Array("0\r\n\r\n".utf8)
+        var sent = 0
+        while sent < wire.count {
+            let n = min(wire.count - sent, 1 + Int(rng.next() % 70_000))
+            u.send(Array(wire[sent..<sent + n]))
+            sent += n
+        }
+        // The upstream has handed over everything; the gateway is holding most of it.
+        let c = SSETestClient(raw: raw)
+        try c.readHead()
+        try c.read(until: { $0.isFinished }, what: "the terminating chunk")
+        #expect(c.ending == .terminatingChunk)
+        #expect(c.body == payload, "relayed \(c.body.count) bytes, expected \(payload.count), first difference at \(zip(c.body, payload).prefix { $0 == $1 }.count)")
+        #expect(c.events.count == events)
+        #expect(c.events.last?.lastEventID == "\(events)")
+        c.close()
+        gw.stop()
+    }
+
     @Test func responseOnSSERouteWithoutEventStreamTypeIsStreamedChunked() throws {
         let up = try ScriptedUpstream()
         let gw = try GatewayHarness(toml: simpleConfig(upstreamPort: up.port, routeExtra: "sse = true"))

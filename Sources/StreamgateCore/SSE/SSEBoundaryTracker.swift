@@ -65,8 +65,14 @@ public struct SSEBoundaryTracker: Sendable {
     private var idScratch: [UInt8] = []
     private var idScratchHasNUL = false
     private var idScratchTooLong = false
+    /// False for relays that only need boundaries: `id:` values are then not copied aside.
+    private let recordsEventID: Bool
 
-    public init() {}
+    /// - Parameter recordsEventID: keep the last `id:` value (`lastEventID`). A relay that only
+    ///   needs event boundaries passes false and saves the copy per `id:` line.
+    public init(recordsEventID: Bool = true) {
+        self.recordsEventID = recordsEventID
+    }
 
     /// True when the bytes scanned so far end exactly at an event boundary.
     public var isAtBoundary: Bool {
@@ -168,6 +174,12 @@ public struct SSEBoundaryTracker: Sendable {
                     if state == .data { hasData = true }
                 }
                 // The name ended (or was longer, e.g. `datax`); the rest is skipped.
+                state = .skipLine
+                if b == UInt8(ascii: ":") { i &+= 1 }
+
+            case .id where !recordsEventID:
+                // Only the boundary matters: `id` puts us inside an event like any field.
+                if b == UInt8(ascii: ":") || b == 0x0A || b == 0x0D { inEvent = true }
                 state = .skipLine
                 if b == UInt8(ascii: ":") { i &+= 1 }
 
