@@ -93,6 +93,14 @@ final class ProxyExchange: UpstreamConnectionOwner, StreamSourceDelegate {
     /// The session's connection, held directly: the relay path reaches it on every read.
     let client: Connection
 
+    deinit {
+        // Normally let go already; a connection still attached must not call back into us.
+        if let up = upstream {
+            up.owner = nil
+            up.connection.close()
+        }
+    }
+
     /// True while the client's request body is still being relayed.
     var wantsRequestBody: Bool { !requestBodyDone && !finished }
 

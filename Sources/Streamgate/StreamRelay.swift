@@ -91,7 +91,7 @@ final class StreamRelay {
         // armed timer still fires first, re-evaluates and re-arms. One exception: a keepalive
         // that came due mid-event is off the schedule while it waits for a boundary, and these
         // bytes restart its countdown: if that lands before the armed deadline, evaluate now.
-        if endPending == nil, let armed = armedDeadline, loopTimer?.isArmed == true, now < armed,
+        if endPending == nil, let armed = armedDeadline, now < armed,
            keepaliveNanos.map({ armed.nanoseconds <= now.nanoseconds &+ $0 }) ?? true { return }
         evaluate(now: now)
     }
@@ -161,6 +161,7 @@ final class StreamRelay {
         exchange.worker.metrics.streamsOpen -= 1
         loopTimer?.cancel()
         loopTimer = nil
+        armedDeadline = nil
         recheckTimer?.cancel()
         recheckTimer = nil
         if let digest = auth?.digest { exchange.worker.store?.unregister(stream: self, digest: digest) }

@@ -35,6 +35,12 @@ public final class Connection {
     /// TLS and still-connecting sockets leave writing to the bufferevent.
     private var directWrites = false
     private var flushQueued = false
+    /// Set whenever bytes enter the output buffer, cleared once it is seen empty: lets a
+    /// gathered write check for queued output without touching the bufferevent (cold memory
+    /// on a stream that has been quiet for a second). May be true while empty, never the reverse.
+    private var outputQueued = false
+    /// The socket, cached for the direct-write path (valid once `directWrites` is on).
+    private var socketFD: Int32 = -1
     private var outputWatch: OpaquePointer?
 
     /// Wraps an accepted socket.
@@ -84,6 +90,7 @@ public final class Connection {
         // epoll_ctl to arm and disarm a write event.
         if directWrites, let bev, evbuffer_get_length(bufferevent_get_output(bev)) == 0 {
             bufferevent_disable(bev, Int16(EV_WRITE))
+            outputQueued = false
         }
         delegate?.connectionWritable(self)
     }
@@ -94,12 +101,18 @@ public final class Connection {
     private func enableDirectWrites() {
         guard let bev, !directWrites else { return }
         directWrites = true
+        socketFD = bufferevent_getfd(bev)
         bufferevent_disable(bev, Int16(EV_WRITE))
         outputWatch = evbuffer_add_cb(bufferevent_get_output(bev), { _, info, ctx in
             guard let info, info.pointee.n_added > 0 else { return }
-            Unmanaged<Connection>.fromOpaque(ctx!).takeUnretainedValue().scheduleFlush()
+            let c = Unmanaged<Connection>.fromOpaque(ctx!).takeUnretainedValue()
+            c.outputQueued = true
+            c.scheduleFlush()
         }, Unmanaged.passUnretained(self).toOpaque())
-        if evbuffer_get_length(bufferevent_get_output(bev)) > 0 { scheduleFlush() }
+        if evbuffer_get_length(bufferevent_get_output(bev)) > 0 {
+            outputQueued = true
+            scheduleFlush()
+        }
     }
 
     private func scheduleFlush() {
@@ -130,12 +143,13 @@ public final class Connection {
         if evbuffer_get_length(out) > 0 {
             bufferevent_enable(bev, Int16(EV_WRITE))
         } else {
+            outputQueued = false
             delegate?.connectionWritable(self)
         }
     }
 
     /// Writes the list's pieces in order, then resets it. On a plain socket with nothing queued
-    /// they go straight to the kernel in one `writev`, uncopied; whatever the kernel does not
+    /// they go straight to the kernel in one gathered `sendmsg`, uncopied; whatever it does not
     /// take (or everything, behind queued output) is copied into the output buffer, whose
     /// usual flush, watermarks and timeouts then apply.
     /// Returns the bytes now queued in the output buffer (0: everything went to the kernel).
@@ -143,15 +157,19 @@ public final class Connection {
     public func write(_ list: GatherList) -> Int {
         defer { list.reset() }
         guard let bev, list.count > 0 else { return outputCount }
-        let out = bufferevent_get_output(bev)
         var written = 0
-        if directWrites && !flushQueued && evbuffer_get_length(out) == 0 {
-            let n = writev(bufferevent_getfd(bev), list.vectors, Int32(list.count))
+        if directWrites && !flushQueued && !outputQueued {
+            // sendmsg rather than writev: a socket call skips the file layer's bookkeeping.
+            var message = msghdr()
+            message.msg_iov = list.vectors
+            message.msg_iovlen = list.count
+            let n = sendmsg(socketFD, &message, Int32(MSG_NOSIGNAL))
             if n == list.byteCount { return 0 }
             // On an error everything is queued: the flush meets the same error and reports it
             // through the event callback, like any other write failure.
             if n > 0 { written = n }
         }
+        let out = bufferevent_get_output(bev)
         for i in 0..<list.count {
             let v = list.vectors[i]
             if written >= v.iov_len { written -= v.iov_len; continue }

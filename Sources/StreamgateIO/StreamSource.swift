@@ -17,7 +17,7 @@ public protocol StreamSourceDelegate: AnyObject {
 /// A `Connection` reads through a bufferevent: an `ioctl(FIONREAD)` before every `readv`, a
 /// buffer chain allocated per read, and about 1 KB of bufferevent state held per socket for
 /// the life of the stream. An event stream needs none of that: each read is relayed before
-/// the callback returns, so this costs one `read` per readiness and one libevent `event`.
+/// the callback returns, so this costs one `recv` per readiness and one libevent `event`.
 public final class StreamSource {
     private var event: OpaquePointer?
     public private(set) var fd: Int32
@@ -43,9 +43,9 @@ public final class StreamSource {
 
     private func onReadable() {
         let scratch = loop.readScratch
-        // One read per readiness: the poller is level-triggered, so a socket with more to give
+        // One recv per readiness: the poller is level-triggered, so a socket with more to give
         // is reported again next turn, after every other ready socket has had its turn.
-        let n = read(fd, scratch.baseAddress, scratch.count)
+        let n = recv(fd, scratch.baseAddress, scratch.count, 0)
         if n > 0 {
             // Nothing of self is touched after a callback: it may have closed and released us.
             delegate?.streamSource(self, received: UnsafeRawBufferPointer(rebasing: scratch[0..<n]))
