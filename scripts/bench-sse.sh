@@ -50,17 +50,19 @@ done
 
 echo
 echo "SSE: $STREAMS streams x $RATE ev/s, $SIZE B/event, mode=$MODE, duration $DURATION, ramp $RAMP/s (loopback, $(nproc) cores)"
-fmt="%-11s %7s %6s %10s %8s %8s %8s %6s %8s %7s %9s %9s %9s %9s\n"
-printf "$fmt" target conn_ok failed events/s p50_ms p99_ms max_ms early rss_MB cpu_s "ev/s:dir" "p99:dir" "cpu:nginx" "rss:nginx"
+fmt="%-11s %7s %6s %10s %8s %8s %8s %6s %8s %8s %7s %9s %9s %9s %9s\n"
+printf "$fmt" target conn_ok failed events/s p50_ms p99_ms max_ms early rss_MB "KB/strm" cpu_s "ev/s:dir" "p99:dir" "cpu:nginx" "rss:nginx"
 for t in $TARGETS; do
     [ -s "$WORK/$t.json" ] || { printf "%-11s %7s\n" "$t" "n/a"; continue; }
     printf "$fmt" "$t" "$(field "$t" .connects_ok)" "$(field "$t" .connects_failed)" "$(field "$t" .events_per_s)" \
         "$(field "$t" .latency_ms.p50)" "$(field "$t" .latency_ms.p99)" "$(field "$t" .latency_ms.max)" \
-        "$(field "$t" .early_closes)" "$(cat "$WORK/$t.rss")" "$(cat "$WORK/$t.cpu")" \
+        "$(field "$t" .early_closes)" "$(cat "$WORK/$t.rss")" \
+        "$(per_stream_kb "$(cat "$WORK/$t.rss")" "$(cat "$WORK/$t.rss0")" "$(field "$t" .connects_ok)")" "$(cat "$WORK/$t.cpu")" \
         "$(ratio "$(field "$t" .events_per_s)" "$(field direct .events_per_s)")" \
         "$(ratio "$(field "$t" .latency_ms.p99)" "$(field direct .latency_ms.p99)")" \
         "$(ratio "$(cat "$WORK/$t.cpu")" "$(cat "$WORK/nginx.cpu" 2>/dev/null || echo -)")" \
         "$(ratio "$(cat "$WORK/$t.rss")" "$(cat "$WORK/nginx.rss" 2>/dev/null || echo -)")"
 done
-echo "rss_MB = peak resident set of the proxy's processes; cpu_s = their user+system time during the run."
+echo "rss_MB = peak resident set of the proxy's processes; KB/strm = (peak - RSS before the load) / streams held;"
+echo "cpu_s = their user+system time during the run."
 echo "ev/s:dir and p99:dir compare with the direct run; cpu:nginx and rss:nginx with nginx."

@@ -190,6 +190,9 @@ run_case() {
     local before=0
     if [ ${#pids[@]} -gt 0 ]; then before=$(cpu_ticks "${pids[@]}"); fi
     echo 0 >"$WORK/$name.rsspeak"
+    # Resident set before the load: what the held connections add is peak minus this.
+    local idle_kb=0
+    if [ ${#pids[@]} -gt 0 ]; then idle_kb=$(rss_kb "${pids[@]}"); fi
     (
         peak=0
         while true; do
@@ -212,11 +215,20 @@ run_case() {
     if [ -n "$root" ]; then
         awk -v t=$(( after - before )) -v hz="$CLK_TCK" 'BEGIN { printf "%.2f\n", t / hz }' >"$WORK/$name.cpu"
         awk -v k="$(cat "$WORK/$name.rsspeak")" 'BEGIN { printf "%.1f\n", k / 1024 }' >"$WORK/$name.rss"
+        awk -v k="$idle_kb" 'BEGIN { printf "%.1f\n", k / 1024 }' >"$WORK/$name.rss0"
     else
         echo "-" >"$WORK/$name.cpu"
         echo "-" >"$WORK/$name.rss"
+        echo "-" >"$WORK/$name.rss0"
     fi
     sleep "${SETTLE:-1}"
+}
+
+# per_stream_kb PEAK_MB IDLE_MB STREAMS: resident memory each held stream added, in KB.
+per_stream_kb() {
+    awk -v p="$1" -v i="$2" -v n="$3" 'BEGIN {
+        if (p == "-" || i == "-" || n == "" || n == "null" || n + 0 == 0) { print "-" } else { printf "%.2f\n", (p - i) * 1024 / n }
+    }'
 }
 
 # ratio A B: A/B with two decimals, "-" when either is missing or B is zero.
