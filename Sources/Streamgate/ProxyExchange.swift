@@ -666,10 +666,11 @@ final class ProxyExchange: UpstreamConnectionOwner, StreamSourceDelegate {
     /// Appends gateway-made bytes (keepalives, hints, final events) in the client's framing.
     func writeToClient(_ bytes: [UInt8]) {
         guard !bytes.isEmpty else { return }
-        let out = client.output
-        if clientFraming == .chunked { out.appendChunkHeader(bytes.count) }
-        out.append(bytes)
-        if clientFraming == .chunked { out.append(ProxyExchange.crlf) }
+        let gather = client.loop.gather
+        bytes.withUnsafeBytes { b in
+            if clientFraming == .chunked { gather.appendChunk(b) } else { gather.append(b) }
+            client.write(gather)
+        }
     }
 
     private func logExchange(status: Int) {

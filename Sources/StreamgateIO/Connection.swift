@@ -158,7 +158,8 @@ public final class Connection {
         defer { list.reset() }
         guard let bev, list.count > 0 else { return outputCount }
         var written = 0
-        if directWrites && !flushQueued && !outputQueued {
+        // (A queued flush implies queued output: the flag covers both.)
+        if directWrites && !outputQueued {
             // sendmsg rather than writev: a socket call skips the file layer's bookkeeping.
             var message = msghdr()
             message.msg_iov = list.vectors

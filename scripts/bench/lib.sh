@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Shared by scripts/bench-sse.sh and scripts/bench-plain.sh: build, start the demo upstream,
+# Shared by scripts/bench-sse.sh, scripts/bench-plain.sh and scripts/bench/heap-per-stream.sh: build, start the demo upstream,
 # streamgate, nginx and HAProxy on loopback, sample their CPU and RSS from /proc, and tear
 # everything down on exit. Sourced, not run.
 set -euo pipefail
