@@ -9,7 +9,8 @@
 #      BENCH_THREADS (1), UPSTREAM_THREADS (1), SG_WORKERS (2), SG_PROCESSES (1; 2 = two gateway
 #      processes sharing the port, each with SG_WORKERS workers), SOURCE_IPS (8 source addresses),
 #      TARGETS ("direct streamgate nginx haproxy"), STREAMGATE_BIN (default: the release build),
-#      BUILD=0 skips the release build,
+#      REPEAT (1; n runs every target n times, in a rotated order each round, and reports
+#      medians), BUILD=0 skips the release build,
 #      KEEP_WORK=1 keeps logs and configs.
 source "$(dirname "${BASH_SOURCE[0]}")/bench/lib.sh"
 
@@ -22,6 +23,7 @@ MODE=${MODE:-stream}
 BENCH_THREADS=${BENCH_THREADS:-1}
 SOURCE_IPS=${SOURCE_IPS:-8}
 TARGETS=${TARGETS:-direct streamgate nginx haproxy}
+REPEAT=${REPEAT:-1}
 
 if [ $(( STREAMS * 2 + 200 )) -gt "$FD_LIMIT" ]; then
     log "warning: a proxy needs 2 descriptors per stream; STREAMS=$STREAMS exceeds what RLIMIT_NOFILE=$FD_LIMIT allows"
@@ -32,24 +34,45 @@ start_demo
 QUERY="rate=$RATE&size=$SIZE"
 if [ "$MODE" = broadcast ]; then QUERY="$QUERY&mode=broadcast"; fi
 
-for t in $TARGETS; do
-    case $t in
-        direct) port=$UPORT; pid="" ;;
-        streamgate) start_streamgate; port=$SG_PORT; pid=${SG_PID:-} ;;
-        nginx) start_nginx; port=$NGINX_PORT; pid=${NGINX_PID:-} ;;
-        haproxy) start_haproxy; port=$HAPROXY_PORT; pid=${HAPROXY_PID:-} ;;
-        *) log "unknown target $t"; continue ;;
-    esac
-    if [ -z "$port" ]; then continue; fi
-    run_case "$t" "$pid" "$BIN/streamgate-bench" --json \
-        --url "http://127.0.0.1:$port/events?$QUERY" --streams "$STREAMS" --ramp "$RAMP" \
-        --duration "$DURATION" --threads "$BENCH_THREADS" --source-ip-count "$SOURCE_IPS"
-    # Only one proxy holds the machine at a time.
-    if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi
+for round in $(seq 1 "$REPEAT"); do
+    for t in $(rotate $(( round - 1 )) $TARGETS); do
+        case $t in
+            direct) port=$UPORT; pid="" ;;
+            streamgate) start_streamgate; port=$SG_PORT; pid=${SG_PID:-} ;;
+            nginx) start_nginx; port=$NGINX_PORT; pid=${NGINX_PID:-} ;;
+            haproxy) start_haproxy; port=$HAPROXY_PORT; pid=${HAPROXY_PID:-} ;;
+            *) log "unknown target $t"; continue ;;
+        esac
+        if [ -z "$port" ]; then continue; fi
+        run_case "$t.r$round" "$pid" "$BIN/streamgate-bench" --json \
+            --url "http://127.0.0.1:$port/events?$QUERY" --streams "$STREAMS" --ramp "$RAMP" \
+            --duration "$DURATION" --threads "$BENCH_THREADS" --source-ip-count "$SOURCE_IPS"
+        # Only one proxy holds the machine at a time.
+        if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+    done
 done
+for t in $TARGETS; do aggregate_rounds "$t" "$REPEAT"; done
+
+if [ "$REPEAT" -gt 1 ]; then
+    echo
+    echo "Each round (targets in rotated order):"
+    rfmt="%-11s %5s %7s %6s %6s %10s %8s %8s %8s %7s\n"
+    printf "$rfmt" target round conn_ok failed early events/s p99_ms rss_MB "KB/strm" cpu_s
+    for t in $TARGETS; do
+        for round in $(seq 1 "$REPEAT"); do
+            [ -s "$WORK/$t.r$round.json" ] || continue
+            printf "$rfmt" "$t" "$round" "$(field "$t.r$round" .connects_ok)" "$(field "$t.r$round" .connects_failed)" \
+                "$(field "$t.r$round" .early_closes)" "$(field "$t.r$round" .events_per_s)" \
+                "$(field "$t.r$round" .latency_ms.p99)" "$(cat "$WORK/$t.r$round.rss")" \
+                "$(per_stream_kb "$(cat "$WORK/$t.r$round.rss")" "$(cat "$WORK/$t.r$round.rss0")" "$(field "$t.r$round" .connects_ok)")" \
+                "$(cat "$WORK/$t.r$round.cpu")"
+        done
+    done
+fi
 
 echo
 echo "SSE: $STREAMS streams x $RATE ev/s, $SIZE B/event, mode=$MODE, duration $DURATION, ramp $RAMP/s (loopback, $(nproc) cores)"
+if [ "$REPEAT" -gt 1 ]; then echo "Median of $REPEAT rounds per target."; fi
 fmt="%-11s %7s %6s %10s %8s %8s %8s %6s %8s %8s %7s %9s %9s %9s %9s\n"
 printf "$fmt" target conn_ok failed events/s p50_ms p99_ms max_ms early rss_MB "KB/strm" cpu_s "ev/s:dir" "p99:dir" "cpu:nginx" "rss:nginx"
 for t in $TARGETS; do
@@ -57,7 +80,7 @@ for t in $TARGETS; do
     printf "$fmt" "$t" "$(field "$t" .connects_ok)" "$(field "$t" .connects_failed)" "$(field "$t" .events_per_s)" \
         "$(field "$t" .latency_ms.p50)" "$(field "$t" .latency_ms.p99)" "$(field "$t" .latency_ms.max)" \
         "$(field "$t" .early_closes)" "$(cat "$WORK/$t.rss")" \
-        "$(per_stream_kb "$(cat "$WORK/$t.rss")" "$(cat "$WORK/$t.rss0")" "$(field "$t" .connects_ok)")" "$(cat "$WORK/$t.cpu")" \
+        "$(cat "$WORK/$t.kbs")" "$(cat "$WORK/$t.cpu")" \
         "$(ratio "$(field "$t" .events_per_s)" "$(field direct .events_per_s)")" \
         "$(ratio "$(field "$t" .latency_ms.p99)" "$(field direct .latency_ms.p99)")" \
         "$(ratio "$(cat "$WORK/$t.cpu")" "$(cat "$WORK/nginx.cpu" 2>/dev/null || echo -)")" \

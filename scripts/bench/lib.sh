@@ -231,6 +231,46 @@ per_stream_kb() {
     }'
 }
 
+# median: the median of the numbers on stdin, one per line ("-" lines ignored); "-" if none.
+median() {
+    awk '$1 != "-"' | sort -g | awk '{ v[NR] = $1 } END {
+        if (NR == 0) { print "-" } else if (NR % 2) { print v[(NR + 1) / 2] } else { printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 } }'
+}
+
+# aggregate_rounds NAME ROUNDS: NAME.json, .cpu, .rss and .rss0 as the medians of the files
+# NAME.r1 .. NAME.rROUNDS that run_case stored (each number in the JSON on its own), so the
+# tables read one set of files whether there was one round or several.
+aggregate_rounds() {
+    local name=$1 rounds=$2 r ext jsons=()
+    for r in $(seq 1 "$rounds"); do
+        if [ -s "$WORK/$name.r$r.json" ]; then jsons+=("$WORK/$name.r$r.json"); fi
+    done
+    [ ${#jsons[@]} -gt 0 ] || return 0
+    jq -c -s 'def median: sort | if length == 0 then null elif length % 2 == 1 then .[length / 2 | floor]
+                                 else (.[length / 2 - 1] + .[length / 2]) / 2 end;
+        . as $runs | reduce ([$runs[0] | paths(numbers)][]) as $p ($runs[0];
+            setpath($p; [$runs[] | getpath($p) | numbers] | median))' "${jsons[@]}" >"$WORK/$name.json"
+    for ext in cpu rss rss0; do
+        for r in $(seq 1 "$rounds"); do cat "$WORK/$name.r$r.$ext" 2>/dev/null || true; done | median >"$WORK/$name.$ext"
+    done
+    # Per-stream memory is a median of each round's own figure, not one made of two medians.
+    for r in $(seq 1 "$rounds"); do
+        [ -s "$WORK/$name.r$r.json" ] || continue
+        per_stream_kb "$(cat "$WORK/$name.r$r.rss")" "$(cat "$WORK/$name.r$r.rss0")" \
+            "$(jq -r '.connects_ok // 0' "$WORK/$name.r$r.json")"
+    done | median >"$WORK/$name.kbs"
+}
+
+# rotate N WORDS...: the words rotated left by N places (round r of a repeated benchmark runs the
+# targets in a different order, so none always follows the same neighbour's teardown).
+rotate() {
+    local n=$1
+    shift
+    local words=("$@") count=$#
+    local i
+    for i in $(seq 0 $(( count - 1 ))); do printf '%s ' "${words[$(( (i + n) % count ))]}"; done
+}
+
 # ratio A B: A/B with two decimals, "-" when either is missing or B is zero.
 ratio() {
     awk -v a="$1" -v b="$2" 'BEGIN {
