@@ -5,7 +5,8 @@
 #   CONNECTIONS=50 DURATION=10s scripts/bench-plain.sh
 #
 # Env: CONNECTIONS (50), DURATION (10s), TOOL (bench | wrk; default bench), BENCH_THREADS (1),
-#      UPSTREAM_THREADS (1), SG_WORKERS (2), TARGETS ("direct streamgate nginx haproxy"),
+#      UPSTREAM_THREADS (1), SG_WORKERS (2), TARGETS ("direct streamgate nginx haproxy"; target@N
+#      as in bench-sse.sh),
 #      STREAMGATE_BIN (default: the release build), BUILD=0 skips the release build,
 #      KEEP_WORK=1 keeps logs and configs.
 source "$(dirname "${BASH_SOURCE[0]}")/bench/lib.sh"
@@ -47,13 +48,8 @@ build
 start_demo
 
 for t in $TARGETS; do
-    case $t in
-        direct) port=$UPORT; pid="" ;;
-        streamgate) start_streamgate; port=$SG_PORT; pid=${SG_PID:-} ;;
-        nginx) start_nginx; port=$NGINX_PORT; pid=${NGINX_PID:-} ;;
-        haproxy) start_haproxy; port=$HAPROXY_PORT; pid=${HAPROXY_PID:-} ;;
-        *) log "unknown target $t"; continue ;;
-    esac
+    start_target "$t"
+    port=$TARGET_PORT pid=$TARGET_PID
     if [ -z "$port" ]; then continue; fi
     url="http://127.0.0.1:$port/plain"
     if [ "$TOOL" = wrk ]; then
@@ -67,10 +63,10 @@ done
 
 echo
 echo "GET /plain: $CONNECTIONS keep-alive connections, duration $DURATION, load tool $TOOL (loopback, $(nproc) cores)"
-fmt="%-11s %10s %11s %8s %8s %8s %8s %7s %11s %9s %10s %9s\n"
+fmt="%-13s %10s %11s %8s %8s %8s %8s %7s %11s %9s %10s %9s\n"
 printf "$fmt" target requests req/s p50_ms p99_ms max_ms rss_MB cpu_s cpu_us/req "rps:dir" "rps:nginx" "cpu:nginx"
 for t in $TARGETS; do
-    [ -s "$WORK/$t.json" ] || { printf "%-11s %10s\n" "$t" "n/a"; continue; }
+    [ -s "$WORK/$t.json" ] || { printf "%-13s %10s\n" "$t" "n/a"; continue; }
     req=$(field "$t" .requests)
     cpu=$(cat "$WORK/$t.cpu")
     per=$(awk -v c="$cpu" -v r="$req" 'BEGIN { if (c == "-" || r + 0 == 0) print "-"; else printf "%.1f\n", c * 1e6 / r }')

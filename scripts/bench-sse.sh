@@ -8,7 +8,9 @@
 #      RAMP new connections/s (2000, 0 = all at once), MODE (stream | broadcast),
 #      BENCH_THREADS (1), UPSTREAM_THREADS (1), SG_WORKERS (2), SG_PROCESSES (1; 2 = two gateway
 #      processes sharing the port, each with SG_WORKERS workers), SOURCE_IPS (8 source addresses),
-#      TARGETS ("direct streamgate nginx haproxy"), STREAMGATE_BIN (default: the release build),
+#      TARGETS ("direct streamgate nginx haproxy"; a target@N sets N workers per streamgate
+#      process, N nginx workers or N HAProxy threads: "streamgate@1 nginx nginx@1"),
+#      REF (nginx; the target the cpu and rss ratios compare with), STREAMGATE_BIN (default: the release build),
 #      REPEAT (1; n runs every target n times, in a rotated order each round, and reports
 #      medians), BUILD=0 skips the release build,
 #      KEEP_WORK=1 keeps logs and configs.
@@ -24,6 +26,7 @@ BENCH_THREADS=${BENCH_THREADS:-1}
 SOURCE_IPS=${SOURCE_IPS:-8}
 TARGETS=${TARGETS:-direct streamgate nginx haproxy}
 REPEAT=${REPEAT:-1}
+REF=${REF:-nginx}
 
 if [ $(( STREAMS * 2 + 200 )) -gt "$FD_LIMIT" ]; then
     log "warning: a proxy needs 2 descriptors per stream; STREAMS=$STREAMS exceeds what RLIMIT_NOFILE=$FD_LIMIT allows"
@@ -36,13 +39,8 @@ if [ "$MODE" = broadcast ]; then QUERY="$QUERY&mode=broadcast"; fi
 
 for round in $(seq 1 "$REPEAT"); do
     for t in $(rotate $(( round - 1 )) $TARGETS); do
-        case $t in
-            direct) port=$UPORT; pid="" ;;
-            streamgate) start_streamgate; port=$SG_PORT; pid=${SG_PID:-} ;;
-            nginx) start_nginx; port=$NGINX_PORT; pid=${NGINX_PID:-} ;;
-            haproxy) start_haproxy; port=$HAPROXY_PORT; pid=${HAPROXY_PID:-} ;;
-            *) log "unknown target $t"; continue ;;
-        esac
+        start_target "$t"
+        port=$TARGET_PORT pid=$TARGET_PID
         if [ -z "$port" ]; then continue; fi
         run_case "$t.r$round" "$pid" "$BIN/streamgate-bench" --json \
             --url "http://127.0.0.1:$port/events?$QUERY" --streams "$STREAMS" --ramp "$RAMP" \
@@ -56,7 +54,7 @@ for t in $TARGETS; do aggregate_rounds "$t" "$REPEAT"; done
 if [ "$REPEAT" -gt 1 ]; then
     echo
     echo "Each round (targets in rotated order):"
-    rfmt="%-11s %5s %7s %6s %6s %10s %8s %8s %8s %7s\n"
+    rfmt="%-13s %5s %7s %6s %6s %10s %8s %8s %8s %7s\n"
     printf "$rfmt" target round conn_ok failed early events/s p99_ms rss_MB "KB/strm" cpu_s
     for t in $TARGETS; do
         for round in $(seq 1 "$REPEAT"); do
@@ -73,19 +71,19 @@ fi
 echo
 echo "SSE: $STREAMS streams x $RATE ev/s, $SIZE B/event, mode=$MODE, duration $DURATION, ramp $RAMP/s (loopback, $(nproc) cores)"
 if [ "$REPEAT" -gt 1 ]; then echo "Median of $REPEAT rounds per target."; fi
-fmt="%-11s %7s %6s %10s %8s %8s %8s %6s %8s %8s %7s %9s %9s %9s %9s\n"
-printf "$fmt" target conn_ok failed events/s p50_ms p99_ms max_ms early rss_MB "KB/strm" cpu_s "ev/s:dir" "p99:dir" "cpu:nginx" "rss:nginx"
+fmt="%-13s %7s %6s %10s %8s %8s %8s %6s %8s %8s %7s %9s %8s %9s %9s\n"
+printf "$fmt" target conn_ok failed events/s p50_ms p99_ms max_ms early rss_MB "KB/strm" cpu_s "ev/s:dir" "+p99_ms" "cpu:$REF" "rss:$REF"
 for t in $TARGETS; do
-    [ -s "$WORK/$t.json" ] || { printf "%-11s %7s\n" "$t" "n/a"; continue; }
+    [ -s "$WORK/$t.json" ] || { printf "%-13s %7s\n" "$t" "n/a"; continue; }
     printf "$fmt" "$t" "$(field "$t" .connects_ok)" "$(field "$t" .connects_failed)" "$(field "$t" .events_per_s)" \
         "$(field "$t" .latency_ms.p50)" "$(field "$t" .latency_ms.p99)" "$(field "$t" .latency_ms.max)" \
         "$(field "$t" .early_closes)" "$(cat "$WORK/$t.rss")" \
         "$(cat "$WORK/$t.kbs")" "$(cat "$WORK/$t.cpu")" \
         "$(ratio "$(field "$t" .events_per_s)" "$(field direct .events_per_s)")" \
-        "$(ratio "$(field "$t" .latency_ms.p99)" "$(field direct .latency_ms.p99)")" \
-        "$(ratio "$(cat "$WORK/$t.cpu")" "$(cat "$WORK/nginx.cpu" 2>/dev/null || echo -)")" \
-        "$(ratio "$(cat "$WORK/$t.rss")" "$(cat "$WORK/nginx.rss" 2>/dev/null || echo -)")"
+        "$(difference "$(field "$t" .latency_ms.p99)" "$(field direct .latency_ms.p99)")" \
+        "$(ratio "$(cat "$WORK/$t.cpu")" "$(cat "$WORK/$REF.cpu" 2>/dev/null || echo -)")" \
+        "$(ratio "$(cat "$WORK/$t.rss")" "$(cat "$WORK/$REF.rss" 2>/dev/null || echo -)")"
 done
 echo "rss_MB = peak resident set of the proxy's processes; KB/strm = (peak - RSS before the load) / streams held;"
 echo "cpu_s = their user+system time during the run."
-echo "ev/s:dir and p99:dir compare with the direct run; cpu:nginx and rss:nginx with nginx."
+echo "ev/s:dir compares with the direct run, +p99_ms is the p99 added over it; cpu:$REF and rss:$REF compare with $REF."

@@ -124,6 +124,7 @@ start_nginx() {
     # As root, nginx would hand workers to `nobody`, who cannot use the temp dirs under $WORK.
     if [ "$(id -u)" = 0 ]; then user="user root;"; fi
     sed -e "s|@WORK@|$dir|g" -e "s|@PORT@|$NGINX_PORT|g" -e "s|@UPORT@|$UPORT|g" -e "s|@USER@|$user|g" -e "s|@FDLIMIT@|$FD_LIMIT|g" \
+        -e "s|@NGINX_WORKERS@|${NGINX_WORKERS:-2}|g" \
         "$BENCH_DIR/nginx.conf.in" >"$dir/nginx.conf"
     "$NGINX" -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf" >"$dir/stdout.log" 2>&1 &
     NGINX_PID=$!
@@ -140,6 +141,7 @@ start_haproxy() {
     HAPROXY_PORT=$(free_port)
     local maxconn=$(( (FD_LIMIT - 200) / 2 ))
     sed -e "s|@PORT@|$HAPROXY_PORT|g" -e "s|@UPORT@|$UPORT|g" -e "s|@MAXCONN@|$maxconn|g" \
+        -e "s|@HAPROXY_THREADS@|${HAPROXY_THREADS:-2}|g" \
         "$BENCH_DIR/haproxy.cfg.in" >"$WORK/haproxy.cfg"
     "$HAPROXY" -db -f "$WORK/haproxy.cfg" >"$WORK/haproxy.log" 2>&1 &
     HAPROXY_PID=$!
@@ -150,6 +152,23 @@ start_haproxy() {
         log "haproxy did not start (skipped): $(tail -3 "$WORK/haproxy.log" | tr '\n' ' ')"
         HAPROXY_PORT=""
     fi
+}
+
+# start_target SPEC: starts what a benchmark target names and sets TARGET_PORT (empty when it
+# could not start) and TARGET_PID (empty for direct). SPEC is direct, streamgate, nginx or
+# haproxy, optionally with @N: N workers per streamgate process, N nginx worker processes or N
+# HAProxy threads (so one run can compare, say, streamgate@1 with nginx and nginx@1).
+start_target() {
+    local name=${1%@*} n=""
+    if [ "$name" != "$1" ]; then n=${1##*@}; fi
+    TARGET_PORT="" TARGET_PID=""
+    case $name in
+        direct) TARGET_PORT=$UPORT ;;
+        streamgate) SG_WORKERS=${n:-${SG_WORKERS:-2}} start_streamgate; TARGET_PORT=$SG_PORT; TARGET_PID=${SG_PID:-} ;;
+        nginx) NGINX_WORKERS=${n:-${NGINX_WORKERS:-2}} start_nginx; TARGET_PORT=$NGINX_PORT; TARGET_PID=${NGINX_PID:-} ;;
+        haproxy) HAPROXY_THREADS=${n:-${HAPROXY_THREADS:-2}} start_haproxy; TARGET_PORT=$HAPROXY_PORT; TARGET_PID=${HAPROXY_PID:-} ;;
+        *) log "unknown target $1" ;;
+    esac
 }
 
 # A process and its direct children (nginx master + workers).
@@ -276,6 +295,13 @@ ratio() {
     awk -v a="$1" -v b="$2" 'BEGIN {
         if (a == "" || b == "" || a == "-" || b == "-" || a == "null" || b == "null" || b + 0 == 0) { print "-" }
         else { printf "%.2fx\n", a / b } }'
+}
+
+# difference A B: A-B with three decimals, "-" when either is missing.
+difference() {
+    awk -v a="$1" -v b="$2" 'BEGIN {
+        if (a == "" || b == "" || a == "-" || b == "-" || a == "null" || b == "null") { print "-" }
+        else { printf "%.3f\n", a - b } }'
 }
 
 # field NAME JQ: a value from NAME.json, "-" if the case did not run. Fractions get 3 decimals.
