@@ -389,12 +389,12 @@ final class ProxyExchange: UpstreamConnectionOwner, StreamSourceDelegate {
         var end: StreamBatchEnd?
         do {
             loop: while true {
-                let rest = UnsafeRawBufferPointer(rebasing: bytes[at...])
+                let rest = bytes.view(from: at, count: bytes.count - at)
                 switch try decoder.next(prefix: rest, available: rest.count) {
                 case .data(let n):
-                    let (forward, endHere) = stream.scan(UnsafeRawBufferPointer(rebasing: rest[0..<n]))
+                    let (forward, endHere) = stream.scan(rest.view(from: 0, count: n))
                     if gather.isFull { client.write(gather) }
-                    let payload = UnsafeRawBufferPointer(rebasing: rest[0..<forward])
+                    let payload = rest.view(from: 0, count: forward)
                     if chunked { gather.appendChunk(payload) } else { gather.append(payload) }
                     bytesOut += UInt64(forward)
                     at += forward
@@ -449,9 +449,7 @@ final class ProxyExchange: UpstreamConnectionOwner, StreamSourceDelegate {
         guard source == nil, requestBodyDone, let up = upstream, let fd = up.connection.detachDescriptor() else { return }
         up.owner = nil
         upstream = nil
-        let s = StreamSource(loop: client.loop, fd: fd)
-        s.delegate = self
-        source = s
+        source = StreamSource(loop: client.loop, fd: fd, delegate: self)
     }
 
     func streamSource(_ source: StreamSource, received bytes: UnsafeRawBufferPointer) {
@@ -558,12 +556,22 @@ final class ProxyExchange: UpstreamConnectionOwner, StreamSourceDelegate {
         upstreamEndedMidResponse(event)
     }
 
+    /// Tells the response decoder the upstream closed; true if that ends the body cleanly.
+    /// The decoder is copied out and back, as on the relay path: a mutating call on the stored
+    /// property itself would make every access to it pay a runtime exclusivity check.
+    private func peerClosedResponseBody() -> Bool {
+        guard var decoder = responseDecoder else { return false }
+        let clean = decoder.peerClosed()
+        responseDecoder = decoder
+        return clean
+    }
+
     /// The upstream closed, reset or went quiet after its response head.
     private func upstreamEndedMidResponse(_ event: ConnectionEvent) {
         let target = upstreamTargetText ?? "-"
         switch event {
         case .endOfStream:
-            if !responseDone, responseDecoder?.peerClosed() == true {
+            if !responseDone, peerClosedResponseBody() {
                 if stream != nil {
                     // The decoder now reports the end, after whatever is still buffered.
                     if let up = upstream {

@@ -14,8 +14,15 @@ public final class GatherList {
     /// 16 bytes per framing piece: at most 16 hex digits + CRLF fit (a size line never needs more
     /// than 12 here: payloads come from one read of at most 64 KB).
     private let framing: UnsafeMutablePointer<UInt8>
-    public private(set) var count = 0
-    public private(set) var byteCount = 0
+    /// Pieces added since the last reset.
+    public var count: Int { pieces }
+    /// Bytes those pieces hold.
+    public var byteCount: Int { totalBytes }
+    // Private stored state behind public getters: with every access inside this file, the
+    // optimizer can prove none overlaps and drops the runtime exclusivity checks that a
+    // publicly settable-looking property costs on each append.
+    private var pieces = 0
+    private var totalBytes = 0
 
     /// The CRLF after each chunk's payload (one shared copy, after the size-line slots).
     private let crlf: UnsafeMutablePointer<UInt8>
@@ -34,8 +41,8 @@ public final class GatherList {
     }
 
     public func reset() {
-        count = 0
-        byteCount = 0
+        pieces = 0
+        totalBytes = 0
     }
 
     /// True when one more chunk (three pieces) might not fit.
@@ -44,16 +51,16 @@ public final class GatherList {
     /// Adds a borrowed view (not copied).
     public func append(_ bytes: UnsafeRawBufferPointer) {
         guard bytes.count > 0 else { return }
-        precondition(count < GatherList.capacity, "GatherList overflow")
-        vectors[count] = iovec(iov_base: UnsafeMutableRawPointer(mutating: bytes.baseAddress), iov_len: bytes.count)
-        count += 1
-        byteCount += bytes.count
+        precondition(pieces < GatherList.capacity, "GatherList overflow")
+        vectors[pieces] = iovec(iov_base: UnsafeMutableRawPointer(mutating: bytes.baseAddress), iov_len: bytes.count)
+        pieces += 1
+        totalBytes += bytes.count
     }
 
     /// Adds `payload` as one HTTP/1.1 chunk: size line, the payload (borrowed), CRLF.
     public func appendChunk(_ payload: UnsafeRawBufferPointer) {
         guard payload.count > 0 else { return }
-        let line = framing + count * 16
+        let line = framing + pieces * 16
         let len = ChunkSizeLine.write(payload.count, into: line)
         append(UnsafeRawBufferPointer(start: line, count: len))
         append(payload)

@@ -19,47 +19,53 @@ public protocol StreamSourceDelegate: AnyObject {
 /// the life of the stream. An event stream needs none of that: each read is relayed before
 /// the callback returns, so this costs one `recv` per readiness and one libevent `event`.
 public final class StreamSource {
+    // Private stored state and a constant delegate: with every access visible in this file
+    // the optimizer drops the runtime exclusivity checks a public `var` costs on each read.
     private var event: OpaquePointer?
-    public private(set) var fd: Int32
+    private var descriptor: Int32
     /// The delegate owns this source. Unowned rather than weak: loading it for a callback is a
     /// plain retain, not a side-table lookup, and the retain keeps the delegate alive through a
     /// callback that ends its own exchange.
-    public unowned var delegate: StreamSourceDelegate?
+    private unowned let delegate: StreamSourceDelegate
     private let loop: EventLoop
 
     /// Takes ownership of `fd` (closed by `close()` or deinit) and starts reading.
-    public init(loop: EventLoop, fd: Int32) {
+    public init(loop: EventLoop, fd: Int32, delegate: StreamSourceDelegate) {
         self.loop = loop
-        self.fd = fd
+        self.descriptor = fd
+        self.delegate = delegate
         event = event_new(loop.base, fd, Int16(EV_READ | EV_PERSIST), { _, _, arg in
             Unmanaged<StreamSource>.fromOpaque(arg!).takeUnretainedValue().onReadable()
         }, Unmanaged.passUnretained(self).toOpaque())
         event_add(event, nil)
     }
 
+    /// The socket, or -1 once closed.
+    public var fd: Int32 { descriptor }
+
     deinit { close() }
 
-    public var isOpen: Bool { fd >= 0 }
+    public var isOpen: Bool { descriptor >= 0 }
 
     private func onReadable() {
         let scratch = loop.readScratch
         // One recv per readiness: the poller is level-triggered, so a socket with more to give
         // is reported again next turn, after every other ready socket has had its turn.
-        let n = recv(fd, scratch.baseAddress, scratch.count, 0)
+        let n = recv(descriptor, scratch.baseAddress, scratch.count, 0)
         if n > 0 {
             // Nothing of self is touched after a callback: it may have closed and released us.
-            delegate?.streamSource(self, received: UnsafeRawBufferPointer(rebasing: scratch[0..<n]))
+            delegate.streamSource(self, received: UnsafeRawBufferPointer(start: scratch.baseAddress, count: n))
             return
         }
         if n < 0 {
             let e = errno
             if e == EAGAIN || e == EWOULDBLOCK || e == EINTR { return }
             stopReading()
-            delegate?.streamSource(self, event: .error(e))
+            delegate.streamSource(self, event: .error(e))
             return
         }
         stopReading()
-        delegate?.streamSource(self, event: .endOfStream)
+        delegate.streamSource(self, event: .endOfStream)
     }
 
     private func stopReading() {
@@ -73,9 +79,9 @@ public final class StreamSource {
             event_free(e)
             event = nil
         }
-        if fd >= 0 {
-            Glibc.close(fd)
-            fd = -1
+        if descriptor >= 0 {
+            Glibc.close(descriptor)
+            descriptor = -1
         }
     }
 }

@@ -27,6 +27,30 @@ private func scanned(_ s: String) -> SSEBoundaryTracker {
         #expect(t.lastEventID == nil)
     }
 
+    /// The word-at-a-time search for line ends agrees with a byte loop, from every start, on
+    /// bytes chosen to trip it: CR and LF, their neighbours (0x09, 0x0B, 0x0C, 0x0E), bytes
+    /// with the high bit set (0x8A, 0x8D, 0xFF), zero, and ASCII, at every alignment.
+    @Test func lineEndSearchMatchesAByteLoop() {
+        var rng = SeededRNG(seed: 0x11E)
+        let alphabet: [UInt8] = [0x0A, 0x0D, 0x09, 0x0B, 0x0C, 0x0E, 0x8A, 0x8D, 0xFF, 0x00, 0x01, 0x80, 0x61, 0x20]
+        for _ in 0..<2000 {
+            let length = Int.random(in: 0...40, using: &rng)
+            // Sparse line ends most of the time, so long runs reach the 8-byte steps.
+            let dense = Bool.random(using: &rng)
+            let bytes: [UInt8] = (0..<length).map { _ in
+                if !dense && Int.random(in: 0..<12, using: &rng) != 0 { return alphabet[2 + Int.random(in: 0..<(alphabet.count - 2), using: &rng)] }
+                return alphabet[Int.random(in: 0..<alphabet.count, using: &rng)]
+            }
+            bytes.withUnsafeBytes { buffer in
+                for start in 0...length {
+                    let expected = bytes[start...].firstIndex { $0 == 0x0A || $0 == 0x0D } ?? length
+                    #expect(SSEBoundaryTracker.lineEndIndex(in: buffer, from: start) == expected, "\(bytes) from \(start)")
+                }
+            }
+        }
+        #expect(SSEBoundaryTracker.lineEndIndex(in: UnsafeRawBufferPointer(start: nil, count: 0), from: 0) == 0)
+    }
+
     @Test func boundariesOnlyAfterBlankLines() {
         #expect(byteAtATimeBoundaries(sseBytes("data: a\n\ndata: b\ndata: c\n\n")) == [0, 9, 26])
         #expect(byteAtATimeBoundaries(sseBytes("data: a\r\n\r\n")) == [0, 11])

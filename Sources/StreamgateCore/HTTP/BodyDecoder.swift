@@ -49,8 +49,10 @@ public struct BodyDecoder {
     private let limits: HTTPLimits
     private let errorStatus: Int
     private var trailerBytes = 0
-    /// Set on the first framing error: the stream cannot be trusted after it.
-    private var failure: HTTPError?
+    /// Set on the first framing error: the stream cannot be trusted after it. A static
+    /// string, not the error itself, keeps the decoder plain data: the relay copies it in and
+    /// out on every read, and a copy with a `String` inside goes through retain and release.
+    private var failure: StaticString?
 
     /// Errors are 400 for requests and 502 for responses.
     public init(framing: BodyFraming, limits: HTTPLimits, isRequest: Bool) {
@@ -79,12 +81,18 @@ public struct BodyDecoder {
         }
     }
 
-    private func fail(_ reason: String) -> HTTPError { HTTPError(status: errorStatus, reason: reason) }
+    /// What the chunked state machine throws; `next` turns it into the `HTTPError` callers see.
+    private struct FramingFailure: Error {
+        let reason: StaticString
+        init(_ reason: StaticString) { self.reason = reason }
+    }
+
+    private func fail(_ reason: StaticString) -> HTTPError { HTTPError(status: errorStatus, reason: reason.description) }
 
     /// `prefix`: a contiguous view of the first min(available, 4096) buffered bytes;
     /// `available`: total buffered bytes (may exceed `prefix.count`).
     public mutating func next(prefix: UnsafeRawBufferPointer, available: Int) throws(HTTPError) -> BodyStep {
-        if let failure { throw failure }
+        if let failure { throw fail(failure) }
         switch state {
         case .none, .done:
             state = .done
@@ -107,14 +115,14 @@ public struct BodyDecoder {
             do {
                 return try framing(prefix)
             } catch {
-                failure = error
-                throw error
+                failure = error.reason
+                throw fail(error.reason)
             }
         }
     }
 
     /// Runs the chunked state machine over framing bytes at the front of `prefix`.
-    private mutating func framing(_ p: UnsafeRawBufferPointer) throws(HTTPError) -> BodyStep {
+    private mutating func framing(_ p: UnsafeRawBufferPointer) throws(FramingFailure) -> BodyStep {
         let n = p.count
         var i = 0
         while i < n {
@@ -122,31 +130,31 @@ public struct BodyDecoder {
             switch state {
             case .size(let value, let digits):
                 if let h = HTTPByte.hexValue(b) {
-                    guard digits < 16 else { throw fail("chunk size too large") }
+                    guard digits < 16 else { throw FramingFailure("chunk size too large") }
                     state = .size(value: value << 4 | h, digits: digits + 1)
                 } else {
-                    guard digits > 0 else { throw fail("invalid chunk size") }
+                    guard digits > 0 else { throw FramingFailure("invalid chunk size") }
                     if b == HTTPByte.cr {
                         state = .sizeLF(value: value)
                     } else if b == HTTPByte.semicolon || HTTPByte.isOWS(b) {
                         state = .extensions(value: value, bytes: 1, sawSemicolon: b == HTTPByte.semicolon)
                     } else {
-                        throw fail("invalid chunk size")
+                        throw FramingFailure("invalid chunk size")
                     }
                 }
             case .extensions(let value, let bytes, let sawSemicolon):
                 if b == HTTPByte.cr {
                     // `chunk-ext = *( BWS ";" ... )`: whitespace alone is not an extension.
-                    guard sawSemicolon else { throw fail("invalid chunk extension") }
+                    guard sawSemicolon else { throw FramingFailure("invalid chunk extension") }
                     state = .sizeLF(value: value)
                 } else {
-                    guard HTTPByte.isFieldContent(b) else { throw fail("invalid chunk extension") }
-                    guard bytes < limits.maxChunkExtensionBytes else { throw fail("chunk extensions too long") }
-                    if !sawSemicolon && !HTTPByte.isOWS(b) && b != HTTPByte.semicolon { throw fail("invalid chunk extension") }
+                    guard HTTPByte.isFieldContent(b) else { throw FramingFailure("invalid chunk extension") }
+                    guard bytes < limits.maxChunkExtensionBytes else { throw FramingFailure("chunk extensions too long") }
+                    if !sawSemicolon && !HTTPByte.isOWS(b) && b != HTTPByte.semicolon { throw FramingFailure("invalid chunk extension") }
                     state = .extensions(value: value, bytes: bytes + 1, sawSemicolon: sawSemicolon || b == HTTPByte.semicolon)
                 }
             case .sizeLF(let value):
-                guard b == HTTPByte.lf else { throw fail("chunk size line must end in CRLF") }
+                guard b == HTTPByte.lf else { throw FramingFailure("chunk size line must end in CRLF") }
                 if value == 0 {
                     state = .trailerLineStart
                 } else {
@@ -154,33 +162,33 @@ public struct BodyDecoder {
                     return .skip(i + 1)
                 }
             case .dataCR:
-                guard b == HTTPByte.cr else { throw fail("chunk data not followed by CRLF") }
+                guard b == HTTPByte.cr else { throw FramingFailure("chunk data not followed by CRLF") }
                 state = .dataLF
             case .dataLF:
-                guard b == HTTPByte.lf else { throw fail("chunk data not followed by CRLF") }
+                guard b == HTTPByte.lf else { throw FramingFailure("chunk data not followed by CRLF") }
                 state = .size(value: 0, digits: 0)
             case .trailerLineStart:
                 if b == HTTPByte.cr {
                     state = .trailerLF(final: true)
                 } else {
-                    guard HTTPByte.isToken(b) else { throw fail("invalid trailer field") }
+                    guard HTTPByte.isToken(b) else { throw FramingFailure("invalid trailer field") }
                     state = .trailerLine(inValue: false)
                 }
                 try countTrailer()
             case .trailerLine(let inValue):
                 if b == HTTPByte.cr {
-                    guard inValue else { throw fail("invalid trailer field") }
+                    guard inValue else { throw FramingFailure("invalid trailer field") }
                     state = .trailerLF(final: false)
                 } else if inValue {
-                    guard HTTPByte.isFieldContent(b) else { throw fail("invalid trailer field") }
+                    guard HTTPByte.isFieldContent(b) else { throw FramingFailure("invalid trailer field") }
                 } else if b == HTTPByte.colon {
                     state = .trailerLine(inValue: true)
                 } else {
-                    guard HTTPByte.isToken(b) else { throw fail("invalid trailer field") }
+                    guard HTTPByte.isToken(b) else { throw FramingFailure("invalid trailer field") }
                 }
                 try countTrailer()
             case .trailerLF(let final):
-                guard b == HTTPByte.lf else { throw fail("trailer line must end in CRLF") }
+                guard b == HTTPByte.lf else { throw FramingFailure("trailer line must end in CRLF") }
                 try countTrailer()
                 if final {
                     state = .done
@@ -195,8 +203,8 @@ public struct BodyDecoder {
         return n > 0 ? .skip(n) : .needMore
     }
 
-    private mutating func countTrailer() throws(HTTPError) {
+    private mutating func countTrailer() throws(FramingFailure) {
         trailerBytes += 1
-        if trailerBytes > limits.maxHeaderBytes { throw fail("trailers too large") }
+        if trailerBytes > limits.maxHeaderBytes { throw FramingFailure("trailers too large") }
     }
 }

@@ -85,7 +85,7 @@ extension String {
 extension UnsafeRawBufferPointer {
     @inline(__always)
     func slice(_ from: Int, _ to: Int) -> UnsafeRawBufferPointer {
-        UnsafeRawBufferPointer(rebasing: self[from..<to])
+        view(from: from, count: to - from)
     }
 
     /// Case-insensitive comparison with an ASCII literal given in lowercase.

@@ -110,12 +110,7 @@ public struct SSEBoundaryTracker: Sendable {
             switch state {
             case .skipLine:
                 // The hot path: the body of a data line. Nothing matters but its end.
-                var j = i
-                while j < count {
-                    let c = bytes[j]
-                    if c == 0x0A || c == 0x0D { break }
-                    j &+= 1
-                }
+                let j = Self.lineEndIndex(in: bytes, from: i)
                 i = j
                 if j == count { break scanning }
                 state = lineEnded(by: bytes[j])
@@ -226,6 +221,38 @@ public struct SSEBoundaryTracker: Sendable {
     }
 
     // MARK: - Helpers (all tiny; the loop stays in `scan`)
+
+    /// Index of the first CR or LF in `bytes` at or after `start`, or `bytes.count` if none.
+    ///
+    /// Most relayed bytes are the bodies of data lines, so this is where a scan spends its
+    /// time. It tests eight bytes per step: for a word `v`, `(v - 0x01..01) & ~v & 0x80..80`
+    /// flags its zero bytes (after XOR with a repeated CR or LF, the matches). A borrow can
+    /// flag a byte *above* a real zero, never below one, so the lowest flag is always a real
+    /// match, and it is the first in memory (loads are little-endian).
+    static func lineEndIndex(in bytes: UnsafeRawBufferPointer, from start: Int) -> Int {
+        let count = bytes.count
+        guard let base = bytes.baseAddress else { return count }
+        var j = start
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        while j &+ 8 <= count {
+            // As a little-endian number the first byte in memory is the lowest.
+            let v = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: j, as: UInt64.self))
+            let lf = v ^ (ones &* 0x0A)
+            let cr = v ^ (ones &* 0x0D)
+            let flags = ((lf &- ones) & ~lf | (cr &- ones) & ~cr) & highs
+            if flags != 0 {
+                return j &+ flags.trailingZeroBitCount &>> 3
+            }
+            j &+= 8
+        }
+        while j < count {
+            let c = base.load(fromByteOffset: j, as: UInt8.self)
+            if c == 0x0A || c == 0x0D { return j }
+            j &+= 1
+        }
+        return count
+    }
 
     /// The state after a line terminator byte that ends a non-blank line.
     @inline(__always)

@@ -94,8 +94,10 @@ public struct SSEStreamTimer: Sendable {
 
     public private(set) var policy: SSEStreamPolicy
     public let startedAt: NanoTime
-    private var lastSentAt: NanoTime
-    private var lastUpstreamAt: NanoTime
+    // Inlinable with the two calls below: the relay makes them on every read, and an opaque
+    // mutating call on its stored timer would cost a runtime exclusivity check each time.
+    @usableFromInline var lastSentAt: NanoTime
+    @usableFromInline var lastUpstreamAt: NanoTime
     /// The `now` of the latest `tick`. A rule that was due by then and produced no action is
     /// waiting for a boundary; `nextDeadline` must not return it again.
     private var lastTickAt: NanoTime?
@@ -115,13 +117,15 @@ public struct SSEStreamTimer: Sendable {
 
     /// Bytes reached the client (forwarded upstream bytes or anything else the relay wrote):
     /// the keepalive countdown restarts.
+    @inlinable
     public mutating func bytesSentToClient(now: NanoTime) {
-        lastSentAt = max(lastSentAt, now)
+        if now.nanoseconds > lastSentAt.nanoseconds { lastSentAt = now }
     }
 
     /// The upstream sent bytes: the idle countdown restarts.
+    @inlinable
     public mutating func bytesFromUpstream(now: NanoTime) {
-        lastUpstreamAt = max(lastUpstreamAt, now)
+        if now.nanoseconds > lastUpstreamAt.nanoseconds { lastUpstreamAt = now }
     }
 
     /// Ask the stream to end at the next boundary (revocation, drain, expiry noticed by a
