@@ -20,6 +20,9 @@ final class LogSink {
 
     func timestamp() -> String { clock.timestamp() }
 
+    /// False when access logging is off: callers skip building records nobody writes.
+    var logsAccess: Bool { access != nil }
+
     func access(_ record: AccessLogRecord) {
         guard access != nil else { return }
         record.appendJSONLine(to: &buffer)

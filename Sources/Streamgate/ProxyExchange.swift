@@ -117,7 +117,7 @@ final class ProxyExchange: UpstreamConnectionOwner, StreamSourceDelegate {
             return
         }
         upstream = up
-        upstreamTargetText = up.target.description
+        upstreamTargetText = up.targetText
         up.connection.setWriteLowWatermark(ProxyExchange.requestBodyHighWater / 2)
         sendRequestHead(on: up)
         if up.isConnected { armResponseTimeout() }
@@ -683,6 +683,8 @@ final class ProxyExchange: UpstreamConnectionOwner, StreamSourceDelegate {
 
     private func logExchange(status: Int) {
         worker.metrics.responses(status: status)
+        // With the access log off, formatting the time and copying the fields is all waste.
+        guard worker.logsAccess else { return }
         worker.log(AccessLogRecord(
             time: worker.logTime(), requestID: requestID, route: route.name, method: request.method,
             path: request.path, status: status, bytesIn: bytesIn, bytesOut: bytesOut,

@@ -14,6 +14,8 @@ final class UpstreamConnection: ConnectionDelegate {
     let connection: Connection
     let targetIndex: Int
     let target: SocketAddress
+    /// `target` as text for logs, formatted once per connection rather than per exchange.
+    let targetText: String
     unowned let pool: UpstreamPool
     /// The exchange being served (nil while pooled). The exchange holds this connection and
     /// clears the field when it lets go; unowned rather than weak because a weak reference
@@ -28,6 +30,7 @@ final class UpstreamConnection: ConnectionDelegate {
         self.connection = connection
         self.targetIndex = targetIndex
         self.target = target
+        self.targetText = target.description
         self.pool = pool
         connection.delegate = self
     }

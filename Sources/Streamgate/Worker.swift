@@ -111,6 +111,7 @@ final class Worker {
     // MARK: - Logging
 
     func log(_ record: AccessLogRecord) { logSink.access(record) }
+    var logsAccess: Bool { logSink.logsAccess }
     func logError(_ message: String) { logSink.error(message) }
     func logTime() -> String { logSink.timestamp() }
 

@@ -135,6 +135,19 @@ public struct HTTPResponseHead: Sendable, Equatable {
 public func asciiCaseInsensitiveEquals(_ a: String, _ b: String) -> Bool {
     // Lengths first: O(1) for native strings, and most header-name pairs differ there.
     guard a.utf8.count == b.utf8.count else { return false }
+    // Native and small strings expose their bytes directly: compare those, not two iterators.
+    let fast: Bool?? = a.utf8.withContiguousStorageIfAvailable { pa in
+        b.utf8.withContiguousStorageIfAvailable { pb in
+            for i in 0..<pa.count where pa[i] != pb[i] {
+                let x = pa[i], y = pb[i]
+                let lx = (x >= 0x41 && x <= 0x5A) ? x | 0x20 : x
+                let ly = (y >= 0x41 && y <= 0x5A) ? y | 0x20 : y
+                if lx != ly { return false }
+            }
+            return true
+        }
+    }
+    if let fast, let fast { return fast }
     var ia = a.utf8.makeIterator()
     var ib = b.utf8.makeIterator()
     while true {

@@ -61,13 +61,22 @@ public enum ForwardingHeaders {
 
     /// One RFC 7239 element; IPv6 addresses are bracketed and quoted.
     static func forwardedElement(_ hop: ClientHop) -> String {
-        let forValue = hop.clientIP.contains(":") ? "\"[\(hop.clientIP)]\"" : hop.clientIP
+        let forValue = hop.clientIP.utf8.contains(UInt8(ascii: ":")) ? "\"[" + hop.clientIP + "]\"" : hop.clientIP
         // RFC 7239 token characters can go bare; anything else (a port's ':', IPv6) is quoted.
         let bare = hop.host.utf8.allSatisfy { b in
             (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b == 0x2E || b == 0x2D
         }
-        let hostValue = bare ? hop.host : "\"\(hop.host)\""
-        return "for=\(forValue);host=\(hostValue);proto=\(hop.scheme)"
+        let hostValue = bare ? hop.host : "\"" + hop.host + "\""
+        // One allocation, sized up front: built by concatenation it grew (and copied) per piece.
+        var element = String()
+        element.reserveCapacity(17 + forValue.utf8.count + hostValue.utf8.count + hop.scheme.utf8.count)
+        element += "for="
+        element += forValue
+        element += ";host="
+        element += hostValue
+        element += ";proto="
+        element += hop.scheme
+        return element
     }
 }
 
@@ -94,10 +103,34 @@ public struct RequestIDGenerator {
     /// `randomPrefix`: hex from a CSPRNG, unique per worker and process start.
     public init(randomPrefix: String) { prefix = randomPrefix }
 
+    /// For tests: the next id made is for `counter + 1`.
+    init(randomPrefix: String, startingAfter counter: UInt64) {
+        prefix = randomPrefix
+        self.counter = counter
+    }
+
+    /// `<prefix>-<counter as at least 8 lowercase hex digits>`, written straight into the
+    /// new string's storage (one per request, so no intermediate strings).
     public mutating func next() -> String {
         counter &+= 1
-        var hex = String(counter, radix: 16)
-        if hex.utf8.count < 8 { hex = String(repeating: "0", count: 8 - hex.utf8.count) + hex }
-        return prefix + "-" + hex
+        let n = counter
+        var digits = 1
+        while digits < 16 && n >> (4 * UInt64(digits)) != 0 { digits += 1 }
+        let width = max(8, digits)
+        let head = prefix.utf8
+        return String(unsafeUninitializedCapacity: head.count + 1 + width) { out in
+            var i = 0
+            for b in head { out[i] = b; i += 1 }
+            out[i] = UInt8(ascii: "-")
+            var v = n
+            var j = i + width
+            while j > i {
+                let d = UInt8(truncatingIfNeeded: v & 0xF)
+                out[j] = d < 10 ? 0x30 + d : 0x57 + d
+                v >>= 4
+                j -= 1
+            }
+            return i + 1 + width
+        }
     }
 }

@@ -55,15 +55,18 @@ public enum RouteHost: Equatable, Hashable, Sendable, CustomStringConvertible {
     }
 
     /// `host:port` -> `host`; `[v6]:port` -> `[v6]`; also drops one trailing dot.
+    /// Works on UTF-8 bytes: the delimiters are ASCII, and Character-level searching (grapheme
+    /// breaking) cost more than the rest of routing a request.
     static func stripPort(_ authority: String) -> Substring {
-        var name = Substring(authority)
-        if name.hasPrefix("[") {
-            if let close = name.firstIndex(of: "]") { name = name[...close] }
-        } else if let colon = name.lastIndex(of: ":") {
-            name = name[..<colon]
+        let u = authority.utf8
+        var end = u.endIndex
+        if u.first == UInt8(ascii: "[") {
+            if let close = u.firstIndex(of: UInt8(ascii: "]")) { end = u.index(after: close) }
+        } else if let colon = u.lastIndex(of: UInt8(ascii: ":")) {
+            end = colon
         }
-        if name.hasSuffix(".") { name = name.dropLast() }
-        return name
+        if end > u.startIndex, u[u.index(before: end)] == UInt8(ascii: ".") { end = u.index(before: end) }
+        return authority[u.startIndex..<end]
     }
 }
 
