@@ -70,16 +70,18 @@ start_demo() {
 
 # Each start_* sets <NAME>_PORT and <NAME>_PID, or leaves the port empty when it cannot start
 # (that column then reads n/a instead of failing the whole comparison).
-start_streamgate() {
-    SG_PORT=$(free_port)
-    cat >"$WORK/streamgate.toml" <<TOML
+# write_streamgate_config FILE PORT WORKERS: the gateway config every benchmark uses (the demo
+# upstream, an SSE route /events and a plain route /plain, no auth, access log per SG_ACCESS_LOG).
+write_streamgate_config() {
+    local file=$1 port=$2 workers=$3
+    cat >"$file" <<TOML
 [gateway]
-workers = ${SG_WORKERS:-2}
+workers = $workers
 # nginx and HAProxy run with access logs off too; SG_ACCESS_LOG=stdout measures the log's cost.
 access_log = "${SG_ACCESS_LOG:-off}"
 
 [[listeners]]
-address = "127.0.0.1:$SG_PORT"
+address = "127.0.0.1:$port"
 
 [upstreams.demo]
 targets = ["127.0.0.1:$UPORT"]
@@ -97,6 +99,11 @@ path = "/plain"
 upstream = "demo"
 auth = "none"
 TOML
+}
+
+start_streamgate() {
+    SG_PORT=$(free_port)
+    write_streamgate_config "$WORK/streamgate.toml" "$SG_PORT" "${SG_WORKERS:-2}"
     local sg=${STREAMGATE_BIN:-$BIN/streamgate}
     if [ ! -x "$sg" ]; then log "no streamgate binary at $sg"; SG_PORT=""; return; fi
     if [ "${SG_PROCESSES:-1}" -gt 1 ]; then

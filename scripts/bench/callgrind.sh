@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Instructions per relayed event (MODE=sse) or per proxied request (MODE=plain), counted by
+# callgrind in one gateway worker. Instruction counts do not depend on what else the machine is
+# doing, so this compares two builds where a timed benchmark on shared cores cannot.
+#
+#   scripts/bench/callgrind.sh [sse|plain]      (BUILD=0 skips the release build)
+#
+# Env: STREAMS (100) and RATE (20 ev/s) for sse, CONNECTIONS (10) for plain, DURATION (10s),
+#      TOP (25 functions listed), OUT (callgrind output file; default: in the work dir).
+# Prints the instructions per event or request (start-up included), for sse also those under the
+# relay callback alone, then the functions that spend the most.
+# Valgrind 3.19 cannot read the DWARF 5 debug info Swift 6 writes, so a copy of the binary
+# without it (symbols kept) is what runs.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+MODE=${1:-sse}
+STREAMS=${STREAMS:-100}
+RATE=${RATE:-20}
+CONNECTIONS=${CONNECTIONS:-10}
+DURATION=${DURATION:-10s}
+TOP=${TOP:-25}
+OUT=${OUT:-$WORK/callgrind.out}
+
+command -v valgrind >/dev/null || { log "needs valgrind (apt-get install valgrind)"; exit 1; }
+build
+start_demo
+objcopy --strip-debug "$BIN/streamgate" "$WORK/streamgate-nodebug"
+
+SG_PORT=$(free_port)
+write_streamgate_config "$WORK/callgrind.toml" "$SG_PORT" 1
+valgrind --tool=callgrind --callgrind-out-file="$OUT" "$WORK/streamgate-nodebug" run --config "$WORK/callgrind.toml" \
+    >"$WORK/callgrind.log" 2>&1 &
+VG_PID=$!
+PIDS+=("$VG_PID")
+# Valgrind starts slowly; wait_port gives up after 10 s.
+for _ in 1 2 3 4 5 6; do wait_port "$SG_PORT" "$VG_PID" && break; done
+kill -0 "$VG_PID" 2>/dev/null || { log "gateway under valgrind did not start: $(tail -5 "$WORK/callgrind.log")"; exit 1; }
+
+if [ "$MODE" = plain ]; then
+    "$BIN/streamgate-bench" --json --mode plain --url "http://127.0.0.1:$SG_PORT/plain" \
+        --connections "$CONNECTIONS" --duration "$DURATION" >"$WORK/load.out" 2>&1
+    units=$(tail -1 "$WORK/load.out" | jq -r .requests)
+    unit=request
+else
+    "$BIN/streamgate-bench" --json --url "http://127.0.0.1:$SG_PORT/events?rate=$RATE&size=200" \
+        --streams "$STREAMS" --ramp 0 --duration "$DURATION" >"$WORK/load.out" 2>&1
+    units=$(tail -1 "$WORK/load.out" | jq -r .events)
+    unit=event
+fi
+# SIGINT: the gateway drains and exits, and callgrind writes its counts.
+kill -INT "$VG_PID"
+wait "$VG_PID" 2>/dev/null || true
+
+# (awk reads to the end: exiting early would kill callgrind_annotate with SIGPIPE.)
+callgrind_annotate "$OUT" >"$WORK/annotate.txt" 2>/dev/null
+total=$(awk '/PROGRAM TOTALS/ && !seen { gsub(",", "", $1); print $1; seen = 1 }' "$WORK/annotate.txt")
+echo "mode $MODE: $units ${unit}s, $total instructions in the gateway"
+# The total includes start-up (about 25M: dynamic linking, config, runtime caches), so the
+# per-unit figure is a slight overestimate that shrinks with a longer DURATION.
+awk -v t="$total" -v n="$units" -v u="$unit" 'BEGIN { if (n > 0) printf "%.0f instructions per %s, start-up included\n", t / n, u }'
+if [ "$MODE" = sse ]; then
+    # The relay itself: everything under the direct-read callback, per event.
+    callgrind_annotate --inclusive=yes "$OUT" 2>/dev/null >"$WORK/inclusive.txt"
+    awk -v n="$units" '/StreamSourceC10onReadable/ && !seen { gsub(",", "", $1); seen = 1
+        if (n > 0) printf "%.0f instructions per event in StreamSource.onReadable (recv, relay, sendmsg)\n", $1 / n }' "$WORK/inclusive.txt"
+fi
+echo
+grep -E '^ *[0-9,]+ \(' "$WORK/annotate.txt" | sed -n "2,$((TOP + 1))p" | cut -c1-160
