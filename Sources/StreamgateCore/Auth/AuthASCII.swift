@@ -23,20 +23,7 @@ enum AuthASCII {
     /// Header field names equal ignoring ASCII case and with `_` read as `-`: how some
     /// upstreams (CGI-style frameworks) see them, hence how spoofing attempts are matched.
     static func headerNamesCollide(_ a: String, _ b: String) -> Bool {
-        // Lengths first: O(1) for native strings, and most pairs differ there.
-        guard a.utf8.count == b.utf8.count else { return false }
-        var ia = a.utf8.makeIterator()
-        var ib = b.utf8.makeIterator()
-        while true {
-            switch (ia.next(), ib.next()) {
-            case (nil, nil): return true
-            case let (x?, y?):
-                let nx = x == UInt8(ascii: "_") ? UInt8(ascii: "-") : lower(x)
-                let ny = y == UInt8(ascii: "_") ? UInt8(ascii: "-") : lower(y)
-                if nx != ny { return false }
-            default: return false
-            }
-        }
+        utf8Equal(a, b) { $0 == UInt8(ascii: "_") ? UInt8(ascii: "-") : lower($0) }
     }
 
     /// No C0 controls, no DEL: safe to place in a header value or a signing input line.

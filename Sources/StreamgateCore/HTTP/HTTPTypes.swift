@@ -133,34 +133,24 @@ public struct HTTPResponseHead: Sendable, Equatable {
 
 @inlinable
 public func asciiCaseInsensitiveEquals(_ a: String, _ b: String) -> Bool {
-    // Lengths first: O(1) for native strings, and most header-name pairs differ there.
+    utf8Equal(a, b) { ($0 >= 0x41 && $0 <= 0x5A) ? $0 | 0x20 : $0 }
+}
+
+/// Whether `a` and `b` have the same UTF-8 bytes once each byte is mapped through `fold`.
+/// Lengths first (O(1) for native strings, and most header-name pairs differ there), then the
+/// bytes where they lie: native and small strings expose them directly, which is several
+/// times cheaper than stepping two iterators.
+@inlinable @inline(__always)
+func utf8Equal(_ a: String, _ b: String, folding fold: (UInt8) -> UInt8) -> Bool {
     guard a.utf8.count == b.utf8.count else { return false }
-    // Native and small strings expose their bytes directly: compare those, not two iterators.
-    let fast: Bool?? = a.utf8.withContiguousStorageIfAvailable { pa in
+    let contiguous: Bool?? = a.utf8.withContiguousStorageIfAvailable { pa in
         b.utf8.withContiguousStorageIfAvailable { pb in
-            for i in 0..<pa.count where pa[i] != pb[i] {
-                let x = pa[i], y = pb[i]
-                let lx = (x >= 0x41 && x <= 0x5A) ? x | 0x20 : x
-                let ly = (y >= 0x41 && y <= 0x5A) ? y | 0x20 : y
-                if lx != ly { return false }
-            }
+            for i in 0..<pa.count where pa[i] != pb[i] && fold(pa[i]) != fold(pb[i]) { return false }
             return true
         }
     }
-    if let fast, let fast { return fast }
-    var ia = a.utf8.makeIterator()
-    var ib = b.utf8.makeIterator()
-    while true {
-        switch (ia.next(), ib.next()) {
-        case (nil, nil): return true
-        case let (x?, y?):
-            if x == y { continue }
-            let lx = (x >= 0x41 && x <= 0x5A) ? x | 0x20 : x
-            let ly = (y >= 0x41 && y <= 0x5A) ? y | 0x20 : y
-            if lx != ly { return false }
-        default: return false
-        }
-    }
+    if let contiguous, let contiguous { return contiguous }
+    return a.utf8.elementsEqual(b.utf8) { $0 == $1 || fold($0) == fold($1) }
 }
 
 extension Substring {
