@@ -6,7 +6,7 @@
 #
 # Env: CONNECTIONS (50), DURATION (10s), TOOL (bench | wrk; default bench), BENCH_THREADS (1),
 #      UPSTREAM_THREADS (1), SG_WORKERS (2), TARGETS ("direct streamgate nginx haproxy"; target@N
-#      as in bench-sse.sh),
+#      as in bench-sse.sh), REF (nginx; the target the ratios compare with),
 #      STREAMGATE_BIN (default: the release build), BUILD=0 skips the release build,
 #      KEEP_WORK=1 keeps logs and configs.
 source "$(dirname "${BASH_SOURCE[0]}")/bench/lib.sh"
@@ -16,6 +16,7 @@ DURATION=${DURATION:-10s}
 TOOL=${TOOL:-bench}
 BENCH_THREADS=${BENCH_THREADS:-1}
 TARGETS=${TARGETS:-direct streamgate nginx haproxy}
+REF=${REF:-nginx}
 
 # wrk_json URL: runs wrk and prints the same JSON fields streamgate-bench would.
 wrk_json() {
@@ -58,13 +59,14 @@ for t in $TARGETS; do
         run_case "$t" "$pid" "$BIN/streamgate-bench" --json --mode plain --url "$url" \
             --connections "$CONNECTIONS" --duration "$DURATION" --threads "$BENCH_THREADS"
     fi
-    if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi
+    # Only one proxy holds the machine at a time.
+    if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
 done
 
 echo
 echo "GET /plain: $CONNECTIONS keep-alive connections, duration $DURATION, load tool $TOOL (loopback, $(nproc) cores)"
 fmt="%-13s %10s %11s %8s %8s %8s %8s %7s %11s %9s %10s %9s\n"
-printf "$fmt" target requests req/s p50_ms p99_ms max_ms rss_MB cpu_s cpu_us/req "rps:dir" "rps:nginx" "cpu:nginx"
+printf "$fmt" target requests req/s p50_ms p99_ms max_ms rss_MB cpu_s cpu_us/req "rps:dir" "rps:$REF" "cpu:$REF"
 for t in $TARGETS; do
     [ -s "$WORK/$t.json" ] || { printf "%-13s %10s\n" "$t" "n/a"; continue; }
     req=$(field "$t" .requests)
@@ -73,7 +75,7 @@ for t in $TARGETS; do
     printf "$fmt" "$t" "$req" "$(field "$t" .requests_per_s)" "$(field "$t" .latency_ms.p50)" \
         "$(field "$t" .latency_ms.p99)" "$(field "$t" .latency_ms.max)" "$(cat "$WORK/$t.rss")" "$cpu" "$per" \
         "$(ratio "$(field "$t" .requests_per_s)" "$(field direct .requests_per_s)")" \
-        "$(ratio "$(field "$t" .requests_per_s)" "$(field nginx .requests_per_s)")" \
-        "$(ratio "$cpu" "$(cat "$WORK/nginx.cpu" 2>/dev/null || echo -)")"
+        "$(ratio "$(field "$t" .requests_per_s)" "$(field "$REF" .requests_per_s)")" \
+        "$(ratio "$cpu" "$(cat "$WORK/$REF.cpu" 2>/dev/null || echo -)")"
 done
 echo "rss_MB = peak resident set of the proxy's processes; cpu_s = their user+system time during the run."

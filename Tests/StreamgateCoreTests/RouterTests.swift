@@ -201,3 +201,31 @@ import Testing
         }
     }
 }
+
+@Suite struct RouteHostPortTests {
+    @Test func stripPortKeepsTheHostName() {
+        #expect(RouteHost.stripPort("api.example:8080") == "api.example")
+        #expect(RouteHost.stripPort("api.example") == "api.example")
+        #expect(RouteHost.stripPort("api.example.") == "api.example")
+        #expect(RouteHost.stripPort("h.:80") == "h")
+        #expect(RouteHost.stripPort("[::1]:443") == "[::1]")
+        #expect(RouteHost.stripPort("[::1]") == "[::1]")
+        #expect(RouteHost.stripPort("[::1].") == "[::1]")
+        // Unterminated bracket: nothing is taken for a port.
+        #expect(RouteHost.stripPort("[::1") == "[::1")
+        #expect(RouteHost.stripPort(":80") == "")
+        #expect(RouteHost.stripPort("") == "")
+        #expect(RouteHost.stripPort(".") == "")
+    }
+}
+
+@Suite struct ForwardedElementTests {
+    private func hop(_ ip: String, _ host: String) -> ForwardingHeaders.ClientHop {
+        .init(clientIP: ip, scheme: "http", host: host, requestID: "r", trustForwarded: false)
+    }
+
+    @Test func ipv6AndHostsWithPortsAreQuoted() {
+        #expect(ForwardingHeaders.forwardedElement(hop("10.0.0.7", "api.example")) == "for=10.0.0.7;host=api.example;proto=http")
+        #expect(ForwardingHeaders.forwardedElement(hop("::1", "api.example:8443")) == "for=\"[::1]\";host=\"api.example:8443\";proto=http")
+    }
+}

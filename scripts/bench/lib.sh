@@ -269,7 +269,13 @@ median() {
 aggregate_rounds() {
     local name=$1 rounds=$2 r ext jsons=()
     for r in $(seq 1 "$rounds"); do
-        if [ -s "$WORK/$name.r$r.json" ]; then jsons+=("$WORK/$name.r$r.json"); fi
+        [ -s "$WORK/$name.r$r.json" ] || continue
+        # A round whose load tool failed leaves no JSON summary: it is left out, not fatal.
+        if jq -e . "$WORK/$name.r$r.json" >/dev/null 2>&1; then
+            jsons+=("$WORK/$name.r$r.json")
+        else
+            log "$name round $r: no valid summary, left out of the medians"
+        fi
     done
     [ ${#jsons[@]} -gt 0 ] || return 0
     jq -c -s 'def median: sort | if length == 0 then null elif length % 2 == 1 then .[length / 2 | floor]
@@ -281,7 +287,7 @@ aggregate_rounds() {
     done
     # Per-stream memory is a median of each round's own figure, not one made of two medians.
     for r in $(seq 1 "$rounds"); do
-        [ -s "$WORK/$name.r$r.json" ] || continue
+        jq -e . "$WORK/$name.r$r.json" >/dev/null 2>&1 || continue
         per_stream_kb "$(cat "$WORK/$name.r$r.rss")" "$(cat "$WORK/$name.r$r.rss0")" \
             "$(jq -r '.connects_ok // 0' "$WORK/$name.r$r.json")"
     done | median >"$WORK/$name.kbs"
