@@ -40,12 +40,7 @@ public final class StreamSource {
         event_add(event, nil)
     }
 
-    /// The socket, or -1 once closed.
-    public var fd: Int32 { descriptor }
-
     deinit { close() }
-
-    public var isOpen: Bool { descriptor >= 0 }
 
     private func onReadable() {
         let scratch = loop.readScratch
