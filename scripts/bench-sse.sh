@@ -62,7 +62,7 @@ if [ "$REPEAT" -gt 1 ]; then
             printf "$rfmt" "$t" "$round" "$(field "$t.r$round" .connects_ok)" "$(field "$t.r$round" .connects_failed)" \
                 "$(field "$t.r$round" .early_closes)" "$(field "$t.r$round" .events_per_s)" \
                 "$(field "$t.r$round" .latency_ms.p99)" "$(cat "$WORK/$t.r$round.rss")" \
-                "$(per_stream_kb "$(cat "$WORK/$t.r$round.rss")" "$(cat "$WORK/$t.r$round.rss0")" "$(field "$t.r$round" .connects_ok)")" \
+                "$(cat "$WORK/$t.r$round.kbs" 2>/dev/null || echo -)" \
                 "$(cat "$WORK/$t.r$round.cpu")"
         done
     done

@@ -243,14 +243,16 @@ final class ClientSession: ConnectionDelegate {
         client.output.append(HTTPSerializer.responseHead(version: .http1_1, status: response.status,
                                                          reason: HTTPSerializer.reasonPhrase(for: response.status), headers: headers))
         if !isHead { client.output.append(response.body) }
-        if !logged, worker.logsAccess {
-            worker.log(AccessLogRecord(
-                time: worker.logTime(), requestID: requestID ?? "-", route: route, method: head?.method ?? "-",
-                path: head?.path ?? "-", status: response.status, bytesIn: 0,
-                bytesOut: UInt64(isHead ? 0 : response.body.count), durationMicros: EventLoop.now().since(start).microseconds,
-                upstream: nil, clientIP: clientIP))
+        if !logged {
+            worker.metrics.responses(status: response.status)
+            if worker.logsAccess {
+                worker.log(AccessLogRecord(
+                    time: worker.logTime(), requestID: requestID ?? "-", route: route, method: head?.method ?? "-",
+                    path: head?.path ?? "-", status: response.status, bytesIn: 0,
+                    bytesOut: UInt64(isHead ? 0 : response.body.count), durationMicros: EventLoop.now().since(start).microseconds,
+                    upstream: nil, clientIP: clientIP))
+            }
         }
-        if !logged { worker.metrics.responses(status: response.status) }
         if close {
             closeAfterFlush()
         } else {

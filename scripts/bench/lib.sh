@@ -285,11 +285,13 @@ aggregate_rounds() {
     for ext in cpu rss rss0; do
         for r in $(seq 1 "$rounds"); do cat "$WORK/$name.r$r.$ext" 2>/dev/null || true; done | median >"$WORK/$name.$ext"
     done
-    # Per-stream memory is a median of each round's own figure, not one made of two medians.
+    # Per-stream memory is a median of each round's own figure (NAME.rR.kbs, which the
+    # per-round table prints too), not one made of two medians.
     for r in $(seq 1 "$rounds"); do
         jq -e . "$WORK/$name.r$r.json" >/dev/null 2>&1 || continue
         per_stream_kb "$(cat "$WORK/$name.r$r.rss")" "$(cat "$WORK/$name.r$r.rss0")" \
-            "$(jq -r '.connects_ok // 0' "$WORK/$name.r$r.json")"
+            "$(jq -r '.connects_ok // 0' "$WORK/$name.r$r.json")" >"$WORK/$name.r$r.kbs"
+        cat "$WORK/$name.r$r.kbs"
     done | median >"$WORK/$name.kbs"
 }
 

@@ -34,26 +34,6 @@ public enum HTTPSerializer {
         return out
     }
 
-    /// The chunk-size line for a chunk of `size` bytes: lowercase hex and CRLF.
-    /// `chunkHeader(size: 0)` is the last-chunk line; follow it with CRLF to end the body.
-    public static func chunkHeader(size: Int) -> [UInt8] {
-        precondition(size >= 0, "negative chunk size")
-        var digits = 1
-        var v = size >> 4
-        while v > 0 { digits += 1; v >>= 4 }
-        return [UInt8](unsafeUninitializedCapacity: digits + 2) { buf, count in
-            var s = size
-            for i in stride(from: digits - 1, through: 0, by: -1) {
-                let d = UInt8(s & 0xF)
-                buf[i] = d < 10 ? 0x30 + d : 0x57 + d
-                s >>= 4
-            }
-            buf[digits] = HTTPByte.cr
-            buf[digits + 1] = HTTPByte.lf
-            count = digits + 2
-        }
-    }
-
     /// The standard reason phrase (RFC 9110 §15), or "" for codes without one.
     public static func reasonPhrase(for status: Int) -> String {
         switch status {

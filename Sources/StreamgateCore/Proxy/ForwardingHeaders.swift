@@ -114,9 +114,8 @@ public struct RequestIDGenerator {
     public mutating func next() -> String {
         counter &+= 1
         let n = counter
-        var digits = 1
-        while digits < 16 && n >> (4 * UInt64(digits)) != 0 { digits += 1 }
-        let width = max(8, digits)
+        let hexDigits = (UInt64.bitWidth - n.leadingZeroBitCount + 3) / 4
+        let width = max(8, hexDigits)
         let head = prefix.utf8
         return String(unsafeUninitializedCapacity: head.count + 1 + width) { out in
             var i = 0
