@@ -123,6 +123,13 @@ final class ClientSession: ConnectionDelegate {
             respond(.error(status: 405, code: "method_not_allowed", requestID: requestID, close: head.framing != .none, extraHeaders: h),
                     to: head, requestID: requestID, route: nil, start: start)
         case .matched(let index, let params):
+            // `%2F`, `%5C` and `\` mean different things to different upstreams: only a route
+            // that forwards raw paths (and accepts that risk) takes them.
+            if head.hasAmbiguousSeparator && !settings.router.routes[index].rawPath {
+                respond(.error(status: 400, code: "bad_request", requestID: requestID, close: true),
+                        to: head, requestID: requestID, route: settings.routes[index].name, start: start)
+                return
+            }
             if case .contentLength(let n) = head.framing, settings.maxBodyBytes > 0, n > settings.maxBodyBytes {
                 respond(.error(status: 413, code: "payload_too_large", requestID: requestID, close: true),
                         to: head, requestID: requestID, route: settings.routes[index].name, start: start)

@@ -130,7 +130,7 @@ final class ProxyExchange: UpstreamConnectionOwner, StreamSourceDelegate {
         // a client cannot use Connection to delete what the gateway injects afterwards.
         ForwardingHeaders.removeHopByHop(&headers)
         headers.remove(name: "content-length")
-        var target = settings.router.upstreamPath(for: routeIndex, path: request.path)
+        var target = settings.router.upstreamPath(for: routeIndex, path: request.path, rawPath: request.rawPath)
         if let q = request.query { target += "?" + q }
         if let runtime = settings.auth {
             // Credentials never travel on unless the route says so; the query token never does.

@@ -60,6 +60,8 @@ final class UpstreamPool {
     private var nextTarget = 0
     private(set) var opened: UInt64 = 0
     private(set) var reusedCount: UInt64 = 0
+    /// Idle connections found to have spoken (bytes or EOF) when taken, and closed instead.
+    private(set) var staleDiscarded: UInt64 = 0
 
     init(loop: EventLoop, settings: ProxySettings.Upstream) {
         self.loop = loop
@@ -78,7 +80,13 @@ final class UpstreamPool {
     /// nil when the socket could not even be created (fd exhaustion): the caller answers 502.
     func acquire(target: Int, connectTimeout: Duration, owner: UpstreamConnectionOwner) -> UpstreamConnection? {
         while let c = idle[target].popLast() {
-            guard c.connection.isOpen else { continue }
+            // Checked when taken, not only when returned: see `Connection.hasNothingToRead`.
+            guard c.connection.isOpen, c.connection.hasNothingToRead else {
+                c.owner = nil
+                c.connection.close()
+                staleDiscarded += 1
+                continue
+            }
             c.owner = owner
             c.reused = true
             c.connection.setTimeouts(read: nil, write: nil)

@@ -217,6 +217,21 @@ public final class Connection {
 
     public var isOpen: Bool { bev != nil }
 
+    /// True when the peer has sent nothing since the last read: no bytes buffered here or in the
+    /// kernel, no EOF, no error. An idle pooled upstream must pass this before it is reused:
+    /// bytes that arrived after a complete response (a body sent for HEAD or 204, a forged
+    /// response) would otherwise be read as the next request's response, and a readable event
+    /// may still be waiting in this loop turn, so the kernel is asked directly (one `recv` with
+    /// `MSG_PEEK`).
+    public var hasNothingToRead: Bool {
+        guard let bev, evbuffer_get_length(bufferevent_get_input(bev)) == 0 else { return false }
+        var byte: UInt8 = 0
+        let n = recv(bufferevent_getfd(bev), &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT))
+        if n > 0 || n == 0 { return false }  // data, or EOF
+        let e = errno
+        return e == EAGAIN || e == EWOULDBLOCK
+    }
+
     public var fd: Int32 { bev.map { bufferevent_getfd($0) } ?? -1 }
 
     public var input: EvBuffer { EvBuffer(bufferevent_get_input(bev)) }

@@ -3,7 +3,7 @@ extension ConfigDecoder {
     static let routeKeys = [
         "name", "host", "path", "path_prefix", "methods", "upstream", "strip_prefix", "rewrite_prefix",
         "connect_timeout", "read_timeout", "sse", "auth", "query_token", "tenant_param", "scopes",
-        "cors_origins", "forward_authorization", "last_event_id_param", "session_end_event",
+        "cors_origins", "forward_authorization", "last_event_id_param", "session_end_event", "raw_path",
     ] + streamKeys
 
     /// A decoded route with the positions the table-wide checks point at.
@@ -101,6 +101,15 @@ extension ConfigDecoder {
         config.host = host
         config.methods = methods
         config.rewrite = rewrite
+        if let raw = r.bool("raw_path"), raw.value {
+            // The prefix matched the canonical path; the raw bytes may not even contain it.
+            if rewrite != .none {
+                fail("'raw_path' forwards the path as received and cannot be combined with 'strip_prefix' or 'rewrite_prefix'",
+                     at: r.keyPosition("raw_path") ?? raw.position)
+            } else {
+                config.rawPath = true
+            }
+        }
         config.connectTimeout = r.duration("connect_timeout")?.value ?? upstream?.connectTimeout ?? config.connectTimeout
         config.readTimeout = r.duration("read_timeout")?.value ?? upstream?.readTimeout ?? config.readTimeout
         config.sse = r.bool("sse")?.value ?? false

@@ -52,6 +52,10 @@ public struct RouteConfig: Equatable, Sendable {
     /// Event name written (as `event: NAME` with empty data) before a stream ends because its
     /// session expired, so clients can tell "log in again" from a network drop.
     public var sessionEndEvent: String?
+    /// `raw_path = true`: the path goes upstream exactly as received instead of in canonical
+    /// form, and `%2F`, `%5C` and `\\` are accepted. Routing still matches the canonical path.
+    /// Only for upstreams that need the raw bytes and do not resolve paths themselves.
+    public var rawPath: Bool = false
 
     public init(
         name: String, host: RouteHost? = nil, path: RoutePath, methods: [String]? = nil, upstream: String,

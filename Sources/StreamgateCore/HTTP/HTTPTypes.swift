@@ -98,8 +98,14 @@ public struct HTTPRequestHead: Sendable, Equatable {
     public var framing: BodyFraming
     /// The authority the request is for: absolute-form authority, else Host (lowercased, port kept).
     public var authority: String
-    /// Origin-form path without the query (`/a/b` for `/a/b?x=1`, and for absolute-form targets).
+    /// Origin-form path without the query (`/a/b` for `/a/b?x=1`, and for absolute-form
+    /// targets), in canonical form (`PathCanonicalizer`): what routing matches, the access log
+    /// records and the upstream receives.
     public var path: String
+    /// The path exactly as received, only when it differs from `path` (for `raw_path` routes).
+    public var rawPath: String?
+    /// The path holds `%2F`, `%5C` or a raw `\`: only `raw_path` routes accept it.
+    public var hasAmbiguousSeparator: Bool
     /// The query without `?`, nil when the target has none.
     public var query: String?
     /// Whether the client wants the connection kept open after this exchange.
@@ -107,11 +113,12 @@ public struct HTTPRequestHead: Sendable, Equatable {
 
     public init(
         method: String, target: String, version: HTTPVersion, headers: HTTPHeaders,
-        framing: BodyFraming, authority: String, path: String, query: String?, keepAlive: Bool
+        framing: BodyFraming, authority: String, path: String, query: String?, keepAlive: Bool,
+        rawPath: String? = nil, hasAmbiguousSeparator: Bool = false
     ) {
         self.method = method; self.target = target; self.version = version; self.headers = headers
         self.framing = framing; self.authority = authority; self.path = path; self.query = query
-        self.keepAlive = keepAlive
+        self.keepAlive = keepAlive; self.rawPath = rawPath; self.hasAmbiguousSeparator = hasAmbiguousSeparator
     }
 }
 

@@ -118,6 +118,7 @@ public struct RequestHeadParser {
 
         return HTTPRequestHead(
             method: line.method, target: line.target, version: line.version, headers: headers,
-            framing: framing, authority: authority, path: line.path, query: line.query, keepAlive: keepAlive)
+            framing: framing, authority: authority, path: line.path, query: line.query, keepAlive: keepAlive,
+            rawPath: line.rawPath, hasAmbiguousSeparator: line.hasAmbiguousSeparator)
     }
 }

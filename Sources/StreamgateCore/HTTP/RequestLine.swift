@@ -4,7 +4,12 @@ struct RequestLine: HeadStartLine {
     var method: String
     var target: String
     var version: HTTPVersion
+    /// The canonical path (see `PathCanonicalizer`): what routing matches and the upstream gets.
     var path: String
+    /// The path as received, only when it differs from `path`.
+    var rawPath: String?
+    /// The path holds `%2F`, `%5C` or `\`: refused unless the route takes raw paths.
+    var hasAmbiguousSeparator = false
     var query: String?
     /// The authority of an absolute-form target, normalised; it overrides Host (RFC 9112 §3.2.2).
     var absoluteAuthority: String?
@@ -72,7 +77,7 @@ struct RequestLine: HeadStartLine {
         let method = String(asciiBytes: methodBytes)
         let target = String(asciiBytes: line.slice(ts, te))
         let first = line[ts]
-        var result = RequestLine(method: method, target: target, version: version, path: "", query: nil, absoluteAuthority: nil)
+        var result = RequestLine(method: method, target: target, version: version, path: "", rawPath: nil, query: nil, absoluteAuthority: nil)
         var pathStart = ts
         if first == UInt8(ascii: "/") {
             // origin-form
@@ -102,11 +107,21 @@ struct RequestLine: HeadStartLine {
             result.absoluteAuthority = authority
             pathStart = ae
         }
-        if queryStart >= 0 {
-            result.path = pathStart == queryStart ? "/" : String(asciiBytes: line.slice(pathStart, queryStart))
-            result.query = String(asciiBytes: line.slice(queryStart + 1, te))
+        let pathEnd = queryStart >= 0 ? queryStart : te
+        if queryStart >= 0 { result.query = String(asciiBytes: line.slice(queryStart + 1, te)) }
+        if pathStart == pathEnd {
+            result.path = "/"
         } else {
-            result.path = pathStart == te ? "/" : String(asciiBytes: line.slice(pathStart, te))
+            let raw = line.slice(pathStart, pathEnd)
+            let rawText = String(asciiBytes: raw)
+            let canonical = try PathCanonicalizer.canonicalize(raw)
+            result.hasAmbiguousSeparator = canonical.hasAmbiguousSeparator
+            if let c = canonical.canonical {
+                result.path = c
+                result.rawPath = rawText
+            } else {
+                result.path = rawText
+            }
         }
         return result
     }

@@ -162,6 +162,12 @@ public struct ResponseHeadParser {
             keepAlive = true
         }
         if framing == .untilClose { keepAlive = false }
+        // 1xx and 204 never carry a body (RFC 9110 §8.6, RFC 9112 §6.1): one that announces a
+        // body is a server likely to send it anyway, and those bytes must never be read as the
+        // next request's response on a reused connection.
+        if (line.status < 200 || line.status == 204) && (!transferEncodings.isEmpty || (contentLength ?? 0) > 0) {
+            keepAlive = false
+        }
 
         return HTTPResponseHead(
             version: line.version, status: line.status, reason: line.reason, headers: headers,

@@ -1,9 +1,10 @@
 /// What part of the request path a route claims.
 ///
-/// Routing works on the raw path exactly as received: nothing is percent-decoded and `..`,
-/// `.` and `//` are not resolved, because the upstream receives those same bytes and must see
-/// the same path the gateway matched (normalising here but not there is how auth bypasses
-/// happen). `/a/../admin` therefore does not match a `/admin` route.
+/// Routing matches the request's canonical path (`PathCanonicalizer`: unreserved characters
+/// decoded, other percent-encodings uppercase, `//` merged, dot segments removed), which is also
+/// what the upstream receives, so the gateway and the upstream agree on the resource:
+/// `/public/../admin` is routed, authenticated and forwarded as `/admin`. Route paths are
+/// written in that canonical form (the config loader refuses any other spelling).
 public enum RoutePath: Equatable, Hashable, Sendable, CustomStringConvertible {
     /// `path = "/plain"`: this path only.
     case exact(String)
@@ -35,6 +36,18 @@ public enum RoutePath: Equatable, Hashable, Sendable, CustomStringConvertible {
         // Visible ASCII only, minus what would end the path in a request target.
         for b in text.utf8 where b <= 0x20 || b >= 0x7F || b == UInt8(ascii: "?") || b == UInt8(ascii: "#") {
             return .init(reason: "must be a raw path of visible ASCII without '?' or '#' (percent-encode other bytes)")
+        }
+        // Requests are matched in canonical form: a route spelled otherwise could never match.
+        do {
+            let result = try PathCanonicalizer.canonicalize(text)
+            if let canonical = result.canonical {
+                return .init(reason: "is not in canonical form (requests are matched after '%XX' of unreserved characters is decoded, '//' merged and '.'/'..' resolved): write \"\(canonical)\"")
+            }
+            if result.hasAmbiguousSeparator {
+                return .init(reason: "must not contain '%2F', '%5C' or '\\\\': requests holding them are refused")
+            }
+        } catch {
+            return .init(reason: "is not a valid path (\(error.reason))")
         }
         return nil
     }

@@ -21,7 +21,7 @@ public enum RouteMatch: Sendable {
 /// only when some route claims host and path but none the method; `Allow` is the union of
 /// their methods (GET implies HEAD).
 ///
-/// Matching is on the raw path (see `RoutePath`): nothing is decoded or normalised.
+/// Matching is on the canonical path (see `RoutePath` and `PathCanonicalizer`).
 public struct Router: Sendable {
     public let routes: [RouteConfig]
     /// Route indices in precedence order (what `streamgate check` lists).
@@ -36,7 +36,7 @@ public struct Router: Sendable {
         }
     }
 
-    /// `host` is the request authority (port allowed); `path` the raw path without the query.
+    /// `host` is the request authority (port allowed); `path` the canonical path without the query.
     public func match(method: String, host: String, path: String) -> RouteMatch {
         var allow: [String] = []
         var anyPathMatch = false
@@ -75,8 +75,10 @@ public struct Router: Sendable {
     /// The part after the prefix is joined to the replacement at one `/`, so `/api/users` on
     /// prefix `/api/` or `/api` goes up as `/v2/users` for both `/v2` and `/v2/`; a request
     /// for exactly the prefix goes up as exactly the replacement (`/` when stripping).
-    public func upstreamPath(for index: Int, path: String) -> String {
+    /// A `raw_path` route forwards `rawPath` (the path as received) when there is one.
+    public func upstreamPath(for index: Int, path: String, rawPath: String? = nil) -> String {
         let route = routes[index]
+        if route.rawPath { return rawPath ?? path }
         guard case .prefix(let prefix) = route.path, RoutePath.prefixMatches(prefix, path) else { return path }
         let replacement: String
         switch route.rewrite {
@@ -86,8 +88,7 @@ public struct Router: Sendable {
         }
         var rest = path.utf8.dropFirst(prefix.utf8.count)
         if rest.isEmpty { return replacement.isEmpty ? "/" : replacement }
-        // The boundary `/` is in the prefix ("/api/") or starts the rest ("/api" + "/x"); only
-        // that one is replaced, so "/api//x" keeps its extra slash (forwarded as received).
+        // The boundary `/` is in the prefix ("/api/") or starts the rest ("/api" + "/x").
         if prefix.utf8.last != UInt8(ascii: "/") { rest = rest.dropFirst() }
         var base = Substring(replacement)
         if base.hasSuffix("/") { base = base.dropLast() }
