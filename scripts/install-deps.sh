@@ -19,7 +19,8 @@ for arg in "$@"; do
     esac
 done
 
-packages=(libevent-dev libhiredis-dev libssl-dev redis-server pkg-config curl)
+# nginx: the path-canonicalisation tests use it as an upstream that resolves paths itself.
+packages=(libevent-dev libhiredis-dev libssl-dev redis-server pkg-config curl nginx)
 # Debian names the browser package `chromium` (Ubuntu: a snap shim `chromium-browser`).
 [[ "$with_browser" == 1 ]] && packages+=(chromium)
 
@@ -53,5 +54,13 @@ fi
 
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# Packages with services (nginx, redis-server) must not start them: tests and demos run their
+# own instances on free ports. policy-rc.d answering 101 is Debian's switch for that.
+policy=/usr/sbin/policy-rc.d
+if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee "$policy" >/dev/null
+    "${sudo[@]}" chmod 755 "$policy"
+    trap '"${sudo[@]}" rm -f "$policy"' EXIT
+fi
 "${sudo[@]}" apt-get update -qq
 "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null

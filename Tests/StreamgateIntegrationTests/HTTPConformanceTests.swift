@@ -449,9 +449,11 @@ struct BrokenResponse: Sendable, CustomTestStringConvertible {
 
     // MARK: - HEAD, 100-continue, HTTP/1.0
 
-    /// HEAD: the upstream's Content-Length is relayed, no body follows, and the connection
-    /// carries the next request correctly framed.
-    @Test func headResponseHasNoBodyAndTheConnectionStaysUsable() throws {
+    /// HEAD: the upstream's Content-Length is relayed, no body follows, and the client
+    /// connection carries the next request correctly framed. The upstream connection is not
+    /// reused: nothing tells whether the server will still write a body for the HEAD, and such
+    /// bytes must never become the next request's response.
+    @Test func headResponseHasNoBodyAndTheClientConnectionStaysUsable() throws {
         let up = try ScriptedUpstream()
         let gw = try GatewayHarness(toml: simpleConfig(upstreamPort: up.port))
         let c = try gw.client()
@@ -464,9 +466,12 @@ struct BrokenResponse: Sendable, CustomTestStringConvertible {
         #expect(head.contains("Content-Length: 1234\r\n"), "HEAD keeps the length the GET would have: \(head)")
         #expect(!head.lowercased().contains("connection: close"))
         #expect(c.bytesArriving(within: 0.05).isEmpty, "no body after a HEAD response")
+        let upstreamSide = u.readUntilClosed()
+        #expect(upstreamSide.cleanEOF && upstreamSide.bytes.isEmpty, "the upstream connection is closed after a HEAD response")
         c.send("GET /doc HTTP/1.1\r\nHost: h\r\n\r\n")
-        #expect(try u.readHead().hasPrefix("GET /doc HTTP/1.1\r\n"), "the same upstream connection is reused")
-        u.send("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nbody")
+        let u2 = try up.accept()
+        #expect(try u2.readHead().hasPrefix("GET /doc HTTP/1.1\r\n"), "the next request goes on a new upstream connection")
+        u2.send("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nbody")
         let r = try c.readResponse()
         #expect(r.status == 200 && r.bodyText == "body")
         #expect(c.buffer.isEmpty)
@@ -483,8 +488,9 @@ struct BrokenResponse: Sendable, CustomTestStringConvertible {
         u.send("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
         let head = try c.readHead()
         #expect(head.hasPrefix("HTTP/1.1 200 "))
+        #expect(u.readUntilClosed().cleanEOF, "not reused after a HEAD response")
         c.send("GET / HTTP/1.1\r\nHost: h\r\n\r\n")
-        let u2 = try nextRequestConnection(up, previous: u)
+        let u2 = try up.accept()
         #expect(try u2.readHead().hasPrefix("GET / HTTP/1.1\r\n"))
         u2.send("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
         let r = try c.readResponse()

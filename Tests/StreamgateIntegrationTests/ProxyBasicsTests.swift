@@ -49,9 +49,10 @@ import Testing
         u.send("HTTP/1.1 204 No Content\r\n\r\n")
         #expect(try c.readResponse().header("x-request-id") == "abc-123")
         c.send("GET /a HTTP/1.1\r\nHost: h\r\nX-Request-Id: bad id with spaces\r\n\r\n")
-        let head = try u.readHead()
+        let u2 = try up.accept() // a 204 ends at its head: its connection is never reused
+        let head = try u2.readHead()
         #expect(!head.contains("bad id"))
-        u.send("HTTP/1.1 204 No Content\r\n\r\n")
+        u2.send("HTTP/1.1 204 No Content\r\n\r\n")
         let r = try c.readResponse()
         #expect(r.header("x-request-id") != nil && r.header("x-request-id") != "bad id with spaces")
     }

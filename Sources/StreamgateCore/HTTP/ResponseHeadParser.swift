@@ -162,12 +162,12 @@ public struct ResponseHeadParser {
             keepAlive = true
         }
         if framing == .untilClose { keepAlive = false }
-        // 1xx and 204 never carry a body (RFC 9110 §8.6, RFC 9112 §6.1): one that announces a
-        // body is a server likely to send it anyway, and those bytes must never be read as the
-        // next request's response on a reused connection.
-        if (line.status < 200 || line.status == 204) && (!transferEncodings.isEmpty || (contentLength ?? 0) > 0) {
-            keepAlive = false
-        }
+        // A final response that ends at its head (HEAD, 204, 304) gives no way to tell whether
+        // the server will still send a body: some do (a body for HEAD, a buggy 204), and on a
+        // reused connection those bytes would be read as the next request's response, which may
+        // be another client's. Such a connection is not reused: the cost is one connect per
+        // bodiless response, the alternative a response crossing between users.
+        if noBody && line.status >= 200 { keepAlive = false }
 
         return HTTPResponseHead(
             version: line.version, status: line.status, reason: line.reason, headers: headers,

@@ -41,16 +41,6 @@ extension RawClient {
     }
 }
 
-/// The upstream connection that carries the gateway's next request: `previous` when it was
-/// pooled and reused, otherwise a new one. Waits (bounded) for either.
-func nextRequestConnection(_ up: ScriptedUpstream, previous: RawClient, timeout: Double = 5) throws -> RawClient {
-    if !previous.buffer.isEmpty { return previous }
-    var fds = [pollfd(fd: previous.fd, events: Int16(POLLIN), revents: 0), pollfd(fd: up.fd, events: Int16(POLLIN), revents: 0)]
-    guard poll(&fds, 2, Int32(timeout * 1000)) > 0 else { throw TestError("no request on any upstream connection") }
-    if fds[1].revents & Int16(POLLIN) != 0 { return try up.accept(timeout: timeout) }
-    return previous
-}
-
 /// The gateway's own error answer: the status, a small JSON body naming it, exact framing.
 func expectGatewayError(_ r: HTTPTestResponse?, status: Int, close: Bool, _ context: String = "",
                         sourceLocation: SourceLocation = #_sourceLocation) {
