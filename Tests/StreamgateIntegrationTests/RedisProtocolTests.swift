@@ -1,7 +1,7 @@
 @testable import StreamgateIO
 import Testing
 
-/// The pure pieces of the Redis client: the bounded reader, and the rules
+/// The pure pieces of the Redis client: RESP encoding, the bounded reader, and the rules
 /// that match replies to what was sent. No sockets.
 @Suite("RedisProtocol")
 struct RedisProtocolTests {
@@ -13,6 +13,14 @@ struct RedisProtocolTests {
     }
     private func violation(_ r: Router.Routed) -> String? { if case .violation(let why) = r { why } else { nil } }
     private func command(_ r: Router.Routed) -> (Int, RedisReply)? { if case .command(let c, let v) = r { (c, v) } else { nil } }
+
+    // MARK: Encoding
+
+    @Test func commandsAreEncodedAsArraysOfBulkStrings() {
+        #expect(RedisPendingCommand.encode(["SET", "k", "v"].map(\.utf8)) == bytes("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n"))
+        #expect(RedisPendingCommand.encode([bytes("GET"), [0, 13, 10, 255], []]) == bytes("*3\r\n$3\r\nGET\r\n$4\r\n") + [0, 13, 10, 255] + bytes("\r\n$0\r\n\r\n"))
+        #expect(RedisPendingCommand.encode([[UInt8]]()) == nil)
+    }
 
     // MARK: Reader
 
