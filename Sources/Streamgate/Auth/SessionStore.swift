@@ -82,7 +82,7 @@ final class SessionStore {
             onError("session store lookup failed: \(e)")
             result = .failed
         case (.success(let reply), .success(let ttlReply)):
-            result = decode(reply, ttl: ttlReply, wallNow: wallNow)
+            result = decode(reply, ttl: ttlReply, wallNow: wallNow, digest: digest)
         }
         let waiters = cache.complete(digest, result: result, now: EventLoop.now(), wallNow: wallNow)
         let outcome: SessionLookupOutcome
@@ -94,7 +94,7 @@ final class SessionStore {
         for w in waiters { w(outcome) }
     }
 
-    private func decode(_ reply: RedisReply, ttl: RedisReply, wallNow: Int64) -> SessionCache<Waiter>.FetchResult {
+    private func decode(_ reply: RedisReply, ttl: RedisReply, wallNow: Int64, digest: TokenDigest) -> SessionCache<Waiter>.FetchResult {
         var keyTTL: Duration?
         if case .integer(let ms) = ttl, ms > 0 { keyTTL = .milliseconds(ms) }
         do {
@@ -102,11 +102,11 @@ final class SessionStore {
             switch reply {
             case .array(let items):
                 if items.isEmpty { return .notFound }
-                let flat = items.map { item -> String in
-                    if case .string(let b) = item { return String(decoding: b, as: UTF8.self) }
-                    return ""
+                let flat = items.map { item -> [UInt8] in
+                    if case .string(let b) = item { return b }
+                    return []
                 }
-                record = try SessionRecord.decode(flatHash: flat, mapping: runtime.fields)
+                record = try SessionRecord.decode(flatHashBytes: flat, mapping: runtime.fields)
             case .string(let bytes):
                 record = try SessionRecord.decode(json: bytes, mapping: runtime.fields)
             case .null:
@@ -125,6 +125,9 @@ final class SessionStore {
             }
             return .found(record, keyTTL: keyTTL)
         } catch {
+            // Refused like any invalid record (401, cached negatively), but worth a line: no
+            // real session is that big. The digest prefix names it, never the token.
+            if case .tooLarge = error { onError("session store: \(error) (digest \(digest.hex.prefix(8))...)") }
             return .notFound
         }
     }
