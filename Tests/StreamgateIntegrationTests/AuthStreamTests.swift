@@ -1,4 +1,5 @@
 import Foundation
+@testable import Streamgate
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -172,6 +173,38 @@ import Glibc
         let endedAt = Date().timeIntervalSince1970
         #expect(endedAt < Double(expires) + 0.3, "ended \(endedAt - Double(expires)) s after expires_at")
         #expect(endedAt >= Double(expires) - 0.05)
+    }
+
+    /// `echo $digest | redis-cli -x PUBLISH streamgate:revoked` sends the digest and a "\n".
+    @Test func revocationPayloadMayEndInLineBreaksOrSpaces() throws {
+        let rig = try AuthRig()
+        try rig.redis.waitForSubscribers()
+        for ending in ["\n", "\r", " \t\n", "\r\n"] {
+            let token = randomToken()
+            rig.redis.putSession(token)
+            let s = try rig.stream("/api/events", ["Authorization: Bearer \(token)"])
+            try s.waitForMoreTicks(1)
+            #expect(rig.redis.cli(["PUBLISH", "streamgate:revoked", TestCrypto.sha256Hex(token) + ending]) == "1")
+            #expect(s.waitForEnd(timeout: 1.5), "revoked with \(ending.debugDescription) after the digest")
+        }
+        // Not a digest (here a raw token published by mistake): counted and logged, by length only.
+        let secret = randomToken("published-by-mistake")
+        rig.redis.cli(["PUBLISH", "streamgate:revoked", secret + "\n"])
+        #expect(try waitForMetric(rig) { $0.malformedRevocations } == 1)
+        #expect(rig.gateway.errorLogText.contains("revocation message ignored"))
+        #expect(!rig.gateway.errorLogText.contains(secret))
+    }
+
+    /// Polls the worker metrics the admin endpoint reads (published once a second), bounded.
+    private func waitForMetric(_ rig: AuthRig, timeout: Double = 3, _ value: (WorkerMetrics) -> UInt64) throws -> UInt64 {
+        let deadline = Date().addingTimeInterval(timeout)
+        var last: UInt64 = 0
+        repeat {
+            last = rig.gateway.gateway.metrics().reduce(0) { $0 + value($1) }
+            if last > 0 { return last }
+            usleep(20_000)
+        } while Date() < deadline
+        return last
     }
 
     /// Repeats a request (bounded) until it gets `want`; returns the last status.

@@ -23,6 +23,8 @@ final class SessionStore {
     private(set) var redisLookups: UInt64 = 0
     private(set) var cacheHits: UInt64 = 0
     private(set) var revocations: UInt64 = 0
+    /// Messages on the revocation channel that named no digest.
+    private(set) var malformedRevocations: UInt64 = 0
 
     struct WeakStream { weak var relay: StreamRelay? }
 
@@ -145,8 +147,15 @@ final class SessionStore {
 
     /// A published digest: forget the cached session and end every stream opened with it.
     private func revocationMessage(_ message: [UInt8]) {
-        let text = String(decoding: message, as: UTF8.self).trimmingCharacters(in: " \r\n\t")
-        guard let digest = TokenDigest(hex: text.lowercased()) else { return }
+        guard let digest = RevocationMessage.digest(message) else {
+            malformedRevocations += 1
+            // Never the payload: it may be a raw token published by mistake. One line per
+            // burst, not per message.
+            if malformedRevocations == 1 || malformedRevocations % 1000 == 0 {
+                onError("revocation message ignored: not a hex SHA-256 digest (\(message.count) bytes; \(malformedRevocations) so far)")
+            }
+            return
+        }
         revoke(digest)
     }
 
@@ -155,14 +164,5 @@ final class SessionStore {
         _ = cache.evict(digest)
         guard let streams = liveStreams.removeValue(forKey: digest) else { return }
         for s in streams.values { s.relay?.requestEnd(.revoked) }
-    }
-}
-
-extension String {
-    func trimmingCharacters(in set: String) -> String {
-        var s = Substring(self)
-        while let f = s.first, set.contains(f) { s.removeFirst() }
-        while let l = s.last, set.contains(l) { s.removeLast() }
-        return String(s)
     }
 }
