@@ -55,12 +55,13 @@ final class StreamRelay {
         rearm()
     }
 
-    /// Long streams are re-validated: a deleted or expired session ends them even when no
-    /// revocation was published. A store outage keeps them open (they were valid; fail closed
-    /// applies to new requests).
+    /// Long streams are re-validated against Redis itself (never the cache): a deleted or
+    /// expired session ends them within `recheck_interval` even when no revocation was
+    /// published. A store outage keeps them open (they were valid; fail closed applies to
+    /// new requests).
     private func recheck() {
         guard !stopped, let auth, let token = auth.token, let digest = auth.digest, let store = exchange.worker.store else { return }
-        store.lookup(token: token, digest: digest) { [weak self] outcome in
+        store.revalidate(token: token, digest: digest) { [weak self] outcome in
             guard let self, !self.stopped else { return }
             switch outcome {
             case .found(let record) where !record.isExpired(wallNow: EventLoop.wallSeconds()):

@@ -195,6 +195,27 @@ import Glibc
         #expect(!rig.gateway.errorLogText.contains(secret))
     }
 
+    /// Re-checks ask Redis, not the cache: with `cache_ttl` far longer than
+    /// `recheck_interval`, a deleted session still ends its streams within the interval, and
+    /// the re-check's answer is what the next request gets.
+    @Test func recheckReadsRedisNotTheCache() throws {
+        let rig = try AuthRig(sessions: "recheck_interval = \"300ms\"\ncache_ttl = \"60s\"")
+        let token = randomToken()
+        rig.redis.putSession(token)
+        let s = try rig.stream("/api/events", ["Authorization: Bearer \(token)"])
+        try s.waitForMoreTicks(1)
+        #expect(try rig.get("/api/x", ["Authorization: Bearer \(token)"]).status == 200)
+        let lookups = rig.hgetallCalls
+        #expect(!s.wait(timeout: 0.7) { $0.ended || $0.closed }, "a valid session's stream stays open across re-checks")
+        #expect(rig.hgetallCalls > lookups, "the re-checks read Redis although the session is cached")
+        let start = Date()
+        rig.redis.cli(["DEL", sessionKey(token)])
+        #expect(s.waitForEnd(timeout: 2), "ends without any PUBLISH, within recheck_interval, not cache_ttl")
+        #expect(Date().timeIntervalSince(start) < 1.0)
+        #expect(s.body.hasSuffix("\n\n"))
+        #expect(try rig.get("/api/x", ["Authorization: Bearer \(token)"]).status == 401, "the re-check refreshed the cache")
+    }
+
     /// Polls the worker metrics the admin endpoint reads (published once a second), bounded.
     private func waitForMetric(_ rig: AuthRig, timeout: Double = 3, _ value: (WorkerMetrics) -> UInt64) throws -> UInt64 {
         let deadline = Date().addingTimeInterval(timeout)

@@ -62,6 +62,23 @@ final class SessionStore {
         }
     }
 
+    /// Re-validates a live stream's session: always answered by Redis, never by the cache, so
+    /// a deleted or changed session shows within `recheck_interval` whatever `cache_ttl` is.
+    /// Single-flighted with any lookup already in flight for the digest; the answer refreshes
+    /// the cache for every other request too.
+    func revalidate(token: String, digest: TokenDigest, completion: @escaping Waiter) {
+        switch cache.refresh(digest, waiter: completion) {
+        case .startFetch:
+            fetch(token: token, digest: digest)
+        case .joinedPending:
+            break
+        case .hit(let record):  // not returned by `refresh`; answered as a lookup would be
+            completion(.found(record))
+        case .negativeHit:
+            completion(.notFound)
+        }
+    }
+
     private func fetch(token: String, digest: TokenDigest) {
         redisLookups += 1
         let key = runtime.keyTemplate.render(token: token, digest: digest)
