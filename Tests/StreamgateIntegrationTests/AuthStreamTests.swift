@@ -216,6 +216,40 @@ import Glibc
         #expect(try rig.get("/api/x", ["Authorization: Bearer \(token)"]).status == 401, "the re-check refreshed the cache")
     }
 
+    /// Web apps slide sessions: a re-check that finds a later `expires_at` moves the stream's
+    /// end there, instead of ending it with a "session expired" that is no longer true.
+    @Test func recheckFollowsASessionThatSlidLater() throws {
+        let rig = try AuthRig(sessions: "recheck_interval = \"200ms\"")
+        let token = randomToken()
+        let opened = Int(Date().timeIntervalSince1970)
+        rig.redis.putSession(token, expiresAt: String(opened + 2))
+        let s = try rig.stream("/end/events?interval_ms=40", ["Authorization: Bearer \(token)"])
+        try s.waitForMoreTicks(1)
+        let slid = opened + 4
+        rig.redis.cli(["HSET", sessionKey(token), "expires_at", String(slid)])
+        let pastFirstExpiry = Double(opened + 2) + 0.5 - Date().timeIntervalSince1970
+        #expect(!s.wait(timeout: pastFirstExpiry) { $0.ended || $0.closed }, "still streaming past the expiry it opened with")
+        #expect(s.waitForEnd(timeout: 3))
+        let endedAt = Date().timeIntervalSince1970
+        #expect(endedAt >= Double(slid) - 0.05 && endedAt < Double(slid) + 0.5, "ended at \(endedAt), slid expiry \(slid)")
+        #expect(s.body.components(separatedBy: "\n\n").dropLast().last?.contains("event: session-expired") == true)
+    }
+
+    /// And a session cut short (expiry moved earlier) ends its streams at the new expiry.
+    @Test func recheckAppliesAnEarlierExpiry() throws {
+        let rig = try AuthRig(sessions: "recheck_interval = \"200ms\"")
+        let token = randomToken()
+        rig.redis.putSession(token, expiresAt: String(Int(Date().timeIntervalSince1970) + 3600))
+        let s = try rig.stream("/end/events?interval_ms=40", ["Authorization: Bearer \(token)"])
+        try s.waitForMoreTicks(1)
+        let cut = Int(Date().timeIntervalSince1970) + 2
+        rig.redis.cli(["HSET", sessionKey(token), "expires_at", String(cut)])
+        #expect(s.waitForEnd(timeout: 4), "ends at the earlier expiry (ended \(s.ended), closed \(s.closed))")
+        let endedAt = Date().timeIntervalSince1970
+        #expect(endedAt >= Double(cut) - 0.05 && endedAt < Double(cut) + 0.5, "ended at \(endedAt), new expiry \(cut)")
+        #expect(s.body.components(separatedBy: "\n\n").dropLast().last?.contains("event: session-expired") == true)
+    }
+
     /// Polls the worker metrics the admin endpoint reads (published once a second), bounded.
     private func waitForMetric(_ rig: AuthRig, timeout: Double = 3, _ value: (WorkerMetrics) -> UInt64) throws -> UInt64 {
         let deadline = Date().addingTimeInterval(timeout)
