@@ -250,6 +250,28 @@ import Glibc
         #expect(s.body.components(separatedBy: "\n\n").dropLast().last?.contains("event: session-expired") == true)
     }
 
+    /// Revocations published while the subscription was down are lost; once it is back,
+    /// cached sessions are read from Redis again rather than trusted until cache_ttl.
+    @Test func cacheIsReadAgainOnceTheRevocationSubscriptionIsBack() throws {
+        let rig = try AuthRig()
+        let token = randomToken()
+        rig.redis.putSession(token, user: "v1")
+        try rig.redis.waitForSubscribers()
+        #expect(try rig.get("/api/x", ["Authorization: Bearer \(token)"]).status == 200)
+        #expect(rig.redis.cli(["CLIENT", "KILL", "TYPE", "pubsub"]) == "1")
+        // Changed with nobody subscribed: the gateway cannot hear of it.
+        rig.redis.putSession(token, user: "v2")
+        try rig.redis.waitForSubscribers()
+        let deadline = Date().addingTimeInterval(3)
+        var user: String?
+        repeat {
+            #expect(try rig.get("/api/x", ["Authorization: Bearer \(token)"]).status == 200)
+            user = try rig.lastUpstreamRequest().header("X-Auth-User-Id")
+        } while user != "v2" && Date() < deadline
+        #expect(user == "v2", "read again after resubscribing, not served from the 30 s cache")
+        #expect(rig.hgetallCalls == 2)
+    }
+
     /// Polls the worker metrics the admin endpoint reads (published once a second), bounded.
     private func waitForMetric(_ rig: AuthRig, timeout: Double = 3, _ value: (WorkerMetrics) -> UInt64) throws -> UInt64 {
         let deadline = Date().addingTimeInterval(timeout)

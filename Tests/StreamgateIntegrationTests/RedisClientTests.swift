@@ -375,8 +375,12 @@ struct RedisClientTests {
         let client = RedisClient(loop: d.loop, config: config(server) { $0.password = "pw" })
         defer { client.close() }
         var received: [String] = []
-        client.subscribe(channel: "revocations") { received.append(String(decoding: $0, as: UTF8.self)) }
+        var confirmations = 0
+        client.subscribe(channel: "revocations", onConfirmed: { confirmations += 1 }) {
+            received.append(String(decoding: $0, as: UTF8.self))
+        }
         #expect(d.run { client.isSubscribed(channel: "revocations") })
+        #expect(confirmations == 1)
         // The subscriber connection does not block commands.
         #expect(d.send(client, ["SET", "k", "v"]) == .success(.status("OK")))
 
@@ -387,6 +391,7 @@ struct RedisClientTests {
         let reconnectsBefore = client.reconnects
         try server.restart()
         #expect(d.run(timeout: .seconds(15)) { client.reconnects > reconnectsBefore && client.isSubscribed(channel: "revocations") })
+        #expect(confirmations == 2, "confirmed again after the reconnect")
         #expect(server.cli(["PUBLISH", "revocations", "sess-2"]) == "1")
         #expect(d.run { received == ["sess-1", "sess-2"] })
 

@@ -25,6 +25,8 @@ final class SessionStore {
     private(set) var revocations: UInt64 = 0
     /// Messages on the revocation channel that named no digest.
     private(set) var malformedRevocations: UInt64 = 0
+    /// The revocation subscription has been confirmed at least once.
+    private var subscribedBefore = false
 
     struct WeakStream { weak var relay: StreamRelay? }
 
@@ -34,9 +36,11 @@ final class SessionStore {
         redis = RedisClient(loop: loop, config: runtime.redis)
         cache = SessionCache(capacity: runtime.cacheSize, cacheTTL: runtime.cacheTTL, negativeTTL: runtime.negativeTTL)
         redis.start()
-        redis.subscribe(channel: runtime.revocationChannel) { [weak self] message in
+        redis.subscribe(channel: runtime.revocationChannel, onConfirmed: { [weak self] in
+            self?.revocationSubscriptionConfirmed()
+        }, onMessage: { [weak self] message in
             self?.revocationMessage(message)
-        }
+        })
     }
 
     deinit { redis.close() }
@@ -160,6 +164,15 @@ final class SessionStore {
     func unregister(stream: StreamRelay, digest: TokenDigest) {
         liveStreams[digest]?[ObjectIdentifier(stream)] = nil
         if liveStreams[digest]?.isEmpty == true { liveStreams[digest] = nil }
+    }
+
+    /// Revocations published while the subscription was down were lost, so anything cached
+    /// may have been revoked since: after a reconnect every token is read from Redis again.
+    /// (During the outage cached sessions keep working, as documented.) Live streams learn
+    /// of a deletion at their next re-check.
+    private func revocationSubscriptionConfirmed() {
+        if subscribedBefore { cache.removeAllEntries() }
+        subscribedBefore = true
     }
 
     /// A published digest: forget the cached session and end every stream opened with it.

@@ -39,6 +39,7 @@ public final class RedisClient {
     private var deadlines = RedisDeadlineQueue()
     private var deadlineTimer: LoopTimer!
     private var handlers: [String: [([UInt8]) -> Void]] = [:]
+    private var confirmHandlers: [String: [() -> Void]] = [:]
     private var confirmedChannels: Set<String> = []
     private var closed = false
 
@@ -144,10 +145,14 @@ public final class RedisClient {
     /// next successful (re)subscription on. Several handlers per channel are allowed; they
     /// live until `close()` (ignored on a closed client). `isSubscribed(channel:)` tells when
     /// Redis has confirmed the subscription.
-    public func subscribe(channel: String, onMessage: @escaping ([UInt8]) -> Void) {
+    ///
+    /// `onConfirmed` runs each time Redis confirms the subscription: the first time, and
+    /// again after every reconnect (messages published in between were lost).
+    public func subscribe(channel: String, onConfirmed: (() -> Void)? = nil, onMessage: @escaping ([UInt8]) -> Void) {
         guard !closed else { return }
         let isNew = handlers[channel] == nil
         handlers[channel, default: []].append(onMessage)
+        if let onConfirmed { confirmHandlers[channel, default: []].append(onConfirmed) }
         let link: RedisLink
         if let l = pubsubLink {
             link = l
@@ -192,6 +197,7 @@ public final class RedisClient {
         closed = true
         deadlineTimer?.cancel()
         handlers.removeAll()
+        confirmHandlers.removeAll()
         confirmedChannels.removeAll()
         commandLink?.close()
         pubsubLink?.close()
@@ -237,6 +243,7 @@ extension RedisClient: RedisLinkDelegate {
     func linkConfirmedSubscription(_ link: RedisLink, channel: String) {
         guard link === pubsubLink else { return }
         confirmedChannels.insert(channel)
+        for h in confirmHandlers[channel] ?? [] { h() }
     }
 
     func linkReceivedMessage(_ link: RedisLink, channel: String, payload: [UInt8]) {
