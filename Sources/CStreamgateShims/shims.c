@@ -3,11 +3,60 @@
 #include <hiredis/hiredis.h>
 #include <hiredis/async.h>
 #include <hiredis/adapters/libevent.h>
+#include <stdlib.h>
 #include <openssl/ssl.h>
 #include <openssl/rand.h>
 
 int sg_redis_libevent_attach(struct redisAsyncContext *ac, struct event_base *base) {
     return redisLibeventAttach(ac, base) == REDIS_OK ? 0 : -1;
+}
+
+// The reader's object functions, with hiredis' own createArray wrapped by a size check.
+// Reached through `privdata`, which hiredis hands to every read task (read.c) and its
+// default functions ignore.
+struct sg_reader_limits {
+    redisReplyObjectFunctions fns;
+    void *(*create_array)(const redisReadTask *, int);
+    int max_elements;
+    int refused;
+};
+
+static void *sg_create_array(const redisReadTask *task, int elements) {
+    struct sg_reader_limits *l = task->privdata;
+    if (elements < 0 || elements > l->max_elements) {
+        l->refused = 1;
+        return NULL;  // the reader turns this into an error; nothing was allocated
+    }
+    return l->create_array(task, elements);
+}
+
+redisReader *sg_redis_reader_create(int max_elements) {
+    redisReader *r = redisReaderCreate();
+    if (r == NULL) return NULL;
+    struct sg_reader_limits *l = calloc(1, sizeof(*l));
+    if (l == NULL) {
+        redisReaderFree(r);
+        return NULL;
+    }
+    l->fns = *r->fn;
+    l->create_array = r->fn->createArray;
+    l->fns.createArray = sg_create_array;
+    l->max_elements = max_elements;
+    r->fn = &l->fns;
+    r->privdata = l;
+    return r;
+}
+
+void sg_redis_reader_free(redisReader *r) {
+    if (r == NULL) return;
+    struct sg_reader_limits *l = r->privdata;
+    redisReaderFree(r);  // frees a partial reply through r->fn: free the copy only after
+    free(l);
+}
+
+int sg_redis_reader_refused_array(const redisReader *r) {
+    const struct sg_reader_limits *l = r->privdata;
+    return l != NULL && l->refused;
 }
 
 int sg_ssl_ctx_set_min_tls12(struct ssl_ctx_st *ctx) {

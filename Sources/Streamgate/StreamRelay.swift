@@ -30,7 +30,7 @@ final class StreamRelay {
         if let session = auth?.identity.session {
             // The session's own limits: its expiry (wall clock) and an optional max stream duration.
             if let wall = session.expiresAt {
-                expiresAt = now + .milliseconds(max(0, wall &* 1000 - EventLoop.wallMilliseconds()))
+                expiresAt = SSEStreamPolicy.sessionExpiry(expiresAt: wall, now: now, wallNowMilliseconds: EventLoop.wallMilliseconds())
             }
             if let cap = session.maxStreamDuration, cap > 0 {
                 maxDuration = min(maxDuration ?? .seconds(cap), .seconds(cap))
@@ -55,22 +55,36 @@ final class StreamRelay {
         rearm()
     }
 
-    /// Long streams are re-validated: a deleted or expired session ends them even when no
-    /// revocation was published. A store outage keeps them open (they were valid; fail closed
-    /// applies to new requests).
+    /// Long streams are re-validated against Redis itself (never the cache): a deleted session
+    /// ends them within `recheck_interval` even when no revocation was published, and a
+    /// session whose expiry moved (web apps slide sessions) moves the stream's end with it,
+    /// later or earlier. A store outage keeps them open (they were valid; fail closed applies
+    /// to new requests).
     private func recheck() {
         guard !stopped, let auth, let token = auth.token, let digest = auth.digest, let store = exchange.worker.store else { return }
-        store.lookup(token: token, digest: digest) { [weak self] outcome in
+        store.revalidate(token: token, digest: digest) { [weak self] outcome in
             guard let self, !self.stopped else { return }
             switch outcome {
-            case .found(let record) where !record.isExpired(wallNow: EventLoop.wallSeconds()):
+            case .found(let record):
                 self.recheckTimer?.schedule(after: store.runtime.recheckInterval)
+                // An expiry now past ends the stream as expired, at the next boundary.
+                self.sessionExpiryChanged(to: record.expiresAt)
             case .unavailable:
                 self.recheckTimer?.schedule(after: store.runtime.recheckInterval)
-            default:
+            case .notFound:
                 self.requestEnd(.revoked)
             }
         }
+    }
+
+    /// The session's expiry as Redis has it now (nil: none any more).
+    private func sessionExpiryChanged(to wall: Int64?) {
+        let now = EventLoop.now()
+        timer.updateSessionExpiry(wall.map {
+            SSEStreamPolicy.sessionExpiry(expiresAt: $0, now: now, wallNowMilliseconds: EventLoop.wallMilliseconds())
+        })
+        // Re-arms for an earlier end, and withdraws a pending end the session outlived.
+        evaluate(now: now)
     }
 
     /// Scans upstream payload bytes. Returns how many to forward and whether the stream must end

@@ -12,6 +12,10 @@ struct WorkerMetrics: Sendable {
     var redisLookups: UInt64 = 0
     var sessionCacheHits: UInt64 = 0
     var revocations: UInt64 = 0
+    /// Revocation-channel messages that named no token digest (logged, then ignored).
+    var malformedRevocations: UInt64 = 0
+    /// Redis connections dropped because the server broke the protocol.
+    var redisProtocolErrors: UInt64 = 0
     var upstreamConnectionsOpened: UInt64 = 0
     var upstreamConnectionsReused: UInt64 = 0
     var connectionsAccepted: UInt64 = 0
@@ -151,6 +155,8 @@ final class Worker {
         m.redisLookups = store?.redisLookups ?? 0
         m.sessionCacheHits = store?.cacheHits ?? 0
         m.revocations = store?.revocations ?? 0
+        m.malformedRevocations = store?.malformedRevocations ?? 0
+        m.redisProtocolErrors = store?.redis.protocolErrors ?? 0
         m.upstreamConnectionsOpened = pools.reduce(0) { $0 + $1.opened }
         m.upstreamConnectionsReused = pools.reduce(0) { $0 + $1.reusedCount }
         return m

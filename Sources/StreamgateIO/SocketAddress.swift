@@ -105,3 +105,46 @@ public enum SocketAddressError: Error, CustomStringConvertible, Sendable {
         }
     }
 }
+
+extension SocketAddress {
+    /// Every address `host` resolves to for `port`, in `getaddrinfo` order (RFC 6724
+    /// preference, so `localhost` gives `::1` before `127.0.0.1` on Debian), without
+    /// duplicates. Callers try them in turn until one connects, as hiredis and nginx do:
+    /// the first one alone fails when the server listens on only one family. IP literals
+    /// (`::1` without brackets too) resolve to themselves. Blocking (getaddrinfo): call at
+    /// start or reload only.
+    public static func resolveAll(host: String, port: UInt16) throws(SocketAddressError) -> [SocketAddress] {
+        let shown = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        hints.ai_family = AF_UNSPEC
+        var res: UnsafeMutablePointer<addrinfo>?
+        let rc = getaddrinfo(host, String(port), &hints, &res)
+        guard rc == 0, res != nil else { throw .unresolved(shown, String(cString: gai_strerror(rc))) }
+        defer { freeaddrinfo(res) }
+        var out: [SocketAddress] = []
+        var ai = res
+        while let a = ai {
+            let family = a.pointee.ai_family
+            if let sa = a.pointee.ai_addr, family == AF_INET || family == AF_INET6,
+               Int(a.pointee.ai_addrlen) <= MemoryLayout<sockaddr_storage>.size {
+                var ss = sockaddr_storage()
+                withUnsafeMutableBytes(of: &ss) { dst in
+                    dst.copyMemory(from: UnsafeRawBufferPointer(start: sa, count: Int(a.pointee.ai_addrlen)))
+                }
+                let address = SocketAddress(storage: ss, length: a.pointee.ai_addrlen)
+                // /etc/hosts may name one address twice (e.g. two `127.0.0.1 localhost` lines).
+                if !out.contains(address) { out.append(address) }
+            }
+            ai = a.pointee.ai_next
+        }
+        guard !out.isEmpty else { throw .unresolved(shown, "no IPv4 or IPv6 address") }
+        return out
+    }
+
+    /// `resolveAll(host:port:)` for `host:port` / `[v6]:port` (`*` = the IPv4 wildcard).
+    public static func resolveAll(_ hostPort: String) throws(SocketAddressError) -> [SocketAddress] {
+        guard let (host, port) = splitHostPort(hostPort) else { throw .invalid(hostPort) }
+        return try resolveAll(host: (host == "*" || host.isEmpty) ? "0.0.0.0" : host, port: port)
+    }
+}

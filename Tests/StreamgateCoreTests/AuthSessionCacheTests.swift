@@ -173,4 +173,33 @@ struct AuthSessionCacheTests {
         #expect(cache.complete(Self.digest(2), result: .notFound, now: .zero, wallNow: wall) == [5])
         #expect(cache.digestsByRecency == [Self.digest(2)])
     }
+
+    /// A stream's re-check must reach Redis even while the token is cached (positively or
+    /// negatively), join a fetch already in flight, and leave its answer in the cache.
+    @Test func refreshNeverAnswersFromTheCache() {
+        var cache = Cache(capacity: 10, cacheTTL: .seconds(30), negativeTTL: .seconds(5))
+        let d = Self.digest(1)
+        fill(&cache, d, .found(record, keyTTL: nil))
+        #expect(hitRecord(cache.lookup(d, now: Self.at(1), wallNow: wall, waiter: 0)) == record)
+        #expect(isStartFetch(cache.refresh(d, waiter: 1)))
+        #expect(isJoined(cache.refresh(d, waiter: 2)), "two re-checks, one fetch")
+        #expect(hitRecord(cache.lookup(d, now: Self.at(1), wallNow: wall, waiter: 3)) == record,
+                "requests keep the cached entry while the re-check runs")
+        #expect(cache.complete(d, result: .notFound, now: Self.at(1), wallNow: wall) == [1, 2])
+        #expect(isNegative(cache.lookup(d, now: Self.at(2), wallNow: wall, waiter: 0)), "the answer replaced the entry")
+        // A negative entry does not answer a refresh either; the record found replaces it.
+        #expect(isStartFetch(cache.refresh(d, waiter: 4)))
+        let renewed = SessionRecord(userID: "u2", tenantID: "t", expiresAt: wall + 600)
+        #expect(cache.complete(d, result: .found(renewed, keyTTL: nil), now: Self.at(2), wallNow: wall) == [4])
+        #expect(hitRecord(cache.lookup(d, now: Self.at(3), wallNow: wall, waiter: 0)) == renewed)
+    }
+
+    @Test func refreshJoinsALookupInFlight() {
+        var cache = Cache(capacity: 10, cacheTTL: .seconds(30), negativeTTL: .seconds(5))
+        let d = Self.digest(1)
+        #expect(isStartFetch(cache.lookup(d, now: .zero, wallNow: wall, waiter: 1)))
+        #expect(isJoined(cache.refresh(d, waiter: 2)))
+        #expect(cache.complete(d, result: .failed, now: .zero, wallNow: wall) == [1, 2])
+        #expect(cache.pendingCount == 0 && cache.count == 0)
+    }
 }

@@ -130,6 +130,31 @@ struct AuthSessionRecordTests {
         #expect(r.isExpired(wallNow: 100))
         #expect(r.isExpired(wallNow: 101))
     }
+
+    /// Records over 64 KiB are refused before they are parsed, in both formats.
+    @Test func oversizedRecordsAreRefusedUnparsed() throws {
+        let limit = SessionRecord.maxStoredBytes
+        #expect(limit == 65_536)
+        let head = #"{"user_id":"u","tenant_id":"t","pad":""#
+        let fits = head + String(repeating: "x", count: limit - head.utf8.count - 2) + #""}"#
+        #expect(fits.utf8.count == limit)
+        #expect(try SessionRecord.decode(json: fits).userID == "u")
+        let over = head + String(repeating: "x", count: limit - head.utf8.count - 1) + #""}"#
+        #expect(throws: SessionRecordError.tooLarge(limit + 1)) { try SessionRecord.decode(json: over) }
+        // Not even looked at: garbage that large is "too large", not "malformed".
+        #expect(throws: SessionRecordError.tooLarge(limit + 1)) { try SessionRecord.decode(json: [UInt8](repeating: 0xFF, count: limit + 1)) }
+
+        let fields: [[UInt8]] = [Array("user_id".utf8), Array("u".utf8), Array("tenant_id".utf8), Array("t".utf8), Array("pad".utf8)]
+        let used = fields.reduce(0) { $0 + $1.count }
+        #expect(try SessionRecord.decode(flatHashBytes: fields + [[UInt8](repeating: 120, count: limit - used)]).tenantID == "t")
+        #expect(throws: SessionRecordError.tooLarge(limit + 1)) {
+            try SessionRecord.decode(flatHashBytes: fields + [[UInt8](repeating: 120, count: limit - used + 1)])
+        }
+        #expect(throws: SessionRecordError.tooLarge(limit + 1)) {
+            try SessionRecord.decode(flatHash: fields.map { String(decoding: $0, as: UTF8.self) } + [String(repeating: "x", count: limit - used + 1)])
+        }
+        #expect(SessionRecordError.tooLarge(70_000).description == "session record of 70000 bytes exceeds the 65536-byte limit")
+    }
 }
 
 @Suite("AuthWebOrigin")

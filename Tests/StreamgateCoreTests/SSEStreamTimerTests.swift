@@ -226,4 +226,35 @@ private func at(_ seconds: Double) -> NanoTime { NanoTime(nanoseconds: UInt64(se
             #expect(actions > 0)
         }
     }
+
+    /// Wall-clock expiries become monotonic deadlines to the millisecond, and extreme values
+    /// neither wrap (an `expires_at` near Int64.max used to overflow to "already expired")
+    /// nor trap.
+    @Test func sessionExpiryFromWallClock() {
+        let now = at(100)
+        let wallMs: Int64 = 1_700_000_000_250  // 250 ms into a second
+        func expiry(_ s: Int64) -> NanoTime { SSEStreamPolicy.sessionExpiry(expiresAt: s, now: now, wallNowMilliseconds: wallMs) }
+        #expect(expiry(1_700_000_002) == at(101.75))
+        #expect(expiry(1_700_000_000) == now, "expired during this second: now")
+        #expect(expiry(0) == now)
+        #expect(expiry(-5) == now)
+        #expect(expiry(Int64.min) == now)
+        #expect(expiry(Int64.max) == NanoTime(nanoseconds: .max))
+        #expect(expiry(Int64.max / 1000) == NanoTime(nanoseconds: .max))
+        #expect(expiry(1_700_000_000 + 86_400 * 365 * 100) > at(100 + 86_400 * 365 * 99))
+    }
+
+    /// What a re-check does to a stream whose session slid: an end already due and waiting
+    /// for a boundary is withdrawn when the expiry moves later.
+    @Test func aDueExpiryIsWithdrawnWhenTheSessionSlides() {
+        var timer = SSEStreamTimer(
+            policy: SSEStreamPolicy(keepalive: nil, sessionExpiresAt: at(10), boundaryGrace: .seconds(5)), now: at(0))
+        #expect(timer.tick(now: at(10), atBoundary: false) == nil)
+        #expect(timer.pendingEnd(now: at(10)) == .sessionExpired)
+        timer.updateSessionExpiry(at(20))
+        #expect(timer.pendingEnd(now: at(11)) == nil)
+        #expect(timer.nextDeadline() == at(20))
+        #expect(timer.tick(now: at(15), atBoundary: true) == nil, "no abort at the old grace deadline")
+        #expect(timer.tick(now: at(20), atBoundary: true) == .endAtBoundary(.sessionExpired))
+    }
 }

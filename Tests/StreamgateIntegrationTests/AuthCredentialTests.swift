@@ -252,4 +252,31 @@ import Testing
         #expect(rig.hgetallCalls == 0)
         #expect(try rig.get("/api/x", ["Authorization: Bearer \(randomToken())"]).status == 401)
     }
+
+    /// A record over 64 KiB is refused unparsed, like any invalid record: 401, cached
+    /// negatively, one log line naming neither the token nor the record.
+    @Test func oversizedSessionRecordsAreRefused() throws {
+        let rig = try AuthRig()
+        let token = randomToken()
+        rig.redis.putSession(token, user: "big")
+        rig.redis.cli(["HSET", sessionKey(token), "padding", String(repeating: "x", count: 70_000)])
+        #expect(try rig.get("/api/x", ["Authorization: Bearer \(token)"]).status == 401)
+        #expect(try rig.get("/api/x", ["Authorization: Bearer \(token)"]).status == 401)
+        #expect(rig.hgetallCalls == 1, "not looked up again within negative_ttl")
+        #expect(rig.upstream.requests.isEmpty)
+        #expect(rig.gateway.errorLogText.contains("exceeds the 65536-byte limit"))
+        #expect(!rig.gateway.errorLogText.contains(token))
+        // A large record under the limit is still a session.
+        let fits = randomToken()
+        rig.redis.putSession(fits, user: "fits")
+        rig.redis.cli(["HSET", sessionKey(fits), "padding", String(repeating: "x", count: 60_000)])
+        #expect(try rig.get("/api/x", ["Authorization: Bearer \(fits)"]).status == 200)
+
+        let json = try AuthRig(sessions: "key = \"tok:{token}\"\nformat = \"json\"")
+        let jsonToken = randomToken()
+        let pad = String(repeating: "y", count: 70_000)
+        json.redis.cli(["SET", "tok:\(jsonToken)", #"{"user_id":"u","tenant_id":"t","pad":""# + pad + #""}"#])
+        #expect(try json.get("/api/x", ["Authorization: Bearer \(jsonToken)"]).status == 401)
+        #expect(json.upstream.requests.isEmpty)
+    }
 }

@@ -1,4 +1,5 @@
 import Foundation
+@testable import Streamgate
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -172,6 +173,115 @@ import Glibc
         let endedAt = Date().timeIntervalSince1970
         #expect(endedAt < Double(expires) + 0.3, "ended \(endedAt - Double(expires)) s after expires_at")
         #expect(endedAt >= Double(expires) - 0.05)
+    }
+
+    /// `echo $digest | redis-cli -x PUBLISH streamgate:revoked` sends the digest and a "\n".
+    @Test func revocationPayloadMayEndInLineBreaksOrSpaces() throws {
+        let rig = try AuthRig()
+        try rig.redis.waitForSubscribers()
+        for ending in ["\n", "\r", " \t\n", "\r\n"] {
+            let token = randomToken()
+            rig.redis.putSession(token)
+            let s = try rig.stream("/api/events", ["Authorization: Bearer \(token)"])
+            try s.waitForMoreTicks(1)
+            #expect(rig.redis.cli(["PUBLISH", "streamgate:revoked", TestCrypto.sha256Hex(token) + ending]) == "1")
+            #expect(s.waitForEnd(timeout: 1.5), "revoked with \(ending.debugDescription) after the digest")
+        }
+        // Not a digest (here a raw token published by mistake): counted and logged, by length only.
+        let secret = randomToken("published-by-mistake")
+        rig.redis.cli(["PUBLISH", "streamgate:revoked", secret + "\n"])
+        #expect(try waitForMetric(rig) { $0.malformedRevocations } == 1)
+        #expect(rig.gateway.errorLogText.contains("revocation message ignored"))
+        #expect(!rig.gateway.errorLogText.contains(secret))
+    }
+
+    /// Re-checks ask Redis, not the cache: with `cache_ttl` far longer than
+    /// `recheck_interval`, a deleted session still ends its streams within the interval, and
+    /// the re-check's answer is what the next request gets.
+    @Test func recheckReadsRedisNotTheCache() throws {
+        let rig = try AuthRig(sessions: "recheck_interval = \"300ms\"\ncache_ttl = \"60s\"")
+        let token = randomToken()
+        rig.redis.putSession(token)
+        let s = try rig.stream("/api/events", ["Authorization: Bearer \(token)"])
+        try s.waitForMoreTicks(1)
+        #expect(try rig.get("/api/x", ["Authorization: Bearer \(token)"]).status == 200)
+        let lookups = rig.hgetallCalls
+        #expect(!s.wait(timeout: 0.7) { $0.ended || $0.closed }, "a valid session's stream stays open across re-checks")
+        #expect(rig.hgetallCalls > lookups, "the re-checks read Redis although the session is cached")
+        let start = Date()
+        rig.redis.cli(["DEL", sessionKey(token)])
+        #expect(s.waitForEnd(timeout: 2), "ends without any PUBLISH, within recheck_interval, not cache_ttl")
+        #expect(Date().timeIntervalSince(start) < 1.0)
+        #expect(s.body.hasSuffix("\n\n"))
+        #expect(try rig.get("/api/x", ["Authorization: Bearer \(token)"]).status == 401, "the re-check refreshed the cache")
+    }
+
+    /// Web apps slide sessions: a re-check that finds a later `expires_at` moves the stream's
+    /// end there, instead of ending it with a "session expired" that is no longer true.
+    @Test func recheckFollowsASessionThatSlidLater() throws {
+        let rig = try AuthRig(sessions: "recheck_interval = \"200ms\"")
+        let token = randomToken()
+        let opened = Int(Date().timeIntervalSince1970)
+        rig.redis.putSession(token, expiresAt: String(opened + 2))
+        let s = try rig.stream("/end/events?interval_ms=40", ["Authorization: Bearer \(token)"])
+        try s.waitForMoreTicks(1)
+        let slid = opened + 4
+        rig.redis.cli(["HSET", sessionKey(token), "expires_at", String(slid)])
+        let pastFirstExpiry = Double(opened + 2) + 0.5 - Date().timeIntervalSince1970
+        #expect(!s.wait(timeout: pastFirstExpiry) { $0.ended || $0.closed }, "still streaming past the expiry it opened with")
+        #expect(s.waitForEnd(timeout: 3))
+        let endedAt = Date().timeIntervalSince1970
+        #expect(endedAt >= Double(slid) - 0.05 && endedAt < Double(slid) + 0.5, "ended at \(endedAt), slid expiry \(slid)")
+        #expect(s.body.components(separatedBy: "\n\n").dropLast().last?.contains("event: session-expired") == true)
+    }
+
+    /// And a session cut short (expiry moved earlier) ends its streams at the new expiry.
+    @Test func recheckAppliesAnEarlierExpiry() throws {
+        let rig = try AuthRig(sessions: "recheck_interval = \"200ms\"")
+        let token = randomToken()
+        rig.redis.putSession(token, expiresAt: String(Int(Date().timeIntervalSince1970) + 3600))
+        let s = try rig.stream("/end/events?interval_ms=40", ["Authorization: Bearer \(token)"])
+        try s.waitForMoreTicks(1)
+        let cut = Int(Date().timeIntervalSince1970) + 2
+        rig.redis.cli(["HSET", sessionKey(token), "expires_at", String(cut)])
+        #expect(s.waitForEnd(timeout: 4), "ends at the earlier expiry (ended \(s.ended), closed \(s.closed))")
+        let endedAt = Date().timeIntervalSince1970
+        #expect(endedAt >= Double(cut) - 0.05 && endedAt < Double(cut) + 0.5, "ended at \(endedAt), new expiry \(cut)")
+        #expect(s.body.components(separatedBy: "\n\n").dropLast().last?.contains("event: session-expired") == true)
+    }
+
+    /// Revocations published while the subscription was down are lost; once it is back,
+    /// cached sessions are read from Redis again rather than trusted until cache_ttl.
+    @Test func cacheIsReadAgainOnceTheRevocationSubscriptionIsBack() throws {
+        let rig = try AuthRig()
+        let token = randomToken()
+        rig.redis.putSession(token, user: "v1")
+        try rig.redis.waitForSubscribers()
+        #expect(try rig.get("/api/x", ["Authorization: Bearer \(token)"]).status == 200)
+        #expect(rig.redis.cli(["CLIENT", "KILL", "TYPE", "pubsub"]) == "1")
+        // Changed with nobody subscribed: the gateway cannot hear of it.
+        rig.redis.putSession(token, user: "v2")
+        try rig.redis.waitForSubscribers()
+        let deadline = Date().addingTimeInterval(3)
+        var user: String?
+        repeat {
+            #expect(try rig.get("/api/x", ["Authorization: Bearer \(token)"]).status == 200)
+            user = try rig.lastUpstreamRequest().header("X-Auth-User-Id")
+        } while user != "v2" && Date() < deadline
+        #expect(user == "v2", "read again after resubscribing, not served from the 30 s cache")
+        #expect(rig.hgetallCalls == 2)
+    }
+
+    /// Polls the worker metrics the admin endpoint reads (published once a second), bounded.
+    private func waitForMetric(_ rig: AuthRig, timeout: Double = 3, _ value: (WorkerMetrics) -> UInt64) throws -> UInt64 {
+        let deadline = Date().addingTimeInterval(timeout)
+        var last: UInt64 = 0
+        repeat {
+            last = rig.gateway.gateway.metrics().reduce(0) { $0 + value($1) }
+            if last > 0 { return last }
+            usleep(20_000)
+        } while Date() < deadline
+        return last
     }
 
     /// Repeats a request (bounded) until it gets `want`; returns the last status.

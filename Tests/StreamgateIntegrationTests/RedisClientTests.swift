@@ -1,5 +1,5 @@
 import StreamgateCore
-import StreamgateIO
+@testable import StreamgateIO
 import Testing
 
 /// Against a real redis-server started per test. Serialized: several tests measure time.
@@ -375,8 +375,12 @@ struct RedisClientTests {
         let client = RedisClient(loop: d.loop, config: config(server) { $0.password = "pw" })
         defer { client.close() }
         var received: [String] = []
-        client.subscribe(channel: "revocations") { received.append(String(decoding: $0, as: UTF8.self)) }
+        var confirmations = 0
+        client.subscribe(channel: "revocations", onConfirmed: { confirmations += 1 }) {
+            received.append(String(decoding: $0, as: UTF8.self))
+        }
         #expect(d.run { client.isSubscribed(channel: "revocations") })
+        #expect(confirmations == 1)
         // The subscriber connection does not block commands.
         #expect(d.send(client, ["SET", "k", "v"]) == .success(.status("OK")))
 
@@ -387,6 +391,7 @@ struct RedisClientTests {
         let reconnectsBefore = client.reconnects
         try server.restart()
         #expect(d.run(timeout: .seconds(15)) { client.reconnects > reconnectsBefore && client.isSubscribed(channel: "revocations") })
+        #expect(confirmations == 2, "confirmed again after the reconnect")
         #expect(server.cli(["PUBLISH", "revocations", "sess-2"]) == "1")
         #expect(d.run { received == ["sess-1", "sess-2"] })
 
@@ -398,16 +403,52 @@ struct RedisClientTests {
         #expect(d.run { other == [Array("x".utf8)] })
     }
 
+    /// `localhost` resolves to `::1` first on Debian 12, and the test server listens on
+    /// 127.0.0.1 only: the client must go on to the next address.
     @Test func resolvesHostNamesOnceAtStart() throws {
         let server = try RedisServer()
         let d = RedisLoopDriver()
         let client = RedisClient(loop: d.loop, config: config(server) { $0.host = "localhost" })
         defer { client.close() }
+        #expect(client.addresses.contains { $0.ipString == "127.0.0.1" })
         #expect(d.sendUntilSuccess(client, ["PING"]) == .status("PONG"))
 
         let bogus = RedisClient(loop: d.loop, config: config(server) { $0.host = "no-such-host.invalid" })
         defer { bogus.close() }
         #expect(d.send(bogus, ["PING"]) == .failure(.unavailable))
         #expect(bogus.lastError?.contains("no-such-host.invalid") == true)
+    }
+
+    @Test func triesEveryAddressInOrderUntilOneConnects() throws {
+        let server = try RedisServer()
+        let d = RedisLoopDriver()
+        let refused = try SocketAddress.resolve("127.0.0.1:\(unusedPort())")
+        let good = try SocketAddress.resolve("127.0.0.1:\(server.port)")
+        let client = RedisClient(loop: d.loop, config: config(server), addresses: [refused, good])
+        defer { client.close() }
+        #expect(d.send(client, ["PING"]) == .success(.status("PONG")))
+        #expect(client.reconnects == 0, "one pass over the addresses is one attempt")
+        // After a lost connection the next pass starts over and finds the same address.
+        try server.restart()
+        #expect(d.sendUntilSuccess(client, ["SET", "k", "v"]) == .status("OK"))
+        #expect(client.reconnects >= 1)
+
+        let otherRefused = try SocketAddress.resolve("127.0.0.1:\(unusedPort())")
+        let none = RedisClient(loop: d.loop, config: config(server), addresses: [refused, otherRefused])
+        defer { none.close() }
+        #expect(d.send(none, ["PING"]) == .failure(.unavailable))
+        let why = none.lastError ?? ""
+        #expect(why.contains(refused.description) && why.contains(otherRefused.description), "names every address tried: \(why)")
+    }
+
+    @Test func resolveAllKeepsEveryAddressOnce() throws {
+        let local = try SocketAddress.resolveAll(host: "localhost", port: 6379)
+        #expect(local.contains { $0.description == "127.0.0.1:6379" })
+        #expect(Set(local.map(\.description)).count == local.count, "no duplicates")
+        #expect(try SocketAddress.resolveAll(host: "127.0.0.1", port: 1).map(\.description) == ["127.0.0.1:1"])
+        #expect(try SocketAddress.resolveAll(host: "::1", port: 2).map(\.description) == ["[::1]:2"])
+        #expect(try SocketAddress.resolveAll("[::1]:3").map(\.description) == ["[::1]:3"])
+        #expect(throws: SocketAddressError.self) { try SocketAddress.resolveAll(host: "no-such-host.invalid", port: 1) }
+        #expect(throws: SocketAddressError.self) { try SocketAddress.resolveAll("no-port") }
     }
 }

@@ -7,11 +7,23 @@
 
 struct event_base;
 struct redisAsyncContext;
+struct redisReader;
 struct ssl_ctx_st;
 struct ssl_st;
 
 /// hiredis adapters/libevent.h: attach an async context to a libevent base. 0 on success.
 int sg_redis_libevent_attach(struct redisAsyncContext *ac, struct event_base *base);
+
+/// A hiredis RESP reader (hiredis.h `redisReaderCreate`) that refuses arrays announcing more
+/// than `max_elements` elements. hiredis 0.14 allocates an array's element table from its
+/// header alone, before any element arrives, so a hostile server's 13-byte
+/// `*2000000000\r\n` would cost a 16 GB allocation. A refused array is a reader error
+/// (reported as out of memory; `sg_redis_reader_refused_array` tells the two apart).
+/// NULL if out of memory. Free with `sg_redis_reader_free`, never `redisReaderFree`.
+struct redisReader *sg_redis_reader_create(int max_elements);
+void sg_redis_reader_free(struct redisReader *r);
+/// 1 if the reader failed because an array announced too many elements.
+int sg_redis_reader_refused_array(const struct redisReader *r);
 
 /// OpenSSL macros.
 int sg_ssl_ctx_set_min_tls12(struct ssl_ctx_st *ctx);

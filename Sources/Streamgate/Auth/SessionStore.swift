@@ -23,6 +23,10 @@ final class SessionStore {
     private(set) var redisLookups: UInt64 = 0
     private(set) var cacheHits: UInt64 = 0
     private(set) var revocations: UInt64 = 0
+    /// Messages on the revocation channel that named no digest.
+    private(set) var malformedRevocations: UInt64 = 0
+    /// The revocation subscription has been confirmed at least once.
+    private var subscribedBefore = false
 
     struct WeakStream { weak var relay: StreamRelay? }
 
@@ -32,9 +36,11 @@ final class SessionStore {
         redis = RedisClient(loop: loop, config: runtime.redis)
         cache = SessionCache(capacity: runtime.cacheSize, cacheTTL: runtime.cacheTTL, negativeTTL: runtime.negativeTTL)
         redis.start()
-        redis.subscribe(channel: runtime.revocationChannel) { [weak self] message in
+        redis.subscribe(channel: runtime.revocationChannel, onConfirmed: { [weak self] in
+            self?.revocationSubscriptionConfirmed()
+        }, onMessage: { [weak self] message in
             self?.revocationMessage(message)
-        }
+        })
     }
 
     deinit { redis.close() }
@@ -60,6 +66,23 @@ final class SessionStore {
         }
     }
 
+    /// Re-validates a live stream's session: always answered by Redis, never by the cache, so
+    /// a deleted or changed session shows within `recheck_interval` whatever `cache_ttl` is.
+    /// Single-flighted with any lookup already in flight for the digest; the answer refreshes
+    /// the cache for every other request too.
+    func revalidate(token: String, digest: TokenDigest, completion: @escaping Waiter) {
+        switch cache.refresh(digest, waiter: completion) {
+        case .startFetch:
+            fetch(token: token, digest: digest)
+        case .joinedPending:
+            break
+        case .hit(let record):  // not returned by `refresh`; answered as a lookup would be
+            completion(.found(record))
+        case .negativeHit:
+            completion(.notFound)
+        }
+    }
+
     private func fetch(token: String, digest: TokenDigest) {
         redisLookups += 1
         let key = runtime.keyTemplate.render(token: token, digest: digest)
@@ -82,7 +105,7 @@ final class SessionStore {
             onError("session store lookup failed: \(e)")
             result = .failed
         case (.success(let reply), .success(let ttlReply)):
-            result = decode(reply, ttl: ttlReply, wallNow: wallNow)
+            result = decode(reply, ttl: ttlReply, wallNow: wallNow, digest: digest)
         }
         let waiters = cache.complete(digest, result: result, now: EventLoop.now(), wallNow: wallNow)
         let outcome: SessionLookupOutcome
@@ -94,7 +117,7 @@ final class SessionStore {
         for w in waiters { w(outcome) }
     }
 
-    private func decode(_ reply: RedisReply, ttl: RedisReply, wallNow: Int64) -> SessionCache<Waiter>.FetchResult {
+    private func decode(_ reply: RedisReply, ttl: RedisReply, wallNow: Int64, digest: TokenDigest) -> SessionCache<Waiter>.FetchResult {
         var keyTTL: Duration?
         if case .integer(let ms) = ttl, ms > 0 { keyTTL = .milliseconds(ms) }
         do {
@@ -102,11 +125,11 @@ final class SessionStore {
             switch reply {
             case .array(let items):
                 if items.isEmpty { return .notFound }
-                let flat = items.map { item -> String in
-                    if case .string(let b) = item { return String(decoding: b, as: UTF8.self) }
-                    return ""
+                let flat = items.map { item -> [UInt8] in
+                    if case .string(let b) = item { return b }
+                    return []
                 }
-                record = try SessionRecord.decode(flatHash: flat, mapping: runtime.fields)
+                record = try SessionRecord.decode(flatHashBytes: flat, mapping: runtime.fields)
             case .string(let bytes):
                 record = try SessionRecord.decode(json: bytes, mapping: runtime.fields)
             case .null:
@@ -125,6 +148,9 @@ final class SessionStore {
             }
             return .found(record, keyTTL: keyTTL)
         } catch {
+            // Refused like any invalid record (401, cached negatively), but worth a line: no
+            // real session is that big. The digest prefix names it, never the token.
+            if case .tooLarge = error { onError("session store: \(error) (digest \(digest.hex.prefix(8))...)") }
             return .notFound
         }
     }
@@ -140,10 +166,26 @@ final class SessionStore {
         if liveStreams[digest]?.isEmpty == true { liveStreams[digest] = nil }
     }
 
+    /// Revocations published while the subscription was down were lost, so anything cached
+    /// may have been revoked since: after a reconnect every token is read from Redis again.
+    /// (During the outage cached sessions keep working, as documented.) Live streams learn
+    /// of a deletion at their next re-check.
+    private func revocationSubscriptionConfirmed() {
+        if subscribedBefore { cache.removeAllEntries() }
+        subscribedBefore = true
+    }
+
     /// A published digest: forget the cached session and end every stream opened with it.
     private func revocationMessage(_ message: [UInt8]) {
-        let text = String(decoding: message, as: UTF8.self).trimmingCharacters(in: " \r\n\t")
-        guard let digest = TokenDigest(hex: text.lowercased()) else { return }
+        guard let digest = RevocationMessage.digest(message) else {
+            malformedRevocations += 1
+            // Never the payload: it may be a raw token published by mistake. One line per
+            // burst, not per message.
+            if malformedRevocations == 1 || malformedRevocations % 1000 == 0 {
+                onError("revocation message ignored: not a hex SHA-256 digest (\(message.count) bytes; \(malformedRevocations) so far)")
+            }
+            return
+        }
         revoke(digest)
     }
 
@@ -152,14 +194,5 @@ final class SessionStore {
         _ = cache.evict(digest)
         guard let streams = liveStreams.removeValue(forKey: digest) else { return }
         for s in streams.values { s.relay?.requestEnd(.revoked) }
-    }
-}
-
-extension String {
-    func trimmingCharacters(in set: String) -> String {
-        var s = Substring(self)
-        while let f = s.first, set.contains(f) { s.removeFirst() }
-        while let l = s.last, set.contains(l) { s.removeLast() }
-        return String(s)
     }
 }

@@ -112,6 +112,19 @@ public struct SessionCache<Waiter> {
         return .startFetch
     }
 
+    /// Like `lookup`, but never answered from the cache: a re-validation must see the store.
+    /// Joins the fetch in flight for `digest` if there is one (single flight, as for any
+    /// lookup), else registers `waiter` and returns `.startFetch`. Whatever `complete` then
+    /// gets replaces the cached entry, so other requests see the fresh answer too.
+    public mutating func refresh(_ digest: TokenDigest, waiter: Waiter) -> Lookup {
+        if pending[digest] != nil {
+            pending[digest]!.waiters.append(waiter)
+            return .joinedPending
+        }
+        pending[digest] = Pending(waiters: [waiter])
+        return .startFetch
+    }
+
     /// Records the result of the fetch started for `digest` and returns every waiter queued
     /// for it (the one that started the fetch first), in arrival order. Call exactly once
     /// per `.startFetch`; a call with no fetch in flight returns no waiters and caches nothing.

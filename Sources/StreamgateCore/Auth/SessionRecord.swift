@@ -90,6 +90,8 @@ public enum SessionRecordError: Error, Sendable, Equatable, CustomStringConverti
     case unknownKind
     /// The value of that field (its configured name) is not of the expected form.
     case invalidField(String)
+    /// The stored record has this many bytes, more than `SessionRecord.maxStoredBytes`.
+    case tooLarge(Int)
 
     public var description: String {
         switch self {
@@ -99,6 +101,7 @@ public enum SessionRecordError: Error, Sendable, Equatable, CustomStringConverti
         case .missingTenant: "session record has no tenant"
         case .unknownKind: "session record has an unknown kind"
         case .invalidField(let f): "session record field \"\(f)\" is invalid"
+        case .tooLarge(let n): "session record of \(n) bytes exceeds the \(SessionRecord.maxStoredBytes)-byte limit"
         }
     }
 }
@@ -106,6 +109,11 @@ public enum SessionRecordError: Error, Sendable, Equatable, CustomStringConverti
 extension SessionRecord {
     /// Longest user or tenant id accepted: they travel in every upstream request.
     public static let maxIdentifierLength = 256
+
+    /// Largest stored record accepted, in bytes: the JSON text, or a hash's fields and values
+    /// together. A bigger one is refused before it is parsed (and so never cached), like any
+    /// invalid record; a real session is a few hundred bytes.
+    public static let maxStoredBytes = 64 * 1024
 
     /// Decodes an HGETALL reply: field/value pairs. Scopes and origins are space-separated.
     /// Fields not in the mapping are ignored.
@@ -134,9 +142,19 @@ extension SessionRecord {
 
     /// Decodes an HGETALL reply given flat, as Redis sends it: field, value, field, value...
     public static func decode(flatHash: [String], mapping: SessionFieldMapping = .defaults) throws(SessionRecordError) -> SessionRecord {
+        let size = flatHash.reduce(0) { $0 + $1.utf8.count }
+        guard size <= maxStoredBytes else { throw .tooLarge(size) }
         guard flatHash.count % 2 == 0 else { throw .invalidField("(odd HGETALL reply)") }
         let pairs = stride(from: 0, to: flatHash.count, by: 2).map { (field: flatHash[$0], value: flatHash[$0 + 1]) }
         return try decode(hash: pairs, mapping: mapping)
+    }
+
+    /// `decode(flatHash:)` for the raw bulk strings of an HGETALL reply; the size limit is
+    /// checked before any of them is turned into text.
+    public static func decode(flatHashBytes items: [[UInt8]], mapping: SessionFieldMapping = .defaults) throws(SessionRecordError) -> SessionRecord {
+        let size = items.reduce(0) { $0 + $1.count }
+        guard size <= maxStoredBytes else { throw .tooLarge(size) }
+        return try decode(flatHash: items.map { String(decoding: $0, as: UTF8.self) }, mapping: mapping)
     }
 
     /// Decodes a GET reply holding a JSON object. Ids may be strings or integers; scopes and
@@ -144,6 +162,7 @@ extension SessionRecord {
     /// integer or a string (integer or RFC 3339); `null` counts as absent for optional fields.
     public static func decode(json text: some Collection<UInt8>,
                               mapping: SessionFieldMapping = .defaults) throws(SessionRecordError) -> SessionRecord {
+        guard text.count <= maxStoredBytes else { throw .tooLarge(text.count) }
         let document: JSON
         do {
             document = try JSON.parse(text)

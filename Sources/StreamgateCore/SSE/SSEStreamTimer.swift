@@ -29,6 +29,22 @@ public struct SSEStreamPolicy: Sendable, Equatable {
     }
 }
 
+extension SSEStreamPolicy {
+    /// The monotonic instant of a session expiry given in wall-clock unix seconds, from both
+    /// clocks read at the same moment (`now`, `wallNowMilliseconds`). The session ends at
+    /// that second exactly (a request then is refused), not rounded to the next one; a past
+    /// expiry is `now`, and a far-future one saturates instead of wrapping into the past.
+    public static func sessionExpiry(expiresAt: Int64, now: NanoTime, wallNowMilliseconds: Int64) -> NanoTime {
+        let (ms, overflow) = expiresAt.multipliedReportingOverflow(by: 1000)
+        if overflow { return expiresAt > 0 ? NanoTime(nanoseconds: .max) : now }
+        let (remaining, underflow) = ms.subtractingReportingOverflow(wallNowMilliseconds)
+        if underflow { return ms > 0 ? NanoTime(nanoseconds: .max) : now }
+        guard remaining > 0 else { return now }
+        let (t, tooFar) = now.nanoseconds.addingReportingOverflow(Duration.milliseconds(remaining).nanosecondsClamped)
+        return NanoTime(nanoseconds: tooFar ? .max : t)
+    }
+}
+
 /// Why the gateway ended a stream. The raw value is stable: use it in logs, metrics labels
 /// and, if wanted, as the name of a final event.
 public enum SSEEndReason: String, Sendable, Equatable, CaseIterable {

@@ -1,9 +1,7 @@
 import StreamgateCore
-#if canImport(Glibc)
-import Glibc
-#endif
 
-/// A Redis client for one event loop, on hiredis's async API over libevent.
+/// A Redis client for one event loop: our own libevent connections and reply dispatch over
+/// hiredis' RESP parser (`RedisSession`).
 ///
 /// **Loop-confined, not thread-safe**: create it, call it and close it on the loop's thread;
 /// give each loop its own client. Every completion and message handler runs on that thread.
@@ -19,6 +17,9 @@ import Glibc
 /// Reconnects follow `RedisBackoff` (100 ms doubling to 5 s, jittered). A command that times
 /// out on a connection that has answered nothing since it was sent marks the connection
 /// dead (a stopped or partitioned server), so it is replaced rather than queued on forever.
+/// A server that breaks the protocol (a reply nothing asked for, a malformed pub/sub push, a
+/// reply over `maxReplyBytes`) gets the same treatment: that connection is dropped and its
+/// commands fail; the process and the other connection carry on.
 ///
 /// Pub/sub uses a second connection, opened by the first `subscribe`: a subscribed Redis
 /// connection cannot run ordinary commands. Subscriptions are renewed after reconnects;
@@ -28,7 +29,8 @@ public final class RedisClient {
     private let loop: EventLoop
     private let deferred: RedisDeferred
     private let counters = RedisCounters()
-    private let target: (ip: String, port: Int32)?
+    /// Every address `config.host` resolved to, in the order connects try them.
+    public let addresses: [SocketAddress]
     private let resolveError: String?
     private var commandLink: RedisLink!
     private var pubsubLink: RedisLink?
@@ -37,32 +39,37 @@ public final class RedisClient {
     private var deadlines = RedisDeadlineQueue()
     private var deadlineTimer: LoopTimer!
     private var handlers: [String: [([UInt8]) -> Void]] = [:]
+    private var confirmHandlers: [String: [() -> Void]] = [:]
     private var confirmedChannels: Set<String> = []
     private var closed = false
 
     /// Creates the client; connects on `start()` or the first command.
     ///
     /// A host name is resolved here, once, with a blocking lookup (call at start or reload,
-    /// not per request). If it does not resolve, the client stays unavailable and
-    /// `lastError` says why.
-    public init(loop: EventLoop, config: RedisClientConfig) {
+    /// not per request), and every address is kept. If it does not resolve, the client stays
+    /// unavailable and `lastError` says why.
+    public convenience init(loop: EventLoop, config: RedisClientConfig) {
+        var addresses: [SocketAddress] = []
+        var resolveError: String?
+        if let port = UInt16(exactly: config.port), port > 0 {
+            do {
+                addresses = try SocketAddress.resolveAll(host: config.host, port: port)
+            } catch {
+                resolveError = error.description
+            }
+        } else {
+            resolveError = "invalid port \(config.port)"
+        }
+        self.init(loop: loop, config: config, addresses: addresses, resolveError: resolveError)
+    }
+
+    /// With the addresses given (tests: an order no resolver would produce).
+    init(loop: EventLoop, config: RedisClientConfig, addresses: [SocketAddress], resolveError: String? = nil) {
         self.loop = loop
         self.config = config
         self.deferred = RedisDeferred(base: loop.base)
-        let port = Int32(clamping: config.port)
-        if Self.isNumericIP(config.host) {
-            target = (config.host, port)
-            resolveError = nil
-        } else {
-            let hostPort = config.host.contains(":") ? "[\(config.host)]:\(config.port)" : "\(config.host):\(config.port)"
-            do {
-                target = (try SocketAddress.resolve(hostPort).ipString, port)
-                resolveError = nil
-            } catch {
-                target = nil
-                resolveError = error.description
-            }
-        }
+        self.addresses = addresses
+        self.resolveError = resolveError
         commandLink = makeLink(selectsDatabase: true)
         deadlineTimer = LoopTimer(loop: loop) { [unowned self] in self.deadlinesDue() }
     }
@@ -87,10 +94,9 @@ public final class RedisClient {
         submit(RedisPendingCommand.encode(args), completion)
     }
 
-    private func submit(_ encoded: (bytes: [UInt8], lengths: [Int])?, _ completion: @escaping (RedisResult) -> Void) {
+    private func submit(_ encoded: [UInt8]?, _ completion: @escaping (RedisResult) -> Void) {
         let now = EventLoop.now()
-        let cmd = RedisPendingCommand(bytes: encoded?.bytes ?? [], lengths: encoded?.lengths ?? [],
-                                      deadline: now + config.commandTimeout, completion: completion)
+        let cmd = RedisPendingCommand(bytes: encoded ?? [], deadline: now + config.commandTimeout, completion: completion)
         guard encoded != nil else { return deferred.fail(cmd, .protocolError("empty command")) }
         guard !closed else { return deferred.fail(cmd, .unavailable) }
         commandLink.start()
@@ -139,10 +145,14 @@ public final class RedisClient {
     /// next successful (re)subscription on. Several handlers per channel are allowed; they
     /// live until `close()` (ignored on a closed client). `isSubscribed(channel:)` tells when
     /// Redis has confirmed the subscription.
-    public func subscribe(channel: String, onMessage: @escaping ([UInt8]) -> Void) {
+    ///
+    /// `onConfirmed` runs each time Redis confirms the subscription: the first time, and
+    /// again after every reconnect (messages published in between were lost).
+    public func subscribe(channel: String, onConfirmed: (() -> Void)? = nil, onMessage: @escaping ([UInt8]) -> Void) {
         guard !closed else { return }
         let isNew = handlers[channel] == nil
         handlers[channel, default: []].append(onMessage)
+        if let onConfirmed { confirmHandlers[channel, default: []].append(onConfirmed) }
         let link: RedisLink
         if let l = pubsubLink {
             link = l
@@ -169,12 +179,16 @@ public final class RedisClient {
     public var commandsSent: UInt64 { counters.commandsSent }
     /// Commands failed with `.timeout`.
     public var timeouts: UInt64 { counters.timeouts }
+    /// Connections dropped because the server broke the protocol (both connections).
+    public var protocolErrors: UInt64 { counters.protocolErrors }
     /// Connection attempts after the first, over both connections.
     public var reconnects: UInt64 { commandLink.reconnects + (pubsubLink?.reconnects ?? 0) }
     /// Commands queued for the handshake or awaiting a reply.
     public var pendingCommands: Int { waiting.count + counters.inFlight }
     /// Why the command connection last failed (never contains the password).
     public var lastError: String? { commandLink.lastError ?? resolveError }
+    /// Why the pub/sub connection last failed, if it exists.
+    public var lastPubSubError: String? { pubsubLink?.lastError }
 
     /// Closes both connections. Pending commands fail with `.unavailable` on the next loop
     /// turn; later commands fail the same way. Idempotent.
@@ -183,6 +197,7 @@ public final class RedisClient {
         closed = true
         deadlineTimer?.cancel()
         handlers.removeAll()
+        confirmHandlers.removeAll()
         confirmedChannels.removeAll()
         commandLink?.close()
         pubsubLink?.close()
@@ -192,16 +207,10 @@ public final class RedisClient {
     }
 
     private func makeLink(selectsDatabase: Bool) -> RedisLink {
-        let link = RedisLink(loop: loop, target: target, unresolved: resolveError, config: config,
+        let link = RedisLink(loop: loop, addresses: addresses, unresolved: resolveError, config: config,
                              selectsDatabase: selectsDatabase, deferred: deferred, counters: counters)
         link.delegate = self
         return link
-    }
-
-    private static func isNumericIP(_ host: String) -> Bool {
-        var v4 = in_addr()
-        var v6 = in6_addr()
-        return inet_pton(AF_INET, host, &v4) == 1 || inet_pton(AF_INET6, host, &v6) == 1
     }
 }
 
@@ -231,18 +240,14 @@ extension RedisClient: RedisLinkDelegate {
         }
     }
 
-    func linkReceivedPush(_ link: RedisLink, _ reply: RedisReply) {
-        guard link === pubsubLink, case .array(let parts) = reply, parts.count >= 3,
-              case .string(let kind) = parts[0], case .string(let channelBytes) = parts[1] else { return }
-        let channel = String(decoding: channelBytes, as: UTF8.self)
-        switch kind {
-        case Array("message".utf8):
-            guard case .string(let payload) = parts[2], let hs = handlers[channel] else { return }
-            for h in hs { h(payload) }
-        case Array("subscribe".utf8):
-            confirmedChannels.insert(channel)
-        default:
-            break
-        }
+    func linkConfirmedSubscription(_ link: RedisLink, channel: String) {
+        guard link === pubsubLink else { return }
+        confirmedChannels.insert(channel)
+        for h in confirmHandlers[channel] ?? [] { h() }
+    }
+
+    func linkReceivedMessage(_ link: RedisLink, channel: String, payload: [UInt8]) {
+        guard link === pubsubLink, let hs = handlers[channel] else { return }
+        for h in hs { h(payload) }
     }
 }

@@ -1,7 +1,8 @@
 /// Where and how a `RedisClient` connects. Plain values, so it can cross threads (config reloads).
 public struct RedisClientConfig: Sendable, Equatable {
-    /// Host name or IP literal. A name is resolved once, when the client is created: hiredis
-    /// resolves with a blocking `getaddrinfo`, which must never run on a loop at runtime.
+    /// Host name or IP literal. A name is resolved once, when the client is created (a blocking
+    /// `getaddrinfo` must never run on a loop at runtime); every address it resolves to is
+    /// kept and tried in order on each connect.
     public var host: String
     public var port: Int
     /// ACL user (Redis 6+). With `nil`, `AUTH` sends only the password (the `default` user).
@@ -16,6 +17,9 @@ public struct RedisClientConfig: Sendable, Equatable {
     /// Commands waiting for the handshake plus commands awaiting a reply. Past it, new commands
     /// fail with `.unavailable` instead of growing memory while Redis is slow.
     public var maxPendingCommands: Int
+    /// Largest reply accepted, in bytes on the wire. A bigger one is a protocol error: the
+    /// connection is dropped (and its commands fail) rather than buffering without bound.
+    public var maxReplyBytes: Int
 
     public init(
         host: String = "127.0.0.1",
@@ -25,7 +29,8 @@ public struct RedisClientConfig: Sendable, Equatable {
         database: Int = 0,
         commandTimeout: Duration = .milliseconds(250),
         connectTimeout: Duration = .seconds(1),
-        maxPendingCommands: Int = 4096
+        maxPendingCommands: Int = 4096,
+        maxReplyBytes: Int = 1 << 20
     ) {
         self.host = host
         self.port = port
@@ -35,6 +40,7 @@ public struct RedisClientConfig: Sendable, Equatable {
         self.commandTimeout = commandTimeout
         self.connectTimeout = connectTimeout
         self.maxPendingCommands = maxPendingCommands
+        self.maxReplyBytes = maxReplyBytes
     }
 
     /// Parses the `[redis] url` form: `redis://[[user]:password@]host[:port][/db]`.

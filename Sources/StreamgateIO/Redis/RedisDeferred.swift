@@ -1,8 +1,8 @@
 internal import CLibevent
 
 /// Work for the next loop turn: failure completions (never run inside `command()` or
-/// `close()`, where callers may not expect re-entrance) and the last references to hiredis
-/// session objects (hiredis may still read them while it unwinds from a free).
+/// `close()`, where callers may not expect re-entrance) and the last references to sessions
+/// and connections closed from inside their own callbacks (still on the stack).
 ///
 /// Scheduled with `event_base_once`, which retains this object until it fires, so pending
 /// completions still run after the client itself is gone.

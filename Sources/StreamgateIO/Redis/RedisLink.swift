@@ -1,5 +1,3 @@
-internal import CHiredis
-internal import CStreamgateShims
 import StreamgateCore
 
 protocol RedisLinkDelegate: AnyObject {
@@ -7,48 +5,57 @@ protocol RedisLinkDelegate: AnyObject {
     func linkReady(_ link: RedisLink, session: RedisSession)
     /// Connect failed or the connection was lost; the link is backing off.
     func linkDown(_ link: RedisLink)
-    /// A reply no command asked for: pub/sub confirmations and messages.
-    func linkReceivedPush(_ link: RedisLink, _ reply: RedisReply)
+    /// Redis confirmed a subscription (pub/sub connection).
+    func linkConfirmedSubscription(_ link: RedisLink, channel: String)
+    /// A message published on a subscribed channel.
+    func linkReceivedMessage(_ link: RedisLink, channel: String, payload: [UInt8])
 }
 
-/// One logical connection that outlives its hiredis contexts: connect, handshake
+/// One logical connection that outlives its TCP connections: connect, handshake
 /// (AUTH, SELECT or PING), ready, and on any failure back off and start over.
 ///
-/// Every context gets a handshake that needs an answer from the server, so "ready" means
+/// Each (re)connect tries the resolved addresses in order until one accepts the TCP
+/// connection (a host name may resolve to `::1` and `127.0.0.1` with Redis listening on one
+/// of them only); only when every address failed does the link back off.
+///
+/// Every connection gets a handshake that needs an answer from the server, so "ready" means
 /// Redis is actually serving: a SIGSTOPped server still completes TCP handshakes from its
 /// listen backlog, and only the connect deadline catches that.
 final class RedisLink {
     enum State: Equatable { case idle, connecting, ready, backoff, closed }
 
     private(set) var state: State = .idle
-    /// The context being connected or in use.
+    /// The connection being set up or in use.
     private(set) var session: RedisSession?
     private(set) var lastError: String?
-    /// Connection attempts after the first one.
+    /// Connection attempts after the first one (a pass over every address counts once).
     private(set) var reconnects: UInt64 = 0
 
     weak var delegate: RedisLinkDelegate?
     private let loop: EventLoop
-    private let target: (ip: String, port: Int32)?
+    private let addresses: [SocketAddress]
     private let config: RedisClientConfig
     private let selectsDatabase: Bool
     private let deferred: RedisDeferred
     private let counters: RedisCounters
     private var backoff = RedisBackoff()
     private var attempts: UInt64 = 0
+    /// The next address to try in this pass, and why the ones tried so far failed.
+    private var nextAddress = 0
+    private var passErrors: [String] = []
     private var connectTimer: LoopTimer!
     private var retryTimer: LoopTimer!
 
-    init(loop: EventLoop, target: (ip: String, port: Int32)?, unresolved: String?, config: RedisClientConfig,
+    init(loop: EventLoop, addresses: [SocketAddress], unresolved: String?, config: RedisClientConfig,
          selectsDatabase: Bool, deferred: RedisDeferred, counters: RedisCounters) {
         self.loop = loop
-        self.target = target
+        self.addresses = addresses
         self.config = config
         self.selectsDatabase = selectsDatabase
         self.deferred = deferred
         self.counters = counters
         self.lastError = unresolved
-        connectTimer = LoopTimer(loop: loop) { [unowned self] in self.drop(reason: "connect/handshake timed out") }
+        connectTimer = LoopTimer(loop: loop) { [unowned self] in self.connectTimedOut() }
         retryTimer = LoopTimer(loop: loop) { [unowned self] in
             if self.state == .backoff { self.connect() }
         }
@@ -66,7 +73,7 @@ final class RedisLink {
         retryTimer.cancel()
         if let s = session {
             session = nil
-            s.free()
+            s.close()
         }
     }
 
@@ -74,36 +81,54 @@ final class RedisLink {
         if attempts > 0 { reconnects += 1 }
         attempts += 1
         state = .connecting
-        guard let target else {
+        nextAddress = 0
+        passErrors.removeAll()
+        guard !addresses.isEmpty else {
             // Resolution failed at start; nothing to do but stay unavailable.
             enterBackoff()
             return
         }
-        guard let ac = redisAsyncConnect(target.ip, target.port) else {
-            lastError = "redisAsyncConnect failed"
-            enterBackoff()
-            return
+        connectNextAddress()
+    }
+
+    /// Starts a connection to the next untried address; backs off when none is left.
+    private func connectNextAddress() {
+        while nextAddress < addresses.count {
+            let address = addresses[nextAddress]
+            nextAddress += 1
+            switch RedisSession.connect(loop: loop, to: address, maxReplyBytes: config.maxReplyBytes, link: self,
+                                        deferred: deferred, counters: counters) {
+            case .success(let s):
+                session = s
+                connectTimer.schedule(after: config.connectTimeout)
+                return
+            case .failure(let f):
+                passErrors.append("\(address) \(f.reason)")
+            }
         }
-        if ac.pointee.err != 0 {
-            // Failed synchronously (e.g. refused on loopback): no callback will come, free it here.
-            lastError = "connect failed: " + RedisSession.errorText(UnsafePointer(ac))
-            redisAsyncFree(ac)
-            enterBackoff()
-            return
+        lastError = passErrors.joined(separator: "; ")
+        enterBackoff()
+    }
+
+    private func connectTimedOut() {
+        guard state == .connecting else { return }
+        if let s = session, !s.connected {
+            // No TCP connection within the deadline: the next address may do better.
+            session = nil
+            s.close()
+            passErrors.append("\(s.address) connect timed out")
+            connectNextAddress()
+        } else {
+            drop(reason: "connect/handshake timed out")
         }
-        let s = RedisSession(ac: ac, link: self, deferred: deferred, counters: counters)
-        guard sg_redis_libevent_attach(ac, loop.base) == 0 else {
-            lastError = "cannot attach to event loop"
-            s.free()
-            enterBackoff()
-            return
-        }
-        redisAsyncSetConnectCallback(ac) { ac, status in RedisSession.connected(ac, status) }
-        redisAsyncSetDisconnectCallback(ac) { ac, status in RedisSession.disconnected(ac, status) }
-        session = s
-        // Pipelined behind the connect: hiredis writes them once the socket is writable, and
-        // user commands wait for their replies (a failed AUTH or SELECT must not let commands
-        // run unauthenticated or against database 0).
+    }
+
+    // MARK: Events from the current session
+
+    func sessionConnected(_ s: RedisSession) {
+        guard s === session, state == .connecting else { return }
+        // Pipelined: user commands wait for these replies (a failed AUTH or SELECT must not
+        // let commands run unauthenticated or against database 0).
         var ok = true
         if let password = config.password {
             ok = ok && s.sendHandshake(["AUTH"] + (config.username.map { [$0] } ?? []) + [password])
@@ -114,18 +139,7 @@ final class RedisLink {
         if s.handshakeRemaining == 0 {
             ok = ok && s.sendHandshake(["PING"])
         }
-        guard ok else {
-            drop(reason: "cannot write handshake")
-            return
-        }
-        connectTimer.schedule(after: config.connectTimeout)
-    }
-
-    // MARK: Events from the current session
-
-    func sessionConnected(_ s: RedisSession) {
-        guard s === session, state == .connecting else { return }
-        readyIfDone(s)
+        if !ok { drop(reason: "cannot write handshake") }
     }
 
     func handshakeReplied(_ s: RedisSession, _ result: RedisResult) {
@@ -152,29 +166,44 @@ final class RedisLink {
         delegate?.linkReady(self, session: s)
     }
 
-    /// The context is gone (connect failed or disconnected); hiredis frees it.
+    /// The connection is gone (connect failed, or lost); the session closed itself.
     func sessionEnded(_ s: RedisSession, reason: String) {
         guard s === session else { return }
         session = nil
+        if state == .connecting, !s.connected {
+            connectTimer.cancel()
+            passErrors.append("\(s.address) \(reason)")
+            connectNextAddress()
+            return
+        }
         lastError = reason
         if state == .connecting || state == .ready { enterBackoff() }
     }
 
-    func pushReceived(_ s: RedisSession, _ reply: RedisReply) {
-        guard s === session, state == .ready else { return }
-        delegate?.linkReceivedPush(self, reply)
+    /// The server broke the protocol: the connection cannot be trusted with another reply.
+    func sessionFailed(_ s: RedisSession, reason: String) {
+        guard s === session else { return }
+        drop(reason: reason)
     }
 
-    /// Abandons the current context (timed out, rejected, stalled) and backs off.
+    func subscriptionConfirmed(_ s: RedisSession, channel: String) {
+        guard s === session, state == .ready else { return }
+        delegate?.linkConfirmedSubscription(self, channel: channel)
+    }
+
+    func messageReceived(_ s: RedisSession, channel: String, payload: [UInt8]) {
+        guard s === session, state == .ready else { return }
+        delegate?.linkReceivedMessage(self, channel: channel, payload: payload)
+    }
+
+    /// Abandons the current connection (timed out, rejected, stalled, broken) and backs off.
     func drop(reason: String) {
         guard state == .connecting || state == .ready else { return }
         lastError = reason
         let s = session
         session = nil
-        // State first: callbacks that the free runs synchronously must see a link that has
-        // already moved on.
         state = .backoff
-        s?.free()
+        s?.close()
         enterBackoff()
     }
 

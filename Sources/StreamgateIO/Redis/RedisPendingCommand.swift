@@ -2,24 +2,21 @@ import StreamgateCore
 
 /// One command from `command()` until its completion has run.
 ///
-/// Three parties may try to finish it: the hiredis reply callback, the deadline timer and
+/// Three parties may try to finish it: the reply dispatch, the deadline timer and
 /// the failure paths (disconnect, close). Whoever comes first wins; the others find
 /// `completion == nil` and do nothing. That is what makes "exactly once" hold.
 final class RedisPendingCommand {
-    /// All arguments back to back, and where each ends: kept until the command is written,
-    /// because it may wait for the handshake first.
+    /// The command as RESP, ready to write. Kept until then: it may wait for the handshake.
     let bytes: [UInt8]
-    let lengths: [Int]
     let deadline: NanoTime
     private var completion: ((RedisResult) -> Void)?
-    /// The hiredis context it was written to, if any: the deadline timer uses it to tell a
+    /// The connection it was written to, if any: the deadline timer uses it to tell a
     /// slow command from a dead connection.
     var sentOn: RedisSession?
     var sentAt: NanoTime = .zero
 
-    init(bytes: [UInt8], lengths: [Int], deadline: NanoTime, completion: @escaping (RedisResult) -> Void) {
+    init(bytes: [UInt8], deadline: NanoTime, completion: @escaping (RedisResult) -> Void) {
         self.bytes = bytes
-        self.lengths = lengths
         self.deadline = deadline
         self.completion = completion
     }
@@ -33,18 +30,25 @@ final class RedisPendingCommand {
         c(result)
     }
 
-    /// Flattens arguments into one buffer; `nil` for an empty command.
-    static func encode<S: Sequence>(_ args: S) -> (bytes: [UInt8], lengths: [Int])? where S.Element: Sequence<UInt8> {
-        var bytes: [UInt8] = []
-        var lengths: [Int] = []
-        for a in args {
-            let before = bytes.count
-            bytes.append(contentsOf: a)
-            lengths.append(bytes.count - before)
+    /// Encodes a command the way Redis expects clients to send one: a RESP array of bulk
+    /// strings, `*<argc>\r\n` then `$<length>\r\n<bytes>\r\n` per argument (binary-safe;
+    /// https://redis.io/docs/latest/develop/reference/protocol-spec/). nil for no arguments.
+    static func encode<C: Collection>(_ args: C) -> [UInt8]? where C.Element: Collection<UInt8> {
+        guard !args.isEmpty else { return nil }
+        var out: [UInt8] = []
+        out.reserveCapacity(16 + args.reduce(0) { $0 + $1.count + 16 })
+        func line(_ prefix: Character, _ n: Int) {
+            out.append(prefix.asciiValue!)
+            out.append(contentsOf: String(n).utf8)
+            out.append(contentsOf: [13, 10])
         }
-        // A trailing NUL (not part of any argument) guarantees a non-nil base address.
-        bytes.append(0)
-        return lengths.isEmpty ? nil : (bytes, lengths)
+        line("*", args.count)
+        for a in args {
+            line("$", a.count)
+            out.append(contentsOf: a)
+            out.append(contentsOf: [13, 10])
+        }
+        return out
     }
 }
 

@@ -69,7 +69,8 @@ public enum RedisClientError: Error, Sendable, Equatable, CustomStringConvertibl
 public typealias RedisResult = Result<RedisReply, RedisClientError>
 
 extension RedisReply {
-    /// Deep-copies a hiredis reply; hiredis frees its own object when the callback returns.
+    /// Deep-copies a reply object from hiredis' reader (the caller frees it). Nesting is
+    /// bounded: the reader refuses arrays nested deeper than 7.
     static func decode(_ raw: UnsafePointer<redisReply>) -> Result<RedisReply, RedisClientError> {
         let r = raw.pointee
         switch r.type {

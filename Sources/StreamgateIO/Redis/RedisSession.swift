@@ -1,181 +1,187 @@
-internal import CHiredis
 import StreamgateCore
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Metrics and bookkeeping shared by a client and its sessions. Loop-confined.
 final class RedisCounters {
     var commandsSent: UInt64 = 0
     var timeouts: UInt64 = 0
-    /// Commands written to hiredis whose callback has not run yet.
+    /// Connections dropped because the server broke the protocol.
+    var protocolErrors: UInt64 = 0
+    /// Commands written whose reply has not arrived (or been given up on) yet.
     var inFlight = 0
 }
 
-/// One hiredis async context, from `redisAsyncConnect` until hiredis frees it.
+/// One TCP connection to Redis, from connect until close: our own socket (a `Connection`),
+/// hiredis' parser (`RedisReplyReader`) and our own reply dispatch (`RedisReplyRouter`).
 ///
-/// Ownership: `ac->data` holds a +1 reference to this object so C callbacks can find it.
-/// hiredis frees the context by itself after a failed connect callback and after the
-/// disconnect callback, and it still runs reply callbacks (with NULL) while it unwinds; so
-/// that reference is handed to `RedisDeferred` and dropped on the next loop turn, never
-/// while hiredis may still read `ac->data`. `ac` becomes `nil` the moment the context is
-/// known to be going away, which is what keeps us from freeing it twice.
-final class RedisSession {
-    private(set) var ac: UnsafeMutablePointer<redisAsyncContext>?
+/// hiredis' async context is deliberately not used: its dispatch `assert`s on an unsolicited
+/// reply or a malformed pub/sub push, so a hostile or broken server could abort the whole
+/// process. Here anything unexpected is a protocol error that ends this connection only.
+///
+/// Ownership: the link owns the session, the session owns its connection and reader. Once
+/// closed, the session and its connection are kept until the next loop turn, because the
+/// close may happen inside the connection's own callback.
+final class RedisSession: ConnectionDelegate {
+    let address: SocketAddress
     weak var link: RedisLink?
     let deferred: RedisDeferred
     let counters: RedisCounters
-    /// Set by the connect callback; the handshake may complete only after it.
-    var connected = false
+    private var connection: Connection?
+    private let reader: RedisReplyReader
+    private var router = RedisReplyRouter<RedisPendingCommand>()
+    /// TCP connected (the handshake may still be running).
+    private(set) var connected = false
     var handshakeRemaining = 0
     /// Last time any reply arrived: a timed-out command sent after it means a dead peer.
-    var lastReplyAt: NanoTime
+    private(set) var lastReplyAt: NanoTime
 
-    init(ac: UnsafeMutablePointer<redisAsyncContext>, link: RedisLink, deferred: RedisDeferred, counters: RedisCounters) {
-        self.ac = ac
+    private init(address: SocketAddress, connection: Connection, reader: RedisReplyReader, link: RedisLink,
+                 deferred: RedisDeferred, counters: RedisCounters) {
+        self.address = address
+        self.connection = connection
+        self.reader = reader
         self.link = link
         self.deferred = deferred
         self.counters = counters
         self.lastReplyAt = EventLoop.now()
-        ac.pointee.data = Unmanaged.passRetained(self).toOpaque()
+        connection.delegate = self
     }
 
-    var isAlive: Bool { ac != nil }
+    /// Starts a non-blocking connect to `address`; the link hears `sessionConnected` or
+    /// `sessionEnded`. Fails at once when the socket cannot even be started (e.g. no IPv6).
+    static func connect(loop: EventLoop, to address: SocketAddress, maxReplyBytes: Int, link: RedisLink,
+                        deferred: RedisDeferred, counters: RedisCounters) -> Result<RedisSession, ConnectFailure> {
+        guard let reader = RedisReplyReader(maxReplyBytes: maxReplyBytes) else { return .failure(ConnectFailure(reason: "out of memory")) }
+        // The link's connect timer bounds the connect: no bufferevent timeout.
+        guard let c = Connection.connect(loop: loop, to: address, timeout: nil) else {
+            let e = errno
+            return .failure(ConnectFailure(reason: "connect failed: " + String(cString: strerror(e))))
+        }
+        return .success(RedisSession(address: address, connection: c, reader: reader, link: link,
+                                     deferred: deferred, counters: counters))
+    }
 
-    /// The context is being freed by hiredis (or by us, right now): forget it and release
-    /// the context's reference to us once the current call stack has unwound.
-    func contextEnded() {
-        guard ac != nil else { return }
-        ac = nil
+    struct ConnectFailure: Error {
+        let reason: String
+    }
+
+    var isAlive: Bool { connection != nil }
+
+    /// Closes the socket. Commands awaiting a reply fail with `.unavailable` on the next loop
+    /// turn. Idempotent; safe inside any callback.
+    func close() {
+        guard let c = connection else { return }
+        connection = nil
+        c.delegate = nil
+        c.close()
+        deferred.retainUntilNextTurn(c)
         deferred.retainUntilNextTurn(self)
-        Unmanaged.passUnretained(self).release()
+        for command in router.removeAll() {
+            counters.inFlight -= 1
+            if !command.isFinished { deferred.fail(command, .unavailable) }
+        }
     }
 
-    /// Frees the context on our initiative (timeout, handshake failure, close). Safe inside a
-    /// reply callback: hiredis then defers the free until the callback returns. Never called
-    /// from the connect or disconnect callbacks: `contextEnded()` has cleared `ac` by then.
-    func free() {
-        guard let ac else { return }
-        contextEnded()
-        redisAsyncFree(ac)
-    }
-
-    static func session(_ ac: UnsafePointer<redisAsyncContext>?) -> RedisSession? {
-        guard let data = ac?.pointee.data else { return nil }
-        return Unmanaged<RedisSession>.fromOpaque(data).takeUnretainedValue()
-    }
-
-    static func errorText(_ ac: UnsafePointer<redisAsyncContext>) -> String {
-        guard ac.pointee.err != 0, let s = ac.pointee.errstr else { return "connection closed" }
-        return String(cString: s)
-    }
-
-    // MARK: Writing commands
+    // MARK: Writing
 
     /// Writes a handshake command (AUTH / SELECT / PING); its reply goes to the link.
     func sendHandshake(_ args: [String]) -> Bool {
-        guard let ac, let enc = RedisPendingCommand.encode(args.map(\.utf8)) else { return false }
-        let rc = Self.withArgv(enc.bytes, enc.lengths) { argc, argv, lens in
-            redisAsyncCommandArgv(ac, { ac, reply, _ in RedisSession.handshakeReplied(ac, reply) }, nil, argc, argv, lens)
-        }
-        if rc == REDIS_OK { handshakeRemaining += 1 }
-        return rc == REDIS_OK
+        guard let bytes = RedisPendingCommand.encode(args.map(\.utf8)), write(bytes) else { return false }
+        router.sent(.handshake)
+        handshakeRemaining += 1
+        return true
     }
 
-    /// Writes a user command. hiredis calls the reply callback exactly once per accepted
-    /// command (with NULL when the context goes away), which balances the retain here.
+    /// Writes a user command; its reply (or failure) finishes it.
     func send(_ command: RedisPendingCommand) -> Bool {
-        guard let ac else { return false }
-        let token = Unmanaged.passRetained(command).toOpaque()
-        let rc = Self.withArgv(command.bytes, command.lengths) { argc, argv, lens in
-            redisAsyncCommandArgv(ac, { ac, reply, token in RedisSession.commandReplied(ac, reply, token) }, token, argc, argv, lens)
-        }
-        guard rc == REDIS_OK else {
-            Unmanaged<RedisPendingCommand>.fromOpaque(token).release()
-            return false
-        }
+        guard !router.isSubscribed, write(command.bytes) else { return false }
+        router.sent(.command(command))
         counters.inFlight += 1
         counters.commandsSent += 1
         return true
     }
 
-    /// Writes SUBSCRIBE. hiredis keeps the callback per channel and calls it for the
-    /// confirmation and for every message, so it carries no per-call state.
+    /// Writes SUBSCRIBE. From then on the connection carries only pub/sub pushes.
     func subscribe(_ channels: [String]) -> Bool {
-        guard let ac, !channels.isEmpty, let enc = RedisPendingCommand.encode((["SUBSCRIBE"] + channels).map(\.utf8)) else { return false }
-        let rc = Self.withArgv(enc.bytes, enc.lengths) { argc, argv, lens in
-            redisAsyncCommandArgv(ac, { ac, reply, _ in RedisSession.pushReceived(ac, reply) }, nil, argc, argv, lens)
-        }
-        return rc == REDIS_OK
+        guard !channels.isEmpty, let bytes = RedisPendingCommand.encode((["SUBSCRIBE"] + channels).map(\.utf8)),
+              write(bytes) else { return false }
+        router.sent(.subscribe(channels))
+        return true
     }
 
-    /// Builds the C argv over one flat buffer; hiredis copies it before returning.
-    private static func withArgv<R>(
-        _ bytes: [UInt8], _ lengths: [Int],
-        _ body: (Int32, UnsafeMutablePointer<UnsafePointer<CChar>?>, UnsafePointer<Int>) -> R
-    ) -> R {
-        bytes.withUnsafeBufferPointer { buf in
-            lengths.withUnsafeBufferPointer { lens in
-                withUnsafeTemporaryAllocation(of: UnsafePointer<CChar>?.self, capacity: lengths.count) { argv in
-                    // `encode` always leaves a trailing byte, so the base address exists even
-                    // when every argument is empty.
-                    let base = UnsafeRawPointer(buf.baseAddress!).assumingMemoryBound(to: CChar.self)
-                    var offset = 0
-                    for (i, n) in lengths.enumerated() {
-                        argv[i] = base + offset
-                        offset += n
-                    }
-                    return body(Int32(lengths.count), argv.baseAddress!, lens.baseAddress!)
-                }
+    private func write(_ bytes: [UInt8]) -> Bool {
+        guard let c = connection, connected else { return false }
+        c.output.append(bytes)
+        return true
+    }
+
+    // MARK: Connection events
+
+    func connectionReadable(_ c: Connection) {
+        guard c === connection else { return }
+        let input = c.input
+        let n = input.count
+        var fed = true
+        input.forEachSegment(length: n) { segment in
+            if fed { fed = reader.feed(segment) }
+        }
+        input.drain(n)
+        while isAlive {
+            switch reader.next() {
+            case .needMore:
+                return
+            case .failed(let why):
+                protocolError(why)
+                return
+            case .reply(let reply):
+                lastReplyAt = EventLoop.now()
+                dispatch(router.route(reply))
             }
         }
     }
 
-    // MARK: C callbacks (each recovers the session from `ac->data`)
-
-    static func connected(_ ac: UnsafePointer<redisAsyncContext>?, _ status: Int32) {
-        guard let ac, let s = session(ac) else { return }
-        if status == REDIS_OK {
-            s.connected = true
-            s.link?.sessionConnected(s)
-        } else {
-            // hiredis frees the context right after this callback returns.
-            let why = errorText(ac)
-            s.contextEnded()
-            s.link?.sessionEnded(s, reason: "connect failed: \(why)")
+    private func dispatch(_ routed: RedisReplyRouter<RedisPendingCommand>.Routed) {
+        switch routed {
+        case .handshake(let reply):
+            link?.handshakeReplied(self, .success(reply))
+        case .command(let command, let reply):
+            counters.inFlight -= 1
+            command.finish(.success(reply))  // a no-op if it timed out already: the late reply is dropped
+        case .subscribed(let channel):
+            link?.subscriptionConfirmed(self, channel: channel)
+        case .message(let channel, let payload):
+            link?.messageReceived(self, channel: channel, payload: payload)
+        case .violation(let why):
+            protocolError(why)
         }
     }
 
-    static func disconnected(_ ac: UnsafePointer<redisAsyncContext>?, _ status: Int32) {
-        guard let ac, let s = session(ac) else { return }
-        let why = status == REDIS_OK ? "disconnected" : "disconnected: \(errorText(ac))"
-        s.contextEnded()
-        s.link?.sessionEnded(s, reason: why)
+    private func protocolError(_ why: String) {
+        counters.protocolErrors += 1
+        link?.sessionFailed(self, reason: "protocol error: \(why)")
     }
 
-    private static func handshakeReplied(_ ac: UnsafeMutablePointer<redisAsyncContext>?, _ reply: UnsafeMutableRawPointer?) {
-        // NULL: the context is going away; the connect/disconnect path handles that.
-        guard let reply, let s = session(ac) else { return }
-        s.lastReplyAt = EventLoop.now()
-        s.link?.handshakeReplied(s, RedisReply.decode(reply.assumingMemoryBound(to: redisReply.self)))
-    }
+    func connectionWritable(_ c: Connection) {}
 
-    private static func commandReplied(_ ac: UnsafeMutablePointer<redisAsyncContext>?, _ reply: UnsafeMutableRawPointer?, _ token: UnsafeMutableRawPointer?) {
-        guard let token else { return }
-        let command = Unmanaged<RedisPendingCommand>.fromOpaque(token).takeRetainedValue()
-        let s = session(ac)
-        s?.counters.inFlight -= 1
-        guard let reply else {
-            // Disconnect or free: fail on the next turn, outside hiredis's teardown.
-            if !command.isFinished { s?.deferred.fail(command, .unavailable) }
-            return
+    func connection(_ c: Connection, event: ConnectionEvent) {
+        guard c === connection else { return }
+        switch event {
+        case .connected:
+            connected = true
+            c.enableReading()
+            link?.sessionConnected(self)
+        case .endOfStream, .error, .readTimeout, .writeTimeout:
+            let why: String
+            switch event {
+            case .error(let e): why = String(cString: strerror(e))
+            case .endOfStream: why = "closed by the server"
+            default: why = "timed out"
+            }
+            let wasConnected = connected
+            close()
+            link?.sessionEnded(self, reason: wasConnected ? "disconnected: \(why)" : "connect failed: \(why)")
         }
-        s?.lastReplyAt = EventLoop.now()
-        guard !command.isFinished else { return }  // timed out already: drop the late reply
-        command.finish(RedisReply.decode(reply.assumingMemoryBound(to: redisReply.self)))
-    }
-
-    private static func pushReceived(_ ac: UnsafeMutablePointer<redisAsyncContext>?, _ reply: UnsafeMutableRawPointer?) {
-        guard let reply, let s = session(ac) else { return }
-        s.lastReplyAt = EventLoop.now()
-        guard case .success(let value) = RedisReply.decode(reply.assumingMemoryBound(to: redisReply.self)) else { return }
-        s.link?.pushReceived(s, value)
     }
 }

@@ -42,6 +42,14 @@ final class RedisServer {
         throw StartError(description: "redis-server did not start after 8 ports")
     }
 
+    /// A server on `port` exactly, e.g. taking the place of a `FakeRedis` that just stopped.
+    init(port: Int, arguments: [String] = [], password: String? = nil) throws {
+        self.extraArguments = arguments + (password.map { ["--requirepass", $0] } ?? [])
+        self.password = password
+        self.port = port
+        try restart()
+    }
+
     deinit { stop() }
 
     /// SIGTERM (after SIGCONT, so a paused server can act on it) and wait for exit.
