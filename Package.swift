@@ -56,3 +56,18 @@ let package = Package(
         ),
     ]
 )
+
+/// libFuzzer targets for the pure parsers (`STREAMGATE_FUZZ=1`; see scripts/fuzz.sh). Only
+/// declared when asked for, so the normal build and test never compile them.
+if Context.environment["STREAMGATE_FUZZ"] == "1" {
+    package.targets.append(.target(name: "FuzzSupport", dependencies: ["StreamgateCore"], path: "Tests/Fuzz/Support",
+                                       swiftSettings: swiftSettings))
+    for name in [
+        "FuzzRequestHead", "FuzzResponseHead", "FuzzChunkedBody", "FuzzSSEBoundary",
+        "FuzzPathCanonicalizer", "FuzzConfig", "FuzzSessionRecord",
+    ] {
+        package.targets.append(.executableTarget(
+            name: name, dependencies: ["StreamgateCore", "FuzzSupport"], path: "Tests/Fuzz/Targets/\(name)",
+            swiftSettings: swiftSettings))
+    }
+}
