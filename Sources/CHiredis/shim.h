@@ -2,5 +2,4 @@
 #define CHIREDIS_SHIM_H
 #include <sys/types.h>
 #include <hiredis/hiredis.h>
-#include <hiredis/async.h>
 #endif

@@ -1,15 +1,8 @@
 #include "CStreamgateShims.h"
-#include <event2/event.h>
 #include <hiredis/hiredis.h>
-#include <hiredis/async.h>
-#include <hiredis/adapters/libevent.h>
 #include <stdlib.h>
 #include <openssl/ssl.h>
 #include <openssl/rand.h>
-
-int sg_redis_libevent_attach(struct redisAsyncContext *ac, struct event_base *base) {
-    return redisLibeventAttach(ac, base) == REDIS_OK ? 0 : -1;
-}
 
 // The reader's object functions, with hiredis' own createArray wrapped by a size check.
 // Reached through `privdata`, which hiredis hands to every read task (read.c) and its

@@ -63,6 +63,8 @@ final class AdminServer {
         metric("session_store_lookups_total", "counter", "Redis session lookups.", sum(\.redisLookups))
         metric("session_cache_hits_total", "counter", "Session lookups answered from the cache.", sum(\.sessionCacheHits))
         metric("revocations_total", "counter", "Revocation messages received.", sum(\.revocations))
+        metric("revocations_malformed_total", "counter", "Revocation messages that named no token digest.", sum(\.malformedRevocations))
+        metric("redis_protocol_errors_total", "counter", "Redis connections dropped for a protocol violation.", sum(\.redisProtocolErrors))
         metric("upstream_connections_opened_total", "counter", "Upstream connections opened.", sum(\.upstreamConnectionsOpened))
         metric("upstream_connections_reused_total", "counter", "Requests served on a pooled upstream connection.", sum(\.upstreamConnectionsReused))
         out += "# HELP streamgate_responses_total Responses by status class.\n# TYPE streamgate_responses_total counter\n"

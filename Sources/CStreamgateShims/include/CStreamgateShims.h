@@ -5,14 +5,9 @@
 #include <sys/types.h>
 #include <stdint.h>
 
-struct event_base;
-struct redisAsyncContext;
 struct redisReader;
 struct ssl_ctx_st;
 struct ssl_st;
-
-/// hiredis adapters/libevent.h: attach an async context to a libevent base. 0 on success.
-int sg_redis_libevent_attach(struct redisAsyncContext *ac, struct event_base *base);
 
 /// A hiredis RESP reader (hiredis.h `redisReaderCreate`) that refuses arrays announcing more
 /// than `max_elements` elements. hiredis 0.14 allocates an array's element table from its
