@@ -38,6 +38,19 @@ final class ProxyExchange: UpstreamConnectionOwner, StreamSourceDelegate {
     private var source: StreamSource?
     private var attempts = 0
     private var upstreamTargetText: String?
+    /// Connect failover (`nextAddress(after:)`): the target tried first, and the address at
+    /// which the walk over the current target's addresses started.
+    private var firstTarget = 0
+    private var firstAddressOfTarget = 0
+
+    /// Interim (1xx) responses relayed so far. Each is a head the upstream may send without
+    /// limit; past `maxInterimResponses` the upstream is treated as broken (502).
+    private var interimResponses = 0
+    static let maxInterimResponses = 10
+    /// Holds the wait for the final response to `read_timeout` once interim heads arrive: every
+    /// read re-arms the socket's own timeout, so a trickle of 1xx heads would otherwise keep
+    /// the exchange waiting forever.
+    private var finalResponseTimer: LoopTimer?
 
     // Request side.
     /// Only while a request body is relayed (see `Box`).
@@ -107,12 +120,14 @@ final class ProxyExchange: UpstreamConnectionOwner, StreamSourceDelegate {
     // MARK: - Starting
 
     func start() {
-        connectUpstream(target: pool.pickTarget())
+        firstTarget = pool.pickTarget()
+        firstAddressOfTarget = pool.preferredAddress(of: firstTarget)
+        connectUpstream(target: firstTarget)
     }
 
-    private func connectUpstream(target: Int) {
+    private func connectUpstream(target: Int, address: Int? = nil) {
         attempts += 1
-        guard let up = pool.acquire(target: target, connectTimeout: route.connectTimeout, owner: self) else {
+        guard let up = pool.acquire(target: target, address: address, connectTimeout: route.connectTimeout, owner: self) else {
             failBeforeResponse(status: 502, code: "bad_gateway", outcome: "upstream_socket_error")
             return
         }
@@ -264,6 +279,19 @@ final class ProxyExchange: UpstreamConnectionOwner, StreamSourceDelegate {
                     failBeforeResponse(status: 502, code: "bad_gateway", outcome: "upstream_unexpected_upgrade")
                     return
                 }
+                interimResponses += 1
+                if interimResponses > ProxyExchange.maxInterimResponses {
+                    worker.logError("upstream \(up.target) sent more than \(ProxyExchange.maxInterimResponses) interim responses (request \(requestID), route \(route.name))")
+                    failBeforeResponse(status: 502, code: "bad_gateway", outcome: "upstream_interim_flood")
+                    return
+                }
+                if finalResponseTimer == nil {
+                    let timer = LoopTimer(loop: worker.loop) { [unowned self] in self.finalResponseTimedOut() }
+                    timer.schedule(after: route.readTimeout)
+                    finalResponseTimer = timer
+                }
+                // At most `maxInterimResponses` short heads (no fields are relayed) reach the
+                // client's buffer, so they need no backpressure of their own.
                 if request.version == .http1_1 {
                     client.output.append(HTTPSerializer.responseHead(version: .http1_1, status: head.status, reason: head.reason, headers: HTTPHeaders()))
                 }
@@ -274,12 +302,31 @@ final class ProxyExchange: UpstreamConnectionOwner, StreamSourceDelegate {
         }
     }
 
+    private func finalResponseTimedOut() {
+        guard !finished, !hasResponseHead else { return }
+        worker.logError("upstream \(upstreamTargetText ?? "-") sent interim responses but no final one within read_timeout (request \(requestID), route \(route.name))")
+        failBeforeResponse(status: 504, code: "gateway_timeout", outcome: "upstream_read_timeout")
+    }
+
     private func startResponse(_ head: HTTPResponseHead) {
+        finalResponseTimer = nil
+        // Transfer codings other than chunked (RFC 9112 §7) stay on the message: HTTP/1.0 has
+        // no Transfer-Encoding (§6.1 forbids sending it), so such a response cannot reach an
+        // HTTP/1.0 client intact.
+        let codings = head.transferCodings
+        if !codings.isEmpty && request.version != .http1_1 {
+            worker.logError("upstream \(upstreamTargetText ?? "-") applied Transfer-Encoding \(codings.joined(separator: ", ")) for an HTTP/1.0 client (request \(requestID))")
+            failBeforeResponse(status: 502, code: "bad_gateway", outcome: "upstream_transfer_coding")
+            return
+        }
         responseHead = head
         responseParser = nil
         var headers = head.headers
         let contentType = headers.first(name: "content-type") ?? ""
-        isStream = route.forceStream || contentType.utf8.starts(with: "text/event-stream".utf8)
+        // A coded body (gzip, ...) cannot take gateway-written bytes (keepalives, retry hints,
+        // end events) without being corrupted: it is relayed as it comes, like any body.
+        let coded = !codings.isEmpty || headers.first(name: "content-encoding").map { !asciiCaseInsensitiveEquals($0, "identity") } == true
+        isStream = !coded && (route.forceStream || contentType.utf8.starts(with: "text/event-stream".utf8))
         ForwardingHeaders.removeHopByHop(&headers)
         var bodyFraming = head.framing
         if request.method == "HEAD" { bodyFraming = .none }
@@ -292,7 +339,7 @@ final class ProxyExchange: UpstreamConnectionOwner, StreamSourceDelegate {
             headers.remove(name: "content-length")
             if request.version == .http1_1 {
                 clientFraming = .chunked
-                headers.add(name: "Transfer-Encoding", value: "chunked")
+                headers.add(name: "Transfer-Encoding", value: codings.isEmpty ? "chunked" : codings.joined(separator: ", ") + ", chunked")
             } else {
                 clientFraming = .closeDelimited
             }
@@ -540,6 +587,19 @@ final class ProxyExchange: UpstreamConnectionOwner, StreamSourceDelegate {
                 connectUpstream(target: up.targetIndex)
                 return
             }
+            // Not connected: nothing of the request left the gateway, so any method may go to
+            // the next address as long as no body byte was taken from the client.
+            if !up.isConnected, bytesIn == 0, event != .endOfStream, let next = nextAddress(after: up) {
+                let how: String
+                if case .error(let e) = event { how = "refused (errno \(e))" } else { how = "timed out connecting" }
+                let nextText = pool.settings.targets[next.target].addresses[next.address].description
+                worker.logError("upstream \(up.target) \(how); trying \(nextText) (request \(requestID), route \(route.name))")
+                up.owner = nil
+                up.connection.close()
+                upstream = nil
+                connectUpstream(target: next.target, address: next.address)
+                return
+            }
             switch event {
             case .readTimeout, .writeTimeout:
                 worker.logError("upstream \(up.target) timed out \(up.isConnected ? "waiting for a response" : "connecting") (request \(requestID), route \(route.name))")
@@ -596,6 +656,19 @@ final class ProxyExchange: UpstreamConnectionOwner, StreamSourceDelegate {
         }
     }
 
+    /// Where a request goes after failing to connect to `up`: the target's other addresses in
+    /// resolver order, then the upstream's other targets (from their preferred address), each
+    /// address once per request, as nginx's `proxy_next_upstream error timeout` does.
+    private func nextAddress(after up: UpstreamConnection) -> (target: Int, address: Int)? {
+        let targets = pool.settings.targets
+        let next = (up.addressIndex + 1) % targets[up.targetIndex].addresses.count
+        if next != firstAddressOfTarget { return (up.targetIndex, next) }
+        let target = (up.targetIndex + 1) % targets.count
+        if target == firstTarget { return nil }
+        firstAddressOfTarget = pool.preferredAddress(of: target)
+        return (target, firstAddressOfTarget)
+    }
+
     private var canRetry: Bool {
         attempts < 2 && bytesIn == 0 && request.framing == .none
             && ["GET", "HEAD", "OPTIONS", "DELETE", "PUT"].contains(request.method)
@@ -627,6 +700,7 @@ final class ProxyExchange: UpstreamConnectionOwner, StreamSourceDelegate {
     }
 
     private func dropUpstream() {
+        finalResponseTimer = nil
         source?.close()
         source = nil
         if let up = upstream {

@@ -7,7 +7,7 @@ public struct SettingsError: Error, CustomStringConvertible, Sendable {
 
 extension ProxySettings {
     /// Resolves a validated config for the data path. Upstream host names are resolved here,
-    /// once (getaddrinfo blocks; the event loops never call it).
+    /// once, to every address they have (getaddrinfo blocks; the event loops never call it).
     public convenience init(config: GatewayConfig) throws(SettingsError) {
         // Fail closed: a listener configured for TLS must never quietly serve plaintext.
         for l in config.listeners where l.tls != nil {
@@ -15,9 +15,9 @@ extension ProxySettings {
         }
         var upstreams: [Upstream] = []
         for u in config.upstreams {
-            var targets: [SocketAddress] = []
+            var targets: [Upstream.Target] = []
             for t in u.targets {
-                do { targets.append(try SocketAddress.resolve(t.description)) } catch {
+                do { targets.append(.init(name: t.description, addresses: try SocketAddress.resolveAll(t.description))) } catch {
                     throw SettingsError(description: "\(config.fileName): upstream '\(u.name)': \(error)")
                 }
             }

@@ -7,8 +7,13 @@ import StreamgateIO
 /// retaining) a dozen arrays each time it looks at a setting.
 public final class ProxySettings: Sendable {
     public struct Upstream: Sendable {
+        /// One configured `host:port` and every address its name resolved to, in resolver order.
+        public struct Target: Sendable {
+            public var name: String
+            public var addresses: [SocketAddress]
+        }
         public var name: String
-        public var targets: [SocketAddress]
+        public var targets: [Target]
         public var connectTimeout: Duration
         public var readTimeout: Duration
         public var poolSize: Int

@@ -13,6 +13,8 @@ protocol UpstreamConnectionOwner: AnyObject {
 final class UpstreamConnection: ConnectionDelegate {
     let connection: Connection
     let targetIndex: Int
+    /// Which of the target's resolved addresses this connection went to.
+    let addressIndex: Int
     let target: SocketAddress
     /// `target` as text for logs, formatted once per connection rather than per exchange.
     let targetText: String
@@ -26,9 +28,10 @@ final class UpstreamConnection: ConnectionDelegate {
     /// server closing an idle connection, and an idempotent request can be retried.
     var reused = false
 
-    init(connection: Connection, targetIndex: Int, target: SocketAddress, pool: UpstreamPool) {
+    init(connection: Connection, targetIndex: Int, addressIndex: Int, target: SocketAddress, pool: UpstreamPool) {
         self.connection = connection
         self.targetIndex = targetIndex
+        self.addressIndex = addressIndex
         self.target = target
         self.targetText = target.description
         self.pool = pool
@@ -44,6 +47,7 @@ final class UpstreamConnection: ConnectionDelegate {
     func connection(_ connection: Connection, event: ConnectionEvent) {
         if event == .connected {
             isConnected = true
+            pool.connected(target: targetIndex, address: addressIndex)
             connection.setTimeouts(read: nil, write: nil)
             owner?.upstreamConnected(self)
             return
@@ -58,6 +62,10 @@ final class UpstreamPool {
     private(set) var settings: ProxySettings.Upstream
     private var idle: [[UpstreamConnection]]
     private var nextTarget = 0
+    /// Per target, the address new connections try first: the last one that accepted. A name
+    /// like `localhost` resolves to `::1` before `127.0.0.1` (Debian 12), and a server listening
+    /// on one of them only would otherwise cost a refused connect on every new connection.
+    private var preferredAddress: [Int]
     private(set) var opened: UInt64 = 0
     private(set) var reusedCount: UInt64 = 0
     /// Idle connections found to have spoken (bytes or EOF) when taken, and closed instead.
@@ -67,7 +75,12 @@ final class UpstreamPool {
         self.loop = loop
         self.settings = settings
         idle = Array(repeating: [], count: settings.targets.count)
+        preferredAddress = Array(repeating: 0, count: settings.targets.count)
     }
+
+    func preferredAddress(of target: Int) -> Int { preferredAddress[target] }
+
+    func connected(target: Int, address: Int) { preferredAddress[target] = address }
 
     /// The next target in round-robin order (an index into `settings.targets`).
     func pickTarget() -> Int {
@@ -76,10 +89,11 @@ final class UpstreamPool {
         return i
     }
 
-    /// An idle pooled connection to `target`, or a new one being connected.
+    /// An idle pooled connection to `target`, or a new one being connected to `address` (an
+    /// index into the target's addresses; its preferred one when nil).
     /// nil when the socket could not even be created (fd exhaustion): the caller answers 502.
-    func acquire(target: Int, connectTimeout: Duration, owner: UpstreamConnectionOwner) -> UpstreamConnection? {
-        while let c = idle[target].popLast() {
+    func acquire(target: Int, address: Int? = nil, connectTimeout: Duration, owner: UpstreamConnectionOwner) -> UpstreamConnection? {
+        while address == nil, let c = idle[target].popLast() {
             // Checked when taken, not only when returned: see `Connection.hasNothingToRead`.
             guard c.connection.isOpen, c.connection.hasNothingToRead else {
                 c.owner = nil
@@ -93,9 +107,11 @@ final class UpstreamPool {
             reusedCount += 1
             return c
         }
-        guard let conn = Connection.connect(loop: loop, to: settings.targets[target], timeout: connectTimeout) else { return nil }
+        let a = address ?? preferredAddress[target]
+        let to = settings.targets[target].addresses[a]
+        guard let conn = Connection.connect(loop: loop, to: to, timeout: connectTimeout) else { return nil }
         opened += 1
-        let up = UpstreamConnection(connection: conn, targetIndex: target, target: settings.targets[target], pool: self)
+        let up = UpstreamConnection(connection: conn, targetIndex: target, addressIndex: a, target: to, pool: self)
         up.owner = owner
         conn.enableReading()
         return up

@@ -131,10 +131,15 @@ public struct HTTPResponseHead: Sendable, Equatable {
     public var framing: BodyFraming
     /// Whether the upstream connection may be reused after this response.
     public var keepAlive: Bool
+    /// Transfer codings other than the final `chunked`, lowercased, in order (`["gzip"]` for
+    /// `Transfer-Encoding: gzip, chunked`): the body stays coded with them after de-chunking,
+    /// so they must travel on with it (RFC 9112 §7).
+    public var transferCodings: [String]
 
-    public init(version: HTTPVersion, status: Int, reason: String, headers: HTTPHeaders, framing: BodyFraming, keepAlive: Bool) {
+    public init(version: HTTPVersion, status: Int, reason: String, headers: HTTPHeaders, framing: BodyFraming, keepAlive: Bool,
+                transferCodings: [String] = []) {
         self.version = version; self.status = status; self.reason = reason; self.headers = headers
-        self.framing = framing; self.keepAlive = keepAlive
+        self.framing = framing; self.keepAlive = keepAlive; self.transferCodings = transferCodings
     }
 }
 

@@ -134,6 +134,7 @@ public struct ResponseHeadParser {
 
         let noBody = requestMethod == "HEAD" || line.status < 200 || line.status == 204 || line.status == 304
         let framing: BodyFraming
+        var codings: [String] = []
         if noBody {
             framing = .none
         } else if !transferEncodings.isEmpty {
@@ -142,8 +143,10 @@ public struct ResponseHeadParser {
             guard let te = HTTPFieldSemantics.transferCodings(transferEncodings) else { throw bad("invalid upstream Transfer-Encoding") }
             if te.chunkedCount == 0 {
                 framing = .untilClose
+                codings = te.codings
             } else if te.chunkedCount == 1 && te.chunkedIsLast && !te.chunkedHasParameters {
                 framing = .chunked
+                codings = te.codings.dropLast()
             } else {
                 throw bad("upstream chunked coding not final or repeated")
             }
@@ -171,6 +174,6 @@ public struct ResponseHeadParser {
 
         return HTTPResponseHead(
             version: line.version, status: line.status, reason: line.reason, headers: headers,
-            framing: framing, keepAlive: keepAlive)
+            framing: framing, keepAlive: keepAlive, transferCodings: codings)
     }
 }
