@@ -209,6 +209,87 @@ import Glibc
         c.send("GET / HTTP/1.1\r\nHost: h\r\n\r\n")
         expectGatewayError(try c.readResponse(), status: 502, close: false)
     }
+
+    // MARK: - Faults mid-exchange
+
+    @Test func resetInTheMiddleOfTheHeadIs502() throws {
+        let up = try ScriptedUpstream()
+        let gw = try GatewayHarness(toml: simpleConfig(upstreamPort: up.port))
+        let c = try gw.client()
+        c.send("GET /half HTTP/1.1\r\nHost: h\r\n\r\n")
+        let u = try up.accept()
+        _ = try u.readHead()
+        u.send("HTTP/1.1 200 OK\r\nContent-Le")
+        u.reset()
+        expectGatewayError(try c.readResponse(), status: 502, close: false)
+        c.send("GET /after HTTP/1.1\r\nHost: h\r\n\r\n")
+        let u2 = try up.accept()
+        _ = try u2.readHead()
+        u2.send("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        #expect(try c.readResponse().bodyText == "ok", "the client connection survives the upstream's failure")
+    }
+
+    @Test func garbageInsteadOfAResponseIs502() throws {
+        let up = try ScriptedUpstream()
+        let gw = try GatewayHarness(toml: simpleConfig(upstreamPort: up.port))
+        let c = try gw.client()
+        c.send("GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+        let u = try up.accept()
+        _ = try u.readHead()
+        u.send("SSH-2.0-OpenSSH_9.2\r\n\r\n")
+        expectGatewayError(try c.readResponse(), status: 502, close: false)
+        #expect(u.readUntilClosed().cleanEOF)
+    }
+
+    /// Bytes after a complete response are a protocol error: the client gets exactly its
+    /// response, and the connection is closed rather than pooled with the extra bytes in it.
+    @Test func bytesAfterACompleteResponseCloseTheConnection() throws {
+        let up = try ScriptedUpstream()
+        let gw = try GatewayHarness(toml: simpleConfig(upstreamPort: up.port))
+        let c = try gw.client()
+        c.send("GET /one HTTP/1.1\r\nHost: h\r\n\r\n")
+        let u = try up.accept()
+        _ = try u.readHead()
+        u.send("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nFORGED")
+        let r = try c.readResponse()
+        #expect(r.bodyText == "ok")
+        #expect(u.readUntilClosed().cleanEOF, "not pooled")
+        c.send("GET /two HTTP/1.1\r\nHost: h\r\n\r\n")
+        let u2 = try up.accept()
+        #expect(try u2.readHead().hasPrefix("GET /two "))
+        u2.send("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\ntwo")
+        #expect(try c.readResponse().bodyText == "two")
+    }
+
+    /// One stream's upstream resets (an RST, not a FIN: a FIN is the normal end of a stream
+    /// without framing): that client sees an abort (no terminating chunk), and a stream beside
+    /// it on the same worker keeps flowing.
+    @Test func upstreamResetMidStreamAbortsOnlyThatStream() throws {
+        let up = try ScriptedUpstream()
+        let gw = try GatewayHarness(toml: simpleConfig(upstreamPort: up.port))
+        let sseHead = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n"
+        let a = try SSETestClient(port: gw.port, path: "/a", readHead: false)
+        let ua = try up.accept()
+        _ = try ua.readHead()
+        ua.send(sseHead + "data: a1\n\n")
+        try a.readHead()
+        let b = try SSETestClient(port: gw.port, path: "/b", readHead: false)
+        let ub = try up.accept()
+        _ = try ub.readHead()
+        ub.send(sseHead + "data: b1\n\n")
+        try b.readHead()
+        try a.read(events: 1)
+        try b.read(events: 1)
+        ua.send("data: a2-partial")
+        ua.closeWithReset()
+        a.readToEnd()
+        #expect(a.ending != .terminatingChunk, "an upstream reset must not look like a clean end")
+        #expect(a.events.map(\.data) == ["a1"], "the partial event is not delivered as complete")
+        ub.send("data: b2\n\n")
+        try b.read(events: 2)
+        #expect(b.events.map(\.data) == ["b1", "b2"])
+        #expect(!b.isFinished)
+    }
 }
 
 /// A loopback port that refuses connections: bound (so nobody else takes it) but not listening.

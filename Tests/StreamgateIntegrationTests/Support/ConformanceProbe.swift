@@ -30,6 +30,16 @@ extension RawClient {
         return t
     }
 
+    /// Closes the socket with an RST (SO_LINGER 0, then close). The descriptor number stays
+    /// valid, now referring to /dev/null, so the close at deinit cannot hit a reused number.
+    func closeWithReset() {
+        var lg = linger(l_onoff: 1, l_linger: 0)
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, socklen_t(MemoryLayout<linger>.size))
+        let null = open("/dev/null", O_RDWR)
+        dup2(null, fd)
+        Glibc.close(null)
+    }
+
     /// Bytes that arrive within `seconds` (restores the usual timeout afterwards). For checks
     /// that something does *not* happen; a positive event is always awaited instead.
     func bytesArriving(within seconds: Double, restoreTimeout: Double = 5) -> [UInt8] {
