@@ -39,7 +39,15 @@ final class AdminServer {
                 ? (503, "application/json", "{\"status\":\"draining\"}\n")
                 : (200, "application/json", "{\"status\":\"ready\"}\n")
         case "/metrics":
-            return (200, "text/plain; version=0.0.4", AdminServer.prometheus(gateway.metrics(), draining: gateway.isDraining))
+            var text = AdminServer.prometheus(gateway.metrics(), draining: gateway.isDraining)
+            let reloads = gateway.reloadCounts
+            text += "# HELP streamgate_config_reloads_total Config reloads (SIGHUP), by result.\n# TYPE streamgate_config_reloads_total counter\n"
+            text += "streamgate_config_reloads_total{result=\"success\"} \(reloads.succeeded)\nstreamgate_config_reloads_total{result=\"failure\"} \(reloads.failed)\n"
+            let digest = gateway.configDigest
+            if !digest.isEmpty {
+                text += "# HELP streamgate_config_info The config in force (SHA-256 of the file).\n# TYPE streamgate_config_info gauge\nstreamgate_config_info{sha256=\"\(digest)\"} 1\n"
+            }
+            return (200, "text/plain; version=0.0.4", text)
         default:
             return (404, "application/json", "{\"error\":\"not_found\"}\n")
         }
@@ -130,4 +138,6 @@ final class AdminConnection: ConnectionDelegate {
 protocol GatewayStatus: AnyObject, Sendable {
     var isDraining: Bool { get }
     func metrics() -> [WorkerMetrics]
+    var reloadCounts: (succeeded: UInt64, failed: UInt64) { get }
+    var configDigest: String { get }
 }

@@ -102,6 +102,9 @@ final class ClientSession: ConnectionDelegate {
     }
 
     private func dispatch(_ head: HTTPRequestHead) {
+        // The configuration this request is served under, to its end (see `WorkerSnapshot`).
+        let snapshot = worker.current
+        let settings = snapshot.settings
         let requestID = head.headers.first(name: "x-request-id").flatMap { RequestID.isValid($0) ? $0 : nil }
             ?? worker.nextRequestID()
         let start = EventLoop.now()
@@ -135,13 +138,15 @@ final class ClientSession: ConnectionDelegate {
                         to: head, requestID: requestID, route: settings.routes[index].name, start: start)
                 return
             }
-            let request = PendingRequest(head: head, routeIndex: index, params: params, requestID: requestID, start: start)
+            let request = PendingRequest(snapshot: snapshot, head: head, routeIndex: index, params: params, requestID: requestID, start: start)
             authorize(request)
         }
     }
 
     /// A routed request on its way to an exchange.
     struct PendingRequest {
+        let snapshot: WorkerSnapshot
+        var settings: ProxySettings { snapshot.settings }
         var head: HTTPRequestHead
         var routeIndex: Int
         var params: [(name: String, value: String)]
@@ -165,12 +170,12 @@ final class ClientSession: ConnectionDelegate {
     // MARK: - Authentication
 
     private func authorize(_ request: PendingRequest) {
-        let routeAuth = settings.routeAuth[request.routeIndex]
+        let routeAuth = request.settings.routeAuth[request.routeIndex]
         if routeAuth.policy.mode == .none && routeAuth.policy.corsOrigins == nil {
             startExchange(request, auth: nil)
             return
         }
-        guard let runtime = settings.auth, let store = worker.store else {
+        guard let runtime = request.settings.auth, let store = request.snapshot.store else {
             // Only reachable through a config that validation rejects; fail closed anyway.
             decide(request, credential: .missing, token: nil)
             return
@@ -202,7 +207,7 @@ final class ClientSession: ConnectionDelegate {
     }
 
     private func decide(_ request: PendingRequest, credential: PresentedCredential, token: (String, TokenDigest)?) {
-        let routeAuth = settings.routeAuth[request.routeIndex]
+        let routeAuth = request.settings.routeAuth[request.routeIndex]
         var params: [String: String] = [:]
         for p in request.params { params[p.name] = p.value }
         switch AuthPolicy.decide(route: routeAuth.policy, credential: credential, origin: request.head.headers.first(name: "origin"),
@@ -219,18 +224,18 @@ final class ClientSession: ConnectionDelegate {
         worker.metrics.authDenials += 1
         var headers = denial.headers
         // A page on an allowed origin may read why it was refused (to refresh an expired token).
-        settings.routeAuth[request.routeIndex].cors?.apply(to: &headers, origin: request.head.headers.first(name: "origin"), session: nil)
+        request.settings.routeAuth[request.routeIndex].cors?.apply(to: &headers, origin: request.head.headers.first(name: "origin"), session: nil)
         headers.replaceOrAdd(name: "Cache-Control", value: "no-store")
         headers.replaceOrAdd(name: "Content-Type", value: "application/json")
         respond(GatewayResponse(status: denial.status, headers: headers, body: Array(denial.body.utf8), close: request.head.framing != .none),
-                to: request.head, requestID: request.requestID, route: settings.routes[request.routeIndex].name, start: request.start)
+                to: request.head, requestID: request.requestID, route: request.settings.routes[request.routeIndex].name, start: request.start)
     }
 
     private func startExchange(_ request: PendingRequest, auth: ExchangeAuth?) {
         state = .proxying
         // While an exchange runs the client may legitimately stay silent (long responses).
         client.setTimeouts(read: request.head.framing == .none ? nil : settings.headerTimeout, write: settings.sendTimeout)
-        let ex = ProxyExchange(session: self, request: request.head, routeIndex: request.routeIndex, params: request.params,
+        let ex = ProxyExchange(session: self, snapshot: request.snapshot, request: request.head, routeIndex: request.routeIndex, params: request.params,
                                requestID: request.requestID, start: request.start, auth: auth)
         exchange = ex
         ex.start()

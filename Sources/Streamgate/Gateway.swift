@@ -25,11 +25,20 @@ public struct GatewayOptions: Sendable {
 /// SO_REUSEPORT by every worker), starts the workers and returns the bound addresses;
 /// `drain()` stops accepting and lets in-flight work end; `wait()` joins the threads.
 public final class Gateway: GatewayStatus, @unchecked Sendable {
-    public let options: GatewayOptions
-    private let settings: ProxySettings
+    /// Changed only by `reload`, on the thread that runs the gateway (the runner's control
+    /// loop, or a test); workers see copies handed to their loops.
+    public private(set) var options: GatewayOptions
+    private var settings: ProxySettings
+    /// Each listener's configured address (what `reload` compares) and bound address.
+    private var listening: [(configured: SocketAddress, bound: SocketAddress)] = []
+    private let reloadsSucceeded = Atomic<UInt64>(0)
+    private let reloadsFailed = Atomic<UInt64>(0)
+    /// SHA-256 of the config file in force (hex); empty when the gateway was given settings directly.
+    private let digestInForce = Mutex<String>("")
     private var threads: [LoopThread] = []
     private var slots: [WorkerSlot] = []
-    public private(set) var boundAddresses: [SocketAddress] = []
+    /// Where each listener is bound (port 0 resolved), in config order.
+    public var boundAddresses: [SocketAddress] { listening.map(\.bound) }
     public private(set) var adminBoundAddress: SocketAddress?
     private let drainingFlag = Atomic<Bool>(false)
     private var adminThread: LoopThread?
@@ -45,18 +54,8 @@ public final class Gateway: GatewayStatus, @unchecked Sendable {
     public func start() throws -> [SocketAddress] {
         _ = EventLoop.processSetup
         let workerCount = max(1, options.workers)
-        // Bind once per worker per listener. The first bind of each address resolves port 0.
-        var fdsPerWorker = Array(repeating: [Int32](), count: workerCount)
-        var bound: [SocketAddress] = []
-        for address in options.listenAddresses {
-            let first = try Listener.bindSocket(address)
-            bound.append(first.address)
-            fdsPerWorker[0].append(first.fd)
-            for w in 1..<workerCount {
-                fdsPerWorker[w].append(try Listener.bindSocket(first.address).fd)
-            }
-        }
-        boundAddresses = bound
+        let (fdsPerWorker, bound) = try Gateway.bind(options.listenAddresses, workers: workerCount)
+        listening = Array(zip(options.listenAddresses, bound))
         var adminFD: Int32?
         if let a = options.adminAddress {
             let b = try Listener.bindSocket(a)
@@ -116,6 +115,72 @@ public final class Gateway: GatewayStatus, @unchecked Sendable {
         while started.withLock({ $0 }) == nil && spins < 5000 { spins += 1; usleepMillis(1) }
         adminHandle = started.withLock { $0 }
         adminThread = t
+    }
+
+    /// Binds each address once per worker (SO_REUSEPORT siblings); the first bind of an address
+    /// resolves port 0 for the others. All or nothing: on a failure every socket bound so far
+    /// is closed.
+    private static func bind(_ addresses: [SocketAddress], workers: Int) throws
+        -> (fds: [[(configured: SocketAddress, fd: Int32)]], bound: [SocketAddress]) {
+        var fds = Array(repeating: [(configured: SocketAddress, fd: Int32)](), count: workers)
+        var bound: [SocketAddress] = []
+        do {
+            for address in addresses {
+                let first = try Listener.bindSocket(address)
+                bound.append(first.address)
+                fds[0].append((address, first.fd))
+                for w in 1..<workers {
+                    fds[w].append((address, try Listener.bindSocket(first.address).fd))
+                }
+            }
+        } catch {
+            for list in fds { for entry in list { close(entry.fd) } }
+            throw error
+        }
+        return (fds, bound)
+    }
+
+    /// Applies a reloaded configuration: new requests use `settings` at once, everything
+    /// already running keeps the snapshot it started with. Added listeners are bound first (a
+    /// failure changes nothing and throws); removed ones stop accepting and their connections
+    /// drain as they end. Worker count and admin address are fixed for the process's life.
+    public func reload(settings: ProxySettings, listenAddresses: [SocketAddress], drainTimeout: Duration, configDigest: String) throws {
+        let configured = listening.map(\.configured)
+        let added = listenAddresses.filter { !configured.contains($0) }
+        let removed = configured.filter { !listenAddresses.contains($0) }
+        let (fdsPerWorker, bound) = try Gateway.bind(added, workers: max(1, slots.count))
+        self.settings = settings
+        options.drainTimeout = drainTimeout
+        options.listenAddresses = listenAddresses
+        listening.removeAll { removed.contains($0.configured) }
+        listening += zip(added, bound).map { ($0, $1) }
+        let perWorkerConnections = max(1, settings.maxConnections / max(1, slots.count))
+        for (w, slot) in slots.enumerated() {
+            let fds = fdsPerWorker[w]
+            slot.onLoop { worker in
+                for address in removed { worker.removeListener(configured: address) }
+                for entry in fds {
+                    do { try worker.addListener(configured: entry.configured, fd: entry.fd) } catch {
+                        worker.logError("reload: listener \(entry.configured): \(error)")
+                    }
+                }
+                worker.apply(settings: settings, maxConnections: perWorkerConnections)
+            }
+        }
+        reloadsSucceeded.add(1, ordering: .relaxed)
+        digestInForce.withLock { $0 = configDigest }
+    }
+
+    /// Counts a reload refused because the new config was invalid (nothing changed).
+    public func reloadFailed() { reloadsFailed.add(1, ordering: .relaxed) }
+
+    var reloadCounts: (succeeded: UInt64, failed: UInt64) {
+        (reloadsSucceeded.load(ordering: .relaxed), reloadsFailed.load(ordering: .relaxed))
+    }
+
+    public var configDigest: String {
+        get { digestInForce.withLock { $0 } }
+        set { digestInForce.withLock { $0 = newValue } }
     }
 
     public var isDraining: Bool { drainingFlag.load(ordering: .relaxed) }

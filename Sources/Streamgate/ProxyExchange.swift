@@ -24,7 +24,9 @@ final class ProxyExchange: UpstreamConnectionOwner, StreamSourceDelegate {
 
     unowned let session: ClientSession
     private(set) var request: HTTPRequestHead
-    /// The configuration the exchange started with.
+    /// The configuration the exchange started with (`snapshot.settings`, held directly for
+    /// the hot path), with the pools and store built for it.
+    let snapshot: WorkerSnapshot
     let settings: ProxySettings
     var route: ProxySettings.Route { settings.routes[routeIndex] }
     let routeIndex: Int
@@ -86,20 +88,21 @@ final class ProxyExchange: UpstreamConnectionOwner, StreamSourceDelegate {
     let auth: ExchangeAuth?
     var routeAuth: RouteAuth { settings.routeAuth[routeIndex] }
 
-    init(session: ClientSession, request: HTTPRequestHead, routeIndex: Int,
+    init(session: ClientSession, snapshot: WorkerSnapshot, request: HTTPRequestHead, routeIndex: Int,
          params: [(name: String, value: String)], requestID: String, start: NanoTime, auth: ExchangeAuth?) {
         self.auth = auth
         self.session = session
         self.client = session.client
         self.request = request
         self.routeIndex = routeIndex
-        self.settings = session.settings
+        self.snapshot = snapshot
+        self.settings = snapshot.settings
         self.params = params
         self.requestID = requestID
         self.startTime = start
-        self.pool = session.worker.pools[session.settings.routes[routeIndex].upstream]
+        self.pool = snapshot.pools[snapshot.settings.routes[routeIndex].upstream]
         self.requestBodyDone = request.framing == .none
-        self.responseParser = Box(ResponseHeadParser(limits: session.settings.limits, requestMethod: request.method))
+        self.responseParser = Box(ResponseHeadParser(limits: snapshot.settings.limits, requestMethod: request.method))
     }
 
     var worker: Worker { session.worker }

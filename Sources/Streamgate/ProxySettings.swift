@@ -6,9 +6,9 @@ import StreamgateIO
 /// A class, so the request path passes one reference around instead of copying (and
 /// retaining) a dozen arrays each time it looks at a setting.
 public final class ProxySettings: Sendable {
-    public struct Upstream: Sendable {
+    public struct Upstream: Sendable, Equatable {
         /// One configured `host:port` and every address its name resolved to, in resolver order.
-        public struct Target: Sendable {
+        public struct Target: Sendable, Equatable {
             public var name: String
             public var addresses: [SocketAddress]
         }

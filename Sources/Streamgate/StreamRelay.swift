@@ -46,7 +46,7 @@ final class StreamRelay {
         }
         exchange.worker.metrics.streamsOpen += 1
         exchange.worker.metrics.streamsStarted += 1
-        if let digest = auth?.digest, let store = exchange.worker.store {
+        if let digest = auth?.digest, let store = exchange.snapshot.store {
             store.register(stream: self, digest: digest)
             let t = LoopTimer(loop: exchange.client.loop) { [unowned self] in self.recheck() }
             recheckTimer = t
@@ -61,7 +61,7 @@ final class StreamRelay {
     /// later or earlier. A store outage keeps them open (they were valid; fail closed applies
     /// to new requests).
     private func recheck() {
-        guard !stopped, let auth, let token = auth.token, let digest = auth.digest, let store = exchange.worker.store else { return }
+        guard !stopped, let auth, let token = auth.token, let digest = auth.digest, let store = exchange.snapshot.store else { return }
         store.revalidate(token: token, digest: digest) { [weak self] outcome in
             guard let self, !self.stopped else { return }
             switch outcome {
@@ -178,7 +178,7 @@ final class StreamRelay {
         armedDeadline = nil
         recheckTimer?.cancel()
         recheckTimer = nil
-        if let digest = auth?.digest { exchange.worker.store?.unregister(stream: self, digest: digest) }
+        if let digest = auth?.digest { exchange.snapshot.store?.unregister(stream: self, digest: digest) }
     }
 
     private var armedDeadline: NanoTime?

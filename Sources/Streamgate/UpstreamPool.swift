@@ -70,6 +70,9 @@ final class UpstreamPool {
     private(set) var reusedCount: UInt64 = 0
     /// Idle connections found to have spoken (bytes or EOF) when taken, and closed instead.
     private(set) var staleDiscarded: UInt64 = 0
+    /// Replaced by a reload: requests that started before it may still use the pool, but
+    /// nothing is kept idle in it any more.
+    private(set) var isRetired = false
 
     init(loop: EventLoop, settings: ProxySettings.Upstream) {
         self.loop = loop
@@ -120,7 +123,7 @@ final class UpstreamPool {
     /// Returns a healthy connection whose exchange finished cleanly; closes it when the pool is full.
     func release(_ up: UpstreamConnection) {
         up.owner = nil
-        guard up.connection.isOpen, up.connection.inputCount == 0, idle[up.targetIndex].count < settings.poolSize else {
+        guard !isRetired, up.connection.isOpen, up.connection.inputCount == 0, idle[up.targetIndex].count < settings.poolSize else {
             up.connection.close()
             return
         }
@@ -136,6 +139,11 @@ final class UpstreamPool {
     }
 
     var idleCount: Int { idle.reduce(0) { $0 + $1.count } }
+
+    func retire() {
+        isRetired = true
+        closeIdle()
+    }
 
     func closeIdle() {
         for list in idle { for c in list { c.connection.close() } }

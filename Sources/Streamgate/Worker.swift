@@ -37,18 +37,21 @@ struct WorkerMetrics: Sendable {
 final class Worker {
     let index: Int
     let loop: EventLoop
-    private(set) var settings: ProxySettings
-    private(set) var pools: [UpstreamPool] = []
-    private var listeners: [Listener] = []
+    /// The configuration new requests use; each request pins the one it started with.
+    private(set) var current: WorkerSnapshot
+    var settings: ProxySettings { current.settings }
+    var pools: [UpstreamPool] { current.pools }
+    /// The session store client and cache, when auth is configured.
+    var store: SessionStore? { current.store }
+    /// Keyed by the configured address (port 0 included), which is what a reload compares.
+    private var listeners: [(configured: SocketAddress, listener: Listener)] = []
     private var sessions: [ObjectIdentifier: ClientSession] = [:]
     private var requestIDs: RequestIDGenerator
     private let logSink: LogSink
     private(set) var isDraining = false
     private var listenersPaused = false
     var metrics = WorkerMetrics()
-    /// The session store client and cache, when auth is configured.
-    private(set) var store: SessionStore?
-    private let maxConnections: Int
+    private var maxConnections: Int
     private var onIdleAfterDrain: (() -> Void)?
     private var drainTimer: LoopTimer?
     private var metricsTimer: LoopTimer?
@@ -57,33 +60,54 @@ final class Worker {
         didSet { publishMetrics?(metricsSnapshot()) }
     }
 
-    init(index: Int, loop: EventLoop, settings: ProxySettings, listenFDs: [Int32], logSink: LogSink, maxConnections: Int) throws {
+    init(index: Int, loop: EventLoop, settings: ProxySettings, listenFDs: [(configured: SocketAddress, fd: Int32)],
+         logSink: LogSink, maxConnections: Int) throws {
         self.index = index
         self.loop = loop
-        self.settings = settings
         self.logSink = logSink
         self.maxConnections = maxConnections
         self.requestIDs = RequestIDGenerator(randomPrefix: Hex.lowercase(Crypto.randomBytes(6)))
-        pools = settings.upstreams.map { UpstreamPool(loop: loop, settings: $0) }
-        if let auth = settings.auth {
-            store = SessionStore(loop: loop, runtime: auth) { message in logSink.error(message) }
-        }
+        current = WorkerSnapshot.make(settings: settings, loop: loop, previous: nil) { message in logSink.error(message) }
         let t = LoopTimer(loop: loop) { [unowned self] in
             self.publishMetrics?(self.metricsSnapshot())
             self.metricsTimer?.schedule(after: .seconds(1))
         }
         metricsTimer = t
         t.schedule(after: .seconds(1))
-        for fd in listenFDs {
-            let l = try Listener(loop: loop, fd: fd) { [unowned self] fd in self.accept(fd) }
-            l.onAcceptError = { [unowned self] err in
-                self.metrics.acceptErrors += 1
-                // One line per burst, not per failed accept.
-                if self.metrics.acceptErrors == 1 || self.metrics.acceptErrors % 1000 == 0 {
-                    self.logError("accept failed (errno \(err)\(err == EMFILE || err == ENFILE ? ": out of file descriptors" : "")); retrying in 100ms")
-                }
+        for l in listenFDs { try addListener(configured: l.configured, fd: l.fd) }
+    }
+
+    /// Starts accepting on a bound, listening socket (taking ownership of `fd`).
+    func addListener(configured: SocketAddress, fd: Int32) throws(ListenError) {
+        let l = try Listener(loop: loop, fd: fd) { [unowned self] fd in self.accept(fd) }
+        l.onAcceptError = { [unowned self] err in
+            self.metrics.acceptErrors += 1
+            // One line per burst, not per failed accept.
+            if self.metrics.acceptErrors == 1 || self.metrics.acceptErrors % 1000 == 0 {
+                self.logError("accept failed (errno \(err)\(err == EMFILE || err == ENFILE ? ": out of file descriptors" : "")); retrying in 100ms")
             }
-            listeners.append(l)
+        }
+        if listenersPaused || isDraining { l.pause() }
+        listeners.append((configured, l))
+    }
+
+    /// Stops accepting on a listener; its connections carry on until they end.
+    func removeListener(configured: SocketAddress) {
+        for entry in listeners where entry.configured == configured { entry.listener.close() }
+        listeners.removeAll { $0.configured == configured }
+    }
+
+    /// Installs a reloaded configuration for requests read from now on. Requests, exchanges
+    /// and streams already running keep the snapshot they started with.
+    func apply(settings: ProxySettings, maxConnections: Int) {
+        current = WorkerSnapshot.make(settings: settings, loop: loop, previous: current) { [unowned self] in self.logError($0) }
+        self.maxConnections = maxConnections
+        if listenersPaused, !isDraining, sessions.count < maxConnections {
+            listenersPaused = false
+            for l in listeners { l.listener.resume() }
+        } else if !listenersPaused, sessions.count >= maxConnections {
+            listenersPaused = true
+            for l in listeners { l.listener.pause() }
         }
     }
 
@@ -95,7 +119,7 @@ final class Worker {
         metrics.connectionsOpen = sessions.count
         if sessions.count >= maxConnections, !listenersPaused {
             listenersPaused = true
-            for l in listeners { l.pause() }
+            for l in listeners { l.listener.pause() }
         }
         s.processInput()
     }
@@ -105,7 +129,7 @@ final class Worker {
         metrics.connectionsOpen = sessions.count
         if listenersPaused, !isDraining, sessions.count < maxConnections {
             listenersPaused = false
-            for l in listeners { l.resume() }
+            for l in listeners { l.listener.resume() }
         }
         if isDraining && sessions.isEmpty { drained() }
     }
@@ -127,7 +151,7 @@ final class Worker {
         guard !isDraining else { return }
         isDraining = true
         onIdleAfterDrain = done
-        for l in listeners { l.close() }
+        for l in listeners { l.listener.close() }
         listeners.removeAll()
         for p in pools { p.closeIdle() }
         for s in Array(sessions.values) { s.beginDrain() }
@@ -170,7 +194,7 @@ final class Worker {
         listeners.removeAll()
         drainTimer = nil
         metricsTimer = nil
-        store = nil
+        current = WorkerSnapshot(settings: current.settings, pools: [], store: nil)
         logSink.flush()
     }
 }

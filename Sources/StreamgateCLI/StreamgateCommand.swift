@@ -7,7 +7,7 @@ struct StreamgateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "streamgate",
         abstract: "A config-driven reverse proxy for long-lived Server-Sent Events streams.",
-        subcommands: [Run.self, Check.self, Version.self],
+        subcommands: [Run.self, Check.self, Reload.self, Version.self],
         defaultSubcommand: Run.self
     )
 }
@@ -38,6 +38,27 @@ struct Check: ParsableCommand {
 
     func run() throws {
         let code = GatewayRunner.check(configPath: options.resolved)
+        if code != 0 { throw ExitCode(code) }
+    }
+}
+
+struct Reload: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Ask a running gateway to reload its config (SIGHUP to the pid in its pid_file).",
+        discussion: "The gateway validates the file completely first: an invalid one is logged with every error and the running config stays in force. Give --pid-file, or the config whose [gateway] pid_file names it.")
+    @Option(name: .long, help: "The gateway's pid file.")
+    var pidFile: String?
+    @OptionGroup var options: ConfigOption
+
+    func run() throws {
+        var path = pidFile
+        if path == nil {
+            guard let fromConfig = GatewayRunner.pidFile(configPath: options.resolved) else {
+                throw ValidationError("no --pid-file, and \(options.resolved) sets no [gateway] pid_file")
+            }
+            path = fromConfig
+        }
+        let code = GatewayRunner.reload(pidFile: path!)
         if code != 0 { throw ExitCode(code) }
     }
 }

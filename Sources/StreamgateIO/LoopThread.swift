@@ -63,14 +63,17 @@ public enum ProcessLimits {
     public static var cpuCount: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
 
     /// Writes to stdout/stderr without buffering surprises (logs from several threads).
-    public static func writeAll(fd: Int32, _ bytes: [UInt8]) {
+    /// False when a write failed (errno says why).
+    @discardableResult
+    public static func writeAll(fd: Int32, _ bytes: [UInt8]) -> Bool {
         bytes.withUnsafeBytes { raw in
             var off = 0
             while off < raw.count {
                 let n = write(fd, raw.baseAddress! + off, raw.count - off)
-                if n < 0 { if errno == EINTR { continue }; return }
+                if n < 0 { if errno == EINTR { continue }; return false }
                 off += n
             }
+            return true
         }
     }
 }

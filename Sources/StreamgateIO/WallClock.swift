@@ -42,6 +42,19 @@ public struct LogFile: Sendable {
         return fd >= 0 ? LogFile(fd: fd) : nil
     }
 
+    /// Points this descriptor at a freshly opened `path` (log rotation: the old file was moved
+    /// away). dup2 swaps the file under the same descriptor number in one step, so writers on
+    /// every thread carry on without knowing; false (errno set) leaves the old file in place.
+    public func reopen(path: String) -> Bool {
+        let fresh = Glibc.open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        guard fresh >= 0 else { return false }
+        defer { Glibc.close(fresh) }
+        // dup2 clears FD_CLOEXEC on `fd`: set it again (the gateway starts no children, but stays tidy).
+        guard dup2(fresh, fd) >= 0 else { return false }
+        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        return true
+    }
+
     /// One write(2) per call: lines from several workers never interleave mid-line for
     /// writes under PIPE_BUF, and O_APPEND keeps file writes whole.
     public func write(_ bytes: [UInt8]) { ProcessLimits.writeAll(fd: fd, bytes) }

@@ -2,7 +2,7 @@ import StreamgateCore
 import StreamgateIO
 
 /// Authentication, resolved for the data path. Present only when `[redis]` is configured.
-public struct AuthRuntime: Sendable {
+public struct AuthRuntime: Sendable, Equatable {
     public var redis: RedisClientConfig
     public var keyTemplate: SessionKeyTemplate
     public var format: SessionsConfig.Format

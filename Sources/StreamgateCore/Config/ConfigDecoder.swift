@@ -45,7 +45,7 @@ struct ConfigDecoder {
     private func decodeGateway(_ table: TOMLTable?) -> GatewaySettings {
         var settings = GatewaySettings()
         guard let table else { return settings }
-        let r = reader(table, context: "[gateway]", keys: ["workers", "drain_timeout", "access_log", "log_level"])
+        let r = reader(table, context: "[gateway]", keys: ["workers", "drain_timeout", "access_log", "log_level", "pid_file"])
         if let node = r.node("workers") {
             switch node.value {
             case .integer:
@@ -72,6 +72,13 @@ struct ConfigDecoder {
         }
         if let level = r.choice("log_level", GatewaySettings.LogLevel.allCases.map { ($0.rawValue, $0) }) {
             settings.logLevel = level.value
+        }
+        if let pid = r.string("pid_file") {
+            if pid.text.isEmpty {
+                r.error("'pid_file' must be a file path", at: pid.position)
+            } else {
+                settings.pidFile = pid.text
+            }
         }
         return settings
     }

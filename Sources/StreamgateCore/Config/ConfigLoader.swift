@@ -41,9 +41,9 @@ public enum ConfigLoader {
     }
 
     /// Whole file as UTF-8; the failure is a message ready for `ConfigError`.
-    struct ReadFailure: Error { var message: String }
+    public struct ReadFailure: Error { public var message: String }
 
-    static func readFile(_ path: String) -> Result<String, ReadFailure> {
+    public static func readFile(_ path: String) -> Result<String, ReadFailure> {
         guard let file = fopen(path, "rb") else {
             return .failure(ReadFailure(message: "cannot open: \(String(cString: strerror(errno)))"))
         }

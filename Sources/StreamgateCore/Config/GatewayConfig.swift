@@ -59,9 +59,13 @@ public struct GatewaySettings: Equatable, Sendable {
     public var drainTimeout: Duration
     public var accessLog: AccessLog
     public var logLevel: LogLevel
+    /// Where `run` writes its process id (for `streamgate reload --pid-file`); nil = nowhere.
+    public var pidFile: String?
 
-    public init(workers: Workers = .auto, drainTimeout: Duration = .seconds(30), accessLog: AccessLog = .stdout, logLevel: LogLevel = .info) {
+    public init(workers: Workers = .auto, drainTimeout: Duration = .seconds(30), accessLog: AccessLog = .stdout, logLevel: LogLevel = .info,
+                pidFile: String? = nil) {
         self.workers = workers; self.drainTimeout = drainTimeout; self.accessLog = accessLog; self.logLevel = logLevel
+        self.pidFile = pidFile
     }
 }
 

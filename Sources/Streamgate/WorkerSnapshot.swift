@@ -1,0 +1,48 @@
+import StreamgateCore
+import StreamgateIO
+
+/// Everything a request needs from the configuration on one worker: the settings, the
+/// upstream pools built for them and the session store. A request pins the snapshot that was
+/// current when it was read and keeps it to the end, so a reload (which installs a new one)
+/// never changes a request or a stream midway: route indexes, pools and the store always
+/// belong to the same configuration.
+final class WorkerSnapshot {
+    let settings: ProxySettings
+    /// One per `settings.upstreams`, same order.
+    let pools: [UpstreamPool]
+    /// Present when auth is configured.
+    let store: SessionStore?
+
+    init(settings: ProxySettings, pools: [UpstreamPool], store: SessionStore?) {
+        self.settings = settings
+        self.pools = pools
+        self.store = store
+    }
+
+    /// The snapshot for `settings`, taking over from `previous` what did not change: a pool
+    /// whose upstream is configured exactly as before keeps its warm connections, and an
+    /// unchanged session configuration keeps its store (cache, Redis links, subscriptions).
+    /// Pools left behind stop pooling; a store left behind lives on while the streams that
+    /// registered with it do (each holds it), then closes its Redis links.
+    static func make(settings: ProxySettings, loop: EventLoop, previous: WorkerSnapshot?,
+                     onError: @escaping (String) -> Void) -> WorkerSnapshot {
+        var kept = Set<ObjectIdentifier>()
+        let pools = settings.upstreams.map { upstream -> UpstreamPool in
+            if let old = previous?.pools.first(where: { $0.settings.name == upstream.name && $0.settings == upstream }) {
+                kept.insert(ObjectIdentifier(old))
+                return old
+            }
+            return UpstreamPool(loop: loop, settings: upstream)
+        }
+        for old in previous?.pools ?? [] where !kept.contains(ObjectIdentifier(old)) { old.retire() }
+        var store: SessionStore?
+        if let auth = settings.auth {
+            if let old = previous?.store, old.runtime == auth {
+                store = old
+            } else {
+                store = SessionStore(loop: loop, runtime: auth, onError: onError)
+            }
+        }
+        return WorkerSnapshot(settings: settings, pools: pools, store: store)
+    }
+}
