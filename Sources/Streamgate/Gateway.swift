@@ -155,6 +155,7 @@ public final class Gateway: GatewayStatus, @unchecked Sendable {
         listening.removeAll { removed.contains($0.configured) }
         listening += zip(added, bound).map { ($0, $1) }
         let perWorkerConnections = max(1, settings.maxConnections / max(1, slots.count))
+        let applied = Mutex<Int>(0)
         for (w, slot) in slots.enumerated() {
             let fds = fdsPerWorker[w]
             slot.onLoop { worker in
@@ -165,7 +166,15 @@ public final class Gateway: GatewayStatus, @unchecked Sendable {
                     }
                 }
                 worker.apply(settings: settings, maxConnections: perWorkerConnections)
+                applied.withLock { $0 += 1 }
             }
+        }
+        // Returns once every worker serves new requests with the new config (a loop turn each;
+        // bounded in case a worker is stuck).
+        var spins = 0
+        while applied.withLock({ $0 }) < slots.count && spins < 5_000 {
+            spins += 1
+            usleepMillis(1)
         }
         reloadsSucceeded.add(1, ordering: .relaxed)
         digestInForce.withLock { $0 = configDigest }

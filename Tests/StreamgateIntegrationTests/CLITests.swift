@@ -462,8 +462,9 @@ final class CLIGateway {
 
     /// `port` nil: a free port (retried if another process takes it before the gateway binds).
     /// `fileLimit`: run under `prlimit --nofile=N:N` (descriptor-exhaustion tests).
+    /// `gatewayExtra`: more `[gateway]` keys (e.g. `pid_file`).
     init(dir: CLITempDir, name: String, upstreamPort: UInt16, port fixedPort: UInt16? = nil, drainTimeout: String = "5s",
-         fileLimit: Int? = nil) throws {
+         fileLimit: Int? = nil, gatewayExtra: String = "") throws {
         accessLogPath = dir.path + "/\(name).access.log"
         configPath = dir.path + "/\(name).toml"
         var lastError = ""
@@ -474,6 +475,7 @@ final class CLIGateway {
                 workers = 1
                 drain_timeout = "\(drainTimeout)"
                 access_log = "\(accessLogPath)"
+                \(gatewayExtra)
 
                 [[listeners]]
                 address = "127.0.0.1:\(port)"

@@ -19,13 +19,37 @@ final class AuthRig {
          routes: String = AuthRig.standardRoutes, upstreamHandler: RecordingUpstream.Handler? = nil) throws {
         redis = try RedisServer()
         upstream = try RecordingUpstream(handler: upstreamHandler)
-        let toml = """
+        gateway = try GatewayHarness(toml: Self.config(workers: workers, redisPort: redis.port, redisTimeout: redisTimeout, redisExtra: redisExtra,
+                                                      sessions: sessions, sections: sections, upstreamPort: upstream.port, routes: routes),
+                                     workers: workers)
+        self.workers = workers
+        self.redisTimeout = redisTimeout
+        self.redisExtra = redisExtra
+        self.sections = sections
+        self.routes = routes
+    }
+
+    private let workers: Int
+    private let redisTimeout: String
+    private let redisExtra: String
+    private let sections: String
+    private let routes: String
+
+    /// Reloads the gateway (as SIGHUP does) with the same config but these `[sessions]` keys.
+    func reload(sessions: String) throws {
+        try gateway.reload(toml: Self.config(workers: workers, redisPort: redis.port, redisTimeout: redisTimeout, redisExtra: redisExtra,
+                                             sessions: sessions, sections: sections, upstreamPort: upstream.port, routes: routes))
+    }
+
+    static func config(workers: Int, redisPort: Int, redisTimeout: String, redisExtra: String, sessions: String, sections: String,
+                       upstreamPort: UInt16, routes: String) -> String {
+        """
             [gateway]
             workers = \(workers)
             drain_timeout = "1s"
 
             [redis]
-            url = "redis://127.0.0.1:\(redis.port)/0"
+            url = "redis://127.0.0.1:\(redisPort)/0"
             timeout = "\(redisTimeout)"
             \(redisExtra)
 
@@ -35,13 +59,12 @@ final class AuthRig {
             \(sections)
 
             [upstreams.up]
-            targets = ["127.0.0.1:\(upstream.port)"]
+            targets = ["127.0.0.1:\(upstreamPort)"]
             connect_timeout = "1s"
             read_timeout = "5s"
 
             \(routes)
             """
-        gateway = try GatewayHarness(toml: toml, workers: workers)
     }
 
     deinit {

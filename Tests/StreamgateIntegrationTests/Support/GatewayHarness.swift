@@ -39,6 +39,20 @@ final class GatewayHarness {
         adminPort = gateway.adminBoundAddress?.port ?? 0
     }
 
+    /// Applies a new config as SIGHUP does (`toml` again without [[listeners]] unless
+    /// `listeners` replaces the harness's own 127.0.0.1:0 one); returns once every worker uses it.
+    func reload(toml: String, listeners: String = "[[listeners]]\naddress = \"127.0.0.1:0\"\n",
+                environment: [String: String] = [:]) throws {
+        let config: GatewayConfig
+        switch ConfigLoader.load(text: toml + "\n" + listeners, fileName: "test.toml", environment: environment) {
+        case .success(let c): config = c
+        case .failure(let e): throw TestError("config: \(e)")
+        }
+        let settings = try ProxySettings(config: config)
+        let addresses = try config.listeners.map { try SocketAddress.resolve($0.address.description) }
+        try gateway.reload(settings: settings, listenAddresses: addresses, drainTimeout: config.gateway.drainTimeout, configDigest: "test")
+    }
+
     func stop() {
         guard !stopped else { return }
         stopped = true
