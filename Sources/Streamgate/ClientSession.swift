@@ -29,6 +29,8 @@ final class ClientSession: ConnectionDelegate {
     private var hasPartialHead: Bool { headParser?.value.hasPartialHead ?? false }
     private(set) var exchange: ProxyExchange?
     private var requestsServed = 0
+    /// Set when this connection counts against `max_connections_per_ip` (given back at close).
+    var countedIP: String?
     private var processing = false
     private var needsProcessing = false
     private var lingerDiscarded = 0
@@ -232,20 +234,57 @@ final class ClientSession: ConnectionDelegate {
     }
 
     private func startExchange(_ request: PendingRequest, auth: ExchangeAuth?) {
+        var slot: StreamSlot?
+        let route = request.settings.routes[request.routeIndex]
+        if !route.streamLimits.isUnlimited && (route.forceStream || Self.asksForEventStream(request.head)) {
+            let limiter = worker.streamLimiter
+            switch limiter.acquire(route: route.name, user: auth?.identity.userID, tenant: auth?.identity.tenantID, limits: route.streamLimits) {
+            case .success(let keys):
+                slot = StreamSlot { limiter.release(keys) }
+            case .failure(let exceeded):
+                refuseStream(request, exceeded)
+                return
+            }
+        }
         state = .proxying
         // While an exchange runs the client may legitimately stay silent (long responses).
         client.setTimeouts(read: request.head.framing == .none ? nil : settings.headerTimeout, write: settings.sendTimeout)
         let ex = ProxyExchange(session: self, snapshot: request.snapshot, request: request.head, routeIndex: request.routeIndex, params: request.params,
                                requestID: request.requestID, start: request.start, auth: auth)
+        ex.streamSlot = slot
         exchange = ex
         ex.start()
+    }
+
+    /// `Accept` names `text/event-stream` (what `EventSource` sends).
+    static func asksForEventStream(_ head: HTTPRequestHead) -> Bool {
+        head.headers.values(name: "accept").contains { $0.lowercased().contains("text/event-stream") }
+    }
+
+    /// 429: a concurrent-stream limit is reached. `Retry-After` gives a client that backs off
+    /// a sensible pause; `EventSource` itself does not retry after a 429.
+    private func refuseStream(_ request: PendingRequest, _ exceeded: StreamLimiter.ExceededLimit) {
+        switch exceeded.which {
+        case .route: worker.metrics.streamsRefusedRoute += 1
+        case .user: worker.metrics.streamsRefusedUser += 1
+        case .tenant: worker.metrics.streamsRefusedTenant += 1
+        }
+        var h = HTTPHeaders()
+        h.add(name: "Retry-After", value: "5")
+        h.add(name: "Cache-Control", value: "no-store")
+        let what = exceeded.which == .route ? "this route's" : "the \(exceeded.which.rawValue)'s"
+        respond(.error(status: 429, code: "too_many_streams", requestID: request.requestID, close: request.head.framing != .none,
+                       extraHeaders: h, description: "\(what) limit of \(exceeded.limit) concurrent streams is reached"),
+                to: request.head, requestID: request.requestID, route: request.settings.routes[request.routeIndex].name,
+                start: request.start, outcome: "limit_\(exceeded.which.rawValue)")
     }
 
     // MARK: - Responses the gateway writes itself
 
     /// Writes a gateway-generated response. With `head` nil (unparseable request) the
     /// connection always closes.
-    func respond(_ response: GatewayResponse, to head: HTTPRequestHead?, requestID: String?, route: String?, start: NanoTime, logged: Bool = false) {
+    func respond(_ response: GatewayResponse, to head: HTTPRequestHead?, requestID: String?, route: String?, start: NanoTime,
+                 logged: Bool = false, outcome: String? = nil) {
         let close = response.close || head == nil || !(head?.keepAlive ?? false) || worker.isDraining
         var headers = response.headers
         headers.replaceOrAdd(name: "Content-Length", value: String(response.body.count))
@@ -262,7 +301,7 @@ final class ClientSession: ConnectionDelegate {
                     time: worker.logTime(), requestID: requestID ?? "-", route: route, method: head?.method ?? "-",
                     path: head?.path ?? "-", status: response.status, bytesIn: 0,
                     bytesOut: UInt64(isHead ? 0 : response.body.count), durationMicros: EventLoop.now().since(start).microseconds,
-                    upstream: nil, clientIP: clientIP))
+                    upstream: nil, clientIP: clientIP, outcome: outcome))
             }
         }
         if close {
@@ -362,6 +401,11 @@ final class ClientSession: ConnectionDelegate {
         exchange = nil
         client.close()
         worker.sessionClosed(self)
+    }
+
+    /// Between requests on a kept-alive connection, with nothing of a next one received.
+    var isIdleKeepAlive: Bool {
+        state == .readingHead && requestsServed > 0 && !hasPartialHead && client.inputCount == 0 && exchange == nil
     }
 
     /// Drain: idle keep-alive connections close now; busy ones close after their exchange.

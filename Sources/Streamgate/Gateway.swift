@@ -35,6 +35,9 @@ public final class Gateway: GatewayStatus, @unchecked Sendable {
     private let reloadsFailed = Atomic<UInt64>(0)
     /// SHA-256 of the config file in force (hex); empty when the gateway was given settings directly.
     private let digestInForce = Mutex<String>("")
+    /// Instance-wide counts, shared by the workers and kept across reloads.
+    let streamLimiter = StreamLimiter()
+    let connectionLimiter = ConnectionLimiter()
     private var threads: [LoopThread] = []
     private var slots: [WorkerSlot] = []
     /// Where each listener is bound (port 0 resolved), in config order.
@@ -68,13 +71,16 @@ public final class Gateway: GatewayStatus, @unchecked Sendable {
             let fds = fdsPerWorker[w]
             let settings = self.settings
             let options = self.options
+            let limiters = (streams: streamLimiter, connections: connectionLimiter)
             let slot = WorkerSlot()
             slots.append(slot)
             let t = LoopThread(name: "sg-worker-\(w)") { loop in
                 let sink = LogSink(loop: loop, access: options.accessLog, errors: options.errorLog)
                 slot.handle = loop.handle
                 do {
-                    let worker = try Worker(index: w, loop: loop, settings: settings, listenFDs: fds, logSink: sink, maxConnections: perWorkerConnections)
+                    let worker = try Worker(index: w, loop: loop, settings: settings, listenFDs: fds, logSink: sink,
+                                            maxConnections: perWorkerConnections, streamLimiter: limiters.streams,
+                                            connectionLimiter: limiters.connections)
                     slot.worker = worker
                     worker.publishMetrics = { m in slot.published.withLock { $0 = m } }
                 } catch {

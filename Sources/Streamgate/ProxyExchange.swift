@@ -86,6 +86,9 @@ final class ProxyExchange: UpstreamConnectionOwner, StreamSourceDelegate {
 
     /// The authenticated caller, when the route authenticates.
     let auth: ExchangeAuth?
+    /// This request's concurrent-stream slots (when the route limits streams): given back when
+    /// the exchange ends, however it ends.
+    var streamSlot: StreamSlot?
     var routeAuth: RouteAuth { settings.routeAuth[routeIndex] }
 
     init(session: ClientSession, snapshot: WorkerSnapshot, request: HTTPRequestHead, routeIndex: Int,
@@ -560,6 +563,7 @@ final class ProxyExchange: UpstreamConnectionOwner, StreamSourceDelegate {
     private func finish() {
         guard !finished else { return }
         finished = true
+        streamSlot?.giveBack()
         stream?.stop()
         source?.close()
         source = nil
@@ -682,6 +686,7 @@ final class ProxyExchange: UpstreamConnectionOwner, StreamSourceDelegate {
         guard !finished else { return }
         if hasResponseHead { abort(outcome: outcome); return }
         finished = true
+        streamSlot?.giveBack()
         self.outcome = outcome
         dropUpstream()
         let close = !requestBodyDone || status == 413
@@ -695,6 +700,7 @@ final class ProxyExchange: UpstreamConnectionOwner, StreamSourceDelegate {
     func abort(outcome: String, discardPending: Bool = false) {
         guard !finished else { return }
         finished = true
+        streamSlot?.giveBack()
         stream?.stop()
         self.outcome = outcome
         dropUpstream()
@@ -737,6 +743,7 @@ final class ProxyExchange: UpstreamConnectionOwner, StreamSourceDelegate {
     func clientGone() {
         guard !finished else { return }
         finished = true
+        streamSlot?.giveBack()
         stream?.stop()
         outcome = "client_gone"
         dropUpstream()

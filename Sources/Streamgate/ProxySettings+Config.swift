@@ -33,7 +33,8 @@ extension ProxySettings {
                     keepalive: r.stream.keepalive > .zero ? r.stream.keepalive : nil,
                     upstreamIdleTimeout: r.stream.upstreamIdleTimeout > .zero ? r.stream.upstreamIdleTimeout : nil,
                     maxStreamDuration: r.stream.maxStreamDuration > .zero ? r.stream.maxStreamDuration : nil,
-                    retry: r.stream.retry, maxClientBuffer: r.stream.maxClientBuffer))
+                    retry: r.stream.retry, maxClientBuffer: r.stream.maxClientBuffer),
+                streamLimits: r.streamLimits)
         }
         var auth: AuthRuntime?
         if let r = config.redis {
@@ -56,6 +57,10 @@ extension ProxySettings {
         }
         let id = config.identity
         let l = config.limits
+        var admission = AdmissionSettings()
+        admission.maxConnectionsPerIP = l.maxConnectionsPerIP
+        admission.sharedStreamLimits = l.shared
+        admission.leaseTTL = l.leaseTTL
         self.init(
             limits: HTTPLimits(maxHeaderBytes: l.maxHeaderBytes, maxHeaderCount: l.maxHeaders),
             maxBodyBytes: UInt64(l.maxBodyBytes), maxConnections: l.maxConnections,
@@ -65,6 +70,7 @@ extension ProxySettings {
             routeAuth: config.routes.map { RouteAuth(route: $0, apiKeyHeader: config.auth.apiKeyHeader) },
             identity: IdentityHeaders(userHeader: id.userHeader, tenantHeader: id.tenantHeader, scopesHeader: id.scopesHeader,
                                       signatureHeader: id.signatureHeader),
-            signingKey: id.signingSecret.map { Array($0.utf8) })
+            signingKey: id.signingSecret.map { Array($0.utf8) },
+            admission: admission)
     }
 }

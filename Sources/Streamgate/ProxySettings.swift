@@ -28,6 +28,17 @@ public final class ProxySettings: Sendable {
         /// Treat the response as an event stream even without `text/event-stream`.
         public var forceStream: Bool
         public var stream: StreamSettings
+        public var streamLimits = StreamgateCore.StreamLimits()
+    }
+
+    /// Limits on who may hold how much: streams (route values carry theirs) and connections.
+    public struct AdmissionSettings: Sendable, Equatable {
+        /// Open connections per client IP in this instance; 0 = unlimited.
+        public var maxConnectionsPerIP = 0
+        /// Stream limits counted fleet-wide in Redis (leases) rather than per instance.
+        public var sharedStreamLimits = false
+        public var leaseTTL: Duration = .seconds(30)
+        public init() {}
     }
 
     /// Per-stream SSE settings (route overrides applied over the `[sse]` defaults).
@@ -59,6 +70,7 @@ public final class ProxySettings: Sendable {
     public let identity: IdentityHeaders
     /// HMAC key for the signed identity assertion (nil = signing off).
     public let signingKey: [UInt8]?
+    public let admission: AdmissionSettings
 
     public init(
         limits: HTTPLimits,
@@ -75,8 +87,10 @@ public final class ProxySettings: Sendable {
         auth: AuthRuntime?,
         routeAuth: [RouteAuth],
         identity: IdentityHeaders,
-        signingKey: [UInt8]?
+        signingKey: [UInt8]?,
+        admission: AdmissionSettings = AdmissionSettings()
     ) {
+        self.admission = admission
         self.limits = limits
         self.maxBodyBytes = maxBodyBytes
         self.maxConnections = maxConnections

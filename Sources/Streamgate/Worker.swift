@@ -24,6 +24,14 @@ struct WorkerMetrics: Sendable {
     var slowConsumerDisconnects: UInt64 = 0
     var authDenials: UInt64 = 0
     var acceptErrors: UInt64 = 0
+    /// Connections closed at accept: their IP already had `max_connections_per_ip`.
+    var connectionsRejectedPerIP: UInt64 = 0
+    /// Idle keep-alive connections closed to make room at `max_connections`.
+    var idleConnectionsShed: UInt64 = 0
+    /// Streams refused with 429, by the limit that refused them.
+    var streamsRefusedRoute: UInt64 = 0
+    var streamsRefusedUser: UInt64 = 0
+    var streamsRefusedTenant: UInt64 = 0
     var statusClasses = [UInt64](repeating: 0, count: 6)
 
     mutating func responses(status: Int) {
@@ -60,8 +68,14 @@ final class Worker {
         didSet { publishMetrics?(metricsSnapshot()) }
     }
 
+    let streamLimiter: StreamLimiter
+    let connectionLimiter: ConnectionLimiter
+
     init(index: Int, loop: EventLoop, settings: ProxySettings, listenFDs: [(configured: SocketAddress, fd: Int32)],
-         logSink: LogSink, maxConnections: Int) throws {
+         logSink: LogSink, maxConnections: Int, streamLimiter: StreamLimiter = StreamLimiter(),
+         connectionLimiter: ConnectionLimiter = ConnectionLimiter()) throws {
+        self.streamLimiter = streamLimiter
+        self.connectionLimiter = connectionLimiter
         self.index = index
         self.loop = loop
         self.logSink = logSink
@@ -113,19 +127,46 @@ final class Worker {
 
     private func accept(_ fd: Int32) {
         let conn = Connection(loop: loop, fd: fd)
-        let s = ClientSession(worker: self, client: conn)
-        sessions[ObjectIdentifier(s)] = s
         metrics.connectionsAccepted += 1
+        let perIP = settings.admission.maxConnectionsPerIP
+        var countedIP: String?
+        if perIP > 0 {
+            let ip = conn.peerAddress?.ipString ?? "-"
+            guard connectionLimiter.admit(ip, limit: perIP) else {
+                metrics.connectionsRejectedPerIP += 1
+                conn.close()
+                return
+            }
+            countedIP = ip
+        }
+        let s = ClientSession(worker: self, client: conn)
+        s.countedIP = countedIP
+        sessions[ObjectIdentifier(s)] = s
         metrics.connectionsOpen = sessions.count
+        if sessions.count >= maxConnections { makeRoom() }
+        s.processInput()
+    }
+
+    /// At `max_connections`: idle keep-alive connections go first (a client that is not using
+    /// its connection loses nothing but a reconnect); only when none is idle does accepting
+    /// pause until a connection ends.
+    private func makeRoom() {
+        for s in sessions.values where sessions.count >= maxConnections && s.isIdleKeepAlive {
+            metrics.idleConnectionsShed += 1
+            s.closeNow()
+        }
         if sessions.count >= maxConnections, !listenersPaused {
             listenersPaused = true
             for l in listeners { l.listener.pause() }
         }
-        s.processInput()
     }
 
     func sessionClosed(_ s: ClientSession) {
         sessions[ObjectIdentifier(s)] = nil
+        if let ip = s.countedIP {
+            s.countedIP = nil
+            connectionLimiter.leave(ip)
+        }
         metrics.connectionsOpen = sessions.count
         if listenersPaused, !isDraining, sessions.count < maxConnections {
             listenersPaused = false

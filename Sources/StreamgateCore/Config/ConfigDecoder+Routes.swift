@@ -4,6 +4,7 @@ extension ConfigDecoder {
         "name", "host", "path", "path_prefix", "methods", "upstream", "strip_prefix", "rewrite_prefix",
         "connect_timeout", "read_timeout", "sse", "auth", "query_token", "tenant_param", "scopes",
         "cors_origins", "forward_authorization", "last_event_id_param", "session_end_event", "raw_path",
+        "max_streams", "max_streams_per_user", "max_streams_per_tenant",
     ] + streamKeys
 
     /// A decoded route with the positions the table-wide checks point at.
@@ -14,18 +15,20 @@ extension ConfigDecoder {
     }
 
     func decodeRoutes(
-        _ top: ConfigTableReader, upstreams: [Located<UpstreamConfig>], sse: StreamSettings, redisConfigured: Bool, auth: AuthConfig
+        _ top: ConfigTableReader, upstreams: [Located<UpstreamConfig>], sse: StreamSettings, limits: LimitsConfig,
+        redisConfigured: Bool, auth: AuthConfig
     ) -> [RouteConfig] {
         guard let tables = arrayOfTables(top, "routes", required: true) else { return [] }
         let decoded = tables.compactMap {
-            decodeRoute($0, upstreams: upstreams, sse: sse, redisConfigured: redisConfigured, auth: auth)
+            decodeRoute($0, upstreams: upstreams, sse: sse, limits: limits, redisConfigured: redisConfigured, auth: auth)
         }
         checkRouteTable(decoded)
         return decoded.map(\.config)
     }
 
     private func decodeRoute(
-        _ table: TOMLTable, upstreams: [Located<UpstreamConfig>], sse: StreamSettings, redisConfigured: Bool, auth authConfig: AuthConfig
+        _ table: TOMLTable, upstreams: [Located<UpstreamConfig>], sse: StreamSettings, limits: LimitsConfig,
+        redisConfigured: Bool, auth authConfig: AuthConfig
     ) -> DecodedRoute? {
         let r = reader(table, context: "[routes]", keys: Self.routeKeys)
         func fail(_ message: String, at position: SourcePosition) { r.error(message, at: position) }
@@ -169,6 +172,16 @@ extension ConfigDecoder {
             } else {
                 config.sessionEndEvent = e.text
             }
+        }
+
+        // Stream limits: [limits] defaults, overridden per route; per user and per tenant need
+        // an identity, so routes without auth only have their own total.
+        config.streamLimits.perRoute = r.integer("max_streams", in: 0...10_000_000)?.value ?? 0
+        config.streamLimits.perUser = authless ? 0 : limits.maxStreamsPerUser
+        config.streamLimits.perTenant = authless ? 0 : limits.maxStreamsPerTenant
+        for (key, keyPath) in [("max_streams_per_user", \StreamLimits.perUser), ("max_streams_per_tenant", \StreamLimits.perTenant)] {
+            guard let v = r.integer(key, in: 0...10_000_000) else { continue }
+            if authless && v.value > 0 { needsAuth(key, v.position) } else { config.streamLimits[keyPath: keyPath] = v.value }
         }
 
         // A route with other mistakes still takes part in the name and clash checks.

@@ -15,14 +15,14 @@ struct ConfigDecoder {
         let gateway = decodeGateway(top.subtable("gateway"))
         let listeners = decodeListeners(top)
         let admin = top.subtable("admin").flatMap(decodeAdmin)
-        let limits = decodeLimits(top.subtable("limits"))
+        let limits = decodeLimits(top.subtable("limits"), redisConfigured: top.has("redis"))
         let sse = decodeStreamSettings(top.subtable("sse").map { reader($0, context: "[sse]", keys: Self.streamKeys) }, defaults: StreamSettings())
         let upstreams = decodeUpstreams(top)
         let redis = top.subtable("redis").flatMap(decodeRedis)
         let sessions = decodeSessions(top.subtable("sessions"))
         let auth = decodeAuth(top.subtable("auth"))
         let identity = decodeIdentity(top.subtable("identity"))
-        let routes = decodeRoutes(top, upstreams: upstreams, sse: sse, redisConfigured: top.has("redis"), auth: auth)
+        let routes = decodeRoutes(top, upstreams: upstreams, sse: sse, limits: limits, redisConfigured: top.has("redis"), auth: auth)
 
         if let admin, let clash = listeners.first(where: { $0.value.address.conflicts(with: admin.value.address) }) {
             diagnostics.error("admin address \(admin.value.address) conflicts with the listener at line \(clash.position.line)", at: admin.position)
@@ -131,12 +131,13 @@ struct ConfigDecoder {
 
     // MARK: [limits], [sse]
 
-    private func decodeLimits(_ table: TOMLTable?) -> LimitsConfig {
+    private func decodeLimits(_ table: TOMLTable?, redisConfigured: Bool) -> LimitsConfig {
         var limits = LimitsConfig()
         guard let table else { return limits }
         let r = reader(table, context: "[limits]", keys: [
             "max_header_bytes", "max_headers", "max_body_bytes", "max_connections",
             "keepalive_timeout", "header_timeout", "send_timeout", "client_buffer",
+            "max_streams_per_user", "max_streams_per_tenant", "shared", "lease_ttl", "max_connections_per_ip",
         ])
         if let v = r.size("max_header_bytes") {
             if v.value < 1024 { r.error("'max_header_bytes' must be at least 1KiB", at: v.position) } else { limits.maxHeaderBytes = v.value }
@@ -148,6 +149,19 @@ struct ConfigDecoder {
         if let v = r.duration("header_timeout") { limits.headerTimeout = v.value }
         if let v = r.duration("send_timeout") { limits.sendTimeout = v.value }
         if let v = r.size("client_buffer") { limits.clientBuffer = v.value }
+        if let v = r.integer("max_streams_per_user", in: 0...10_000_000) { limits.maxStreamsPerUser = v.value }
+        if let v = r.integer("max_streams_per_tenant", in: 0...10_000_000) { limits.maxStreamsPerTenant = v.value }
+        if let v = r.integer("max_connections_per_ip", in: 0...10_000_000) { limits.maxConnectionsPerIP = v.value }
+        if let v = r.bool("shared") {
+            if v.value && !redisConfigured {
+                r.error("shared = true counts streams in Redis and needs a [redis] section", at: v.position)
+            } else {
+                limits.shared = v.value
+            }
+        }
+        if let v = r.duration("lease_ttl") {
+            if v.value < .seconds(3) { r.error("'lease_ttl' must be at least 3s (leases are renewed at a third of it)", at: v.position) } else { limits.leaseTTL = v.value }
+        }
         return limits
     }
 

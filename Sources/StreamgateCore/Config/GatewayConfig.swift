@@ -110,6 +110,15 @@ public struct LimitsConfig: Equatable, Sendable {
     public var sendTimeout: Duration
     /// Client output buffered before reading from the upstream pauses (the watermark).
     public var clientBuffer: Int
+    /// Concurrent streams per session user and per tenant (routes may override); 0 = unlimited.
+    public var maxStreamsPerUser: Int = 0
+    public var maxStreamsPerTenant: Int = 0
+    /// Count streams fleet-wide in Redis (leases) instead of per gateway instance.
+    public var shared: Bool = false
+    /// How long a shared lease outlives the instance holding it (it is renewed at a third of it).
+    public var leaseTTL: Duration = .seconds(30)
+    /// Open client connections from one IP address, per gateway instance; 0 = unlimited.
+    public var maxConnectionsPerIP: Int = 0
 
     public init(
         maxHeaderBytes: Int = 32 << 10, maxHeaders: Int = 100, maxBodyBytes: Int = 10 << 20,

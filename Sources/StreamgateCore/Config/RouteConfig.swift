@@ -56,6 +56,8 @@ public struct RouteConfig: Equatable, Sendable {
     /// form, and `%2F`, `%5C` and `\\` are accepted. Routing still matches the canonical path.
     /// Only for upstreams that need the raw bytes and do not resolve paths themselves.
     public var rawPath: Bool = false
+    /// Concurrent streams allowed on this route: in total, per user, per tenant.
+    public var streamLimits = StreamLimits()
 
     public init(
         name: String, host: RouteHost? = nil, path: RoutePath, methods: [String]? = nil, upstream: String,
@@ -76,4 +78,19 @@ public struct RouteConfig: Equatable, Sendable {
         guard let methods else { return true }
         return methods.contains(method) || (method == "HEAD" && methods.contains("GET"))
     }
+}
+
+/// Concurrent-stream limits of one route; 0 = unlimited. A request counts as a stream from
+/// the moment it is forwarded (on a route with `sse = true`, or asking for
+/// `text/event-stream`) until its exchange ends.
+public struct StreamLimits: Equatable, Sendable {
+    public var perRoute = 0
+    public var perUser = 0
+    public var perTenant = 0
+
+    public init(perRoute: Int = 0, perUser: Int = 0, perTenant: Int = 0) {
+        self.perRoute = perRoute; self.perUser = perUser; self.perTenant = perTenant
+    }
+
+    public var isUnlimited: Bool { perRoute == 0 && perUser == 0 && perTenant == 0 }
 }

@@ -10,9 +10,16 @@ public struct GatewayResponse: Sendable {
         self.status = status; self.headers = headers; self.body = body; self.close = close
     }
 
-    /// `{"error":"<code>","status":N,"request_id":"..."}` with fixed, non-reflective text.
-    public static func error(status: Int, code: String, requestID: String?, close: Bool, extraHeaders: HTTPHeaders = HTTPHeaders()) -> GatewayResponse {
+    /// `{"error":"<code>","status":N,"request_id":"..."}` with fixed, non-reflective text;
+    /// `description` (gateway-written text, never request bytes) adds `error_description`.
+    public static func error(status: Int, code: String, requestID: String?, close: Bool, extraHeaders: HTTPHeaders = HTTPHeaders(),
+                             description: String? = nil) -> GatewayResponse {
         var json = "{\"error\":\"\(code)\",\"status\":\(status)"
+        if let description {
+            var quoted: [UInt8] = []
+            JSON.appendQuoted(description, to: &quoted)
+            json += ",\"error_description\":" + String(decoding: quoted, as: UTF8.self)
+        }
         if let requestID { json += ",\"request_id\":\"\(requestID)\"" }
         json += "}\n"
         var h = extraHeaders
@@ -30,6 +37,7 @@ public struct GatewayResponse: Sendable {
         case 405: "method_not_allowed"
         case 408: "request_timeout"
         case 413: "payload_too_large"
+        case 429: "too_many_requests"
         case 414: "uri_too_long"
         case 431: "request_header_fields_too_large"
         case 501: "not_implemented"
