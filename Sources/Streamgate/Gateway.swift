@@ -28,7 +28,9 @@ public final class Gateway: GatewayStatus, @unchecked Sendable {
     public let options: GatewayOptions
     private let settings: ProxySettings
     private var threads: [LoopThread] = []
-    private var slots: [WorkerSlot] = []
+    /// Readable inside the module so tests can run code on a worker's loop (`WorkerSlot.onLoop`),
+    /// e.g. hold the loop still while bytes arrive on its sockets; only `start()` writes it.
+    private(set) var slots: [WorkerSlot] = []
     public private(set) var boundAddresses: [SocketAddress] = []
     public private(set) var adminBoundAddress: SocketAddress?
     private let drainingFlag = Atomic<Bool>(false)
