@@ -39,7 +39,9 @@ public final class Gateway: GatewayStatus, @unchecked Sendable {
     let streamLimiter = StreamLimiter()
     let connectionLimiter = ConnectionLimiter()
     private var threads: [LoopThread] = []
-    private var slots: [WorkerSlot] = []
+    /// Readable inside the module so tests can run code on a worker's loop (`WorkerSlot.onLoop`),
+    /// e.g. hold the loop still while bytes arrive on its sockets; only `start()` writes it.
+    private(set) var slots: [WorkerSlot] = []
     /// Where each listener is bound (port 0 resolved), in config order.
     public var boundAddresses: [SocketAddress] { listening.map(\.bound) }
     public private(set) var adminBoundAddress: SocketAddress?
