@@ -130,7 +130,10 @@ final class ClientSession: ConnectionDelegate {
         case .matched(let index, let params):
             // `%2F`, `%5C` and `\` mean different things to different upstreams: only a route
             // that forwards raw paths (and accepts that risk) takes them.
-            if head.hasAmbiguousSeparator && !settings.router.routes[index].rawPath {
+            // A raw_path route takes them only if reading them as `/` (as the upstream may)
+            // still lands on this route.
+            if head.hasAmbiguousSeparator
+                && !(settings.router.routes[index].rawPath && separatorsStayOnRoute(head, index: index, router: settings.router)) {
                 respond(.error(status: 400, code: "bad_request", requestID: requestID, close: true),
                         to: head, requestID: requestID, route: settings.routes[index].name, start: start)
                 return
@@ -143,6 +146,12 @@ final class ClientSession: ConnectionDelegate {
             let request = PendingRequest(snapshot: snapshot, head: head, routeIndex: index, params: params, requestID: requestID, start: start)
             authorize(request)
         }
+    }
+
+    private func separatorsStayOnRoute(_ head: HTTPRequestHead, index: Int, router: Router) -> Bool {
+        guard let alternative = PathCanonicalizer.separatorsAsSlashes(head.rawPath ?? head.path),
+              case .matched(let other, _) = router.match(method: head.method, host: head.authority, path: alternative) else { return false }
+        return other == index
     }
 
     /// A routed request on its way to an exchange.

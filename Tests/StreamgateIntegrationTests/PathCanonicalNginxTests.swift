@@ -37,12 +37,9 @@ import Glibc
 ///     200 nginx loc=tenants                  2            8   (2 are raw_path escapes, 6 /v1/tenants/acme/events)
 ///     200 nginx loc=admin                   18           18   (all raw_path escapes, below)
 ///
-/// Known issue (see `rawPathEscapes`): a `raw_path` route forwards the target as received, and
-/// nginx decodes `%2F` into a separator before it removes dot segments, so
-/// `/raw/..%2Fadmin/x` is routed as `raw` by the gateway and served by nginx as `/admin/x`.
-/// RouteConfig documents `raw_path` as "only for upstreams that do not resolve paths
-/// themselves"; nginx is such an upstream, and this test shows what happens when that rule is
-/// broken.
+/// `raw_path` routes: nginx decodes `%2F` into a separator before it removes dot segments, so
+/// the gateway refuses (400) a raw target whose separators, read as `/`, would leave the route
+/// (`/raw/..%2Fadmin/x`); this suite found that hole.
 @Suite struct PathCanonicalNginxTests {
     // MARK: - The route table and its model
 
@@ -156,8 +153,20 @@ import Glibc
         case .old:
             return Expected(statuses: [200], route: route, forwarded: "/public/legacy/" + canonical.dropFirst("/old/".count) + q)
         case .raw:
+            // Separators read as `/` (as nginx does) must keep the target under /raw/.
+            if result.hasAmbiguousSeparator, !(separatorsAsSlashes(rawPath)?.hasPrefix("/raw/") ?? false) {
+                return Expected(statuses: [400], route: route)
+            }
             return Expected(statuses: [200, 400], route: route, forwarded: rawPath + q)
         }
+    }
+
+    /// The test's own reading of separators as `/`: replace them, then canonicalise.
+    static func separatorsAsSlashes(_ rawPath: String) -> String? {
+        var t = rawPath
+        for sep in ["%2F", "%2f", "%5C", "%5c", "\\"] { t = t.replacingOccurrences(of: sep, with: "/") }
+        guard let r = try? PathCanonicalizer.canonicalize(t) else { return nil }
+        return r.canonical ?? t
     }
 
     // MARK: - Spellings
@@ -241,12 +250,6 @@ import Glibc
         return out
     }
 
-    /// Spellings the gateway routes to `raw` with an encoded `/`, which nginx decodes and then
-    /// resolves elsewhere: the known `raw_path` issue (see the suite comment), not a failure of
-    /// canonicalisation. Anything else escaping its route fails the test.
-    static func isKnownRawPathEscape(_ target: String, _ expected: Expected) -> Bool {
-        expected.route == .raw && split(target).path.lowercased().contains("%2f")
-    }
 
     // MARK: - The test
 
@@ -278,7 +281,6 @@ import Glibc
         let spellings = Self.spellings()
         #expect(spellings.count > 100)
         var distribution: [String: Int] = [:]
-        var knownEscapes: [String] = []
         var forwardedChecked = 0
         for target in spellings {
             for withToken in [false, true] {
@@ -324,13 +326,8 @@ import Glibc
                     // A raw target nginx refuses itself (climbing above its root): relayed, not the gateway's JSON.
                     if ownAnswer { violations.append("gateway refused a raw_path target") }
                 }
-                if violations.isEmpty { continue }
-                if Self.isKnownRawPathEscape(target, expected) {
-                    knownEscapes.append("\(context): \(r.status) \(r.bodyText.trimmingCharacters(in: .whitespacesAndNewlines))")
-                } else {
-                    for v in violations {
-                        Issue.record("\(context): \(v); response \(r.status) \(r.bodyText.prefix(200))")
-                    }
+                for v in violations {
+                    Issue.record("\(context): \(v); response \(r.status) \(r.bodyText.prefix(200))")
                 }
             }
         }
@@ -341,13 +338,6 @@ import Glibc
         #expect(distribution.keys.contains { $0.hasSuffix(": 403 gateway") })
         let summary = distribution.sorted { $0.key < $1.key }.map { "  \($0.key): \($0.value)" }.joined(separator: "\n")
         print("PathCanonicalNginx: \(spellings.count) spellings x 2 credentials = \(spellings.count * 2) requests; "
-            + "\(forwardedChecked) forwarded targets checked; \(knownEscapes.count) known raw_path escapes\n\(summary)")
-        // Fails ("known issue was not recorded") once raw_path routes stop letting nginx resolve
-        // `%2F` elsewhere: then delete this block.
-        withKnownIssue("raw_path forwards %2F, which nginx decodes before removing dot segments") {
-            if !knownEscapes.isEmpty {
-                Issue.record(Comment(rawValue: "\(knownEscapes.count) raw_path escapes:\n" + knownEscapes.joined(separator: "\n")))
-            }
-        }
+            + "\(forwardedChecked) forwarded targets checked\n\(summary)")
     }
 }

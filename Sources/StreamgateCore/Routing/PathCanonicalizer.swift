@@ -53,6 +53,33 @@ public enum PathCanonicalizer {
         return try result.get()
     }
 
+    /// The canonical path an upstream would see if it read `%2F`, `%5C` and `\` as `/` before
+    /// resolving dot segments (nginx, many frameworks): nil when that reading climbs above the
+    /// root or is otherwise invalid. A `raw_path` route forwards the raw target, so it must stay
+    /// the same route under this reading too, or `/raw/..%2Fadmin` reaches `/admin`.
+    public static func separatorsAsSlashes(_ rawPath: String) -> String? {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(rawPath.utf8.count)
+        let utf8 = Array(rawPath.utf8)
+        var i = 0
+        while i < utf8.count {
+            let b = utf8[i]
+            if b == UInt8(ascii: "%"), i + 2 < utf8.count {
+                let hi = utf8[i + 1] | 0x20, lo = utf8[i + 2] | 0x20
+                if (hi == UInt8(ascii: "2") && lo == UInt8(ascii: "f")) || (hi == UInt8(ascii: "5") && lo == UInt8(ascii: "c")) {
+                    bytes.append(UInt8(ascii: "/"))
+                    i += 3
+                    continue
+                }
+            }
+            bytes.append(b == UInt8(ascii: "\\") ? UInt8(ascii: "/") : b)
+            i += 1
+        }
+        let text = String(decoding: bytes, as: UTF8.self)
+        guard let result = try? canonicalize(text) else { return nil }
+        return result.canonical ?? text
+    }
+
     private static func bad(_ reason: String) -> HTTPError { HTTPError(status: 400, reason: reason) }
 
     private static let upperHex: [UInt8] = Array("0123456789ABCDEF".utf8)
