@@ -34,6 +34,17 @@ public final class ProxySettings: Sendable {
         public var maxClientBuffer: Int
     }
 
+    /// What the data path needs to know about one `[[listeners]]` entry.
+    public struct ListenerPolicy: Sendable {
+        /// Peers whose X-Forwarded-For / Forwarded chain is extended (`trust_forwarded`).
+        public var trustForwarded: TrustedProxies
+
+        public init(trustForwarded: TrustedProxies = .none) { self.trustForwarded = trustForwarded }
+
+        /// For a listener the settings do not describe: the edge default, nobody trusted.
+        public static let edge = ListenerPolicy()
+    }
+
     public let limits: HTTPLimits
     public let maxBodyBytes: UInt64
     public let maxConnections: Int
@@ -42,7 +53,9 @@ public final class ProxySettings: Sendable {
     public let sendTimeout: Duration
     /// Client output watermark above which upstream reads pause (non-stream responses).
     public let clientBuffer: Int
-    public let trustForwarded: Bool
+    /// Per listener, in `[[listeners]]` order: the same order as `GatewayOptions.listenAddresses`,
+    /// so the listener a connection arrived on is found by index.
+    public let listeners: [ListenerPolicy]
     public let upstreams: [Upstream]
     public let routes: [Route]
     public let router: Router
@@ -55,6 +68,11 @@ public final class ProxySettings: Sendable {
     /// HMAC key for the signed identity assertion (nil = signing off).
     public let signingKey: [UInt8]?
 
+    /// The policy of the listener at `index`; the edge default for one not configured.
+    public func listener(_ index: Int) -> ListenerPolicy {
+        listeners.indices.contains(index) ? listeners[index] : .edge
+    }
+
     public init(
         limits: HTTPLimits,
         maxBodyBytes: UInt64,
@@ -63,7 +81,7 @@ public final class ProxySettings: Sendable {
         headerTimeout: Duration,
         sendTimeout: Duration,
         clientBuffer: Int,
-        trustForwarded: Bool,
+        listeners: [ListenerPolicy],
         upstreams: [Upstream],
         routes: [Route],
         router: Router,
@@ -79,7 +97,7 @@ public final class ProxySettings: Sendable {
         self.headerTimeout = headerTimeout
         self.sendTimeout = sendTimeout
         self.clientBuffer = clientBuffer
-        self.trustForwarded = trustForwarded
+        self.listeners = listeners
         self.upstreams = upstreams
         self.routes = routes
         self.router = router

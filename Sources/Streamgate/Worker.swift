@@ -74,8 +74,9 @@ final class Worker {
         }
         metricsTimer = t
         t.schedule(after: .seconds(1))
-        for fd in listenFDs {
-            let l = try Listener(loop: loop, fd: fd) { [unowned self] fd in self.accept(fd) }
+        // `listenFDs` follow `[[listeners]]` order, so a socket's index names its listener.
+        for (index, fd) in listenFDs.enumerated() {
+            let l = try Listener(loop: loop, fd: fd) { [unowned self] fd in self.accept(fd, listener: index) }
             l.onAcceptError = { [unowned self] err in
                 self.metrics.acceptErrors += 1
                 // One line per burst, not per failed accept.
@@ -87,9 +88,9 @@ final class Worker {
         }
     }
 
-    private func accept(_ fd: Int32) {
+    private func accept(_ fd: Int32, listener: Int) {
         let conn = Connection(loop: loop, fd: fd)
-        let s = ClientSession(worker: self, client: conn)
+        let s = ClientSession(worker: self, client: conn, listener: settings.listener(listener))
         sessions[ObjectIdentifier(s)] = s
         metrics.connectionsAccepted += 1
         metrics.connectionsOpen = sessions.count

@@ -4,6 +4,7 @@ extension ConfigDecoder {
         "name", "host", "path", "path_prefix", "methods", "upstream", "strip_prefix", "rewrite_prefix",
         "connect_timeout", "read_timeout", "sse", "auth", "query_token", "tenant_param", "scopes",
         "cors_origins", "forward_authorization", "last_event_id_param", "session_end_event", "raw_path",
+        "allow_underscore_headers",
     ] + streamKeys
 
     /// A decoded route with the positions the table-wide checks point at.
@@ -161,6 +162,10 @@ extension ConfigDecoder {
             } else {
                 config.lastEventIDParam = p.text
             }
+        }
+        config.allowUnderscoreHeaders = authConfig.allowUnderscoreHeaders
+        if let u = r.bool("allow_underscore_headers") {
+            if authless { needsAuth("allow_underscore_headers", u.position) } else { config.allowUnderscoreHeaders = u.value }
         }
         if let e = r.nonEmptyString("session_end_event") {
             if authless { needsAuth("session_end_event", e.position) }
