@@ -21,7 +21,12 @@ final class ClientSession: ConnectionDelegate {
 
     unowned let worker: Worker
     let client: Connection
+    /// The previous hop's address: the TCP peer. (When PROXY protocol is added, the address
+    /// its header carries goes here instead, before `forwardingTrusted` is decided from it.)
     let clientIP: String
+    /// Whether `clientIP` is in its listener's `trust_forwarded`: the client's X-Forwarded-For
+    /// and Forwarded chain is then extended rather than replaced. Decided once per connection.
+    let forwardingTrusted: Bool
     private(set) var state: State = .readingHead
     /// Present only while a head is being read: a held stream does not keep ~230 bytes of
     /// parser state.
@@ -43,10 +48,11 @@ final class ClientSession: ConnectionDelegate {
     static let lingerTimeout: Duration = .seconds(2)
     static let lingerDiscardLimit = 256 * 1024
 
-    init(worker: Worker, client: Connection) {
+    init(worker: Worker, client: Connection, listener: ProxySettings.ListenerPolicy) {
         self.worker = worker
         self.client = client
         self.clientIP = client.peerAddress?.ipString ?? "-"
+        self.forwardingTrusted = listener.trustForwarded.trusts(peer: clientIP)
         client.delegate = self
         client.setMaxReadSize(64 * 1024)
         client.setWriteLowWatermark(0)
@@ -135,6 +141,13 @@ final class ClientSession: ConnectionDelegate {
             if head.hasAmbiguousSeparator
                 && !(settings.router.routes[index].rawPath && separatorsStayOnRoute(head, index: index, router: settings.router)) {
                 respond(.error(status: 400, code: "bad_request", requestID: requestID, close: true),
+                        to: head, requestID: requestID, route: settings.routes[index].name, start: start)
+                return
+            }
+            // A `_` name can alias a header the upstream trusts (RFC 3875 §4.1.18): refused on
+            // routes that authenticate unless the route allows it.
+            if settings.routeAuth[index].refusesUnderscoreHeaders && UnderscoreHeaders.present(in: head.headers) {
+                respond(.error(status: 400, code: "underscore_in_header_name", requestID: requestID, close: true),
                         to: head, requestID: requestID, route: settings.routes[index].name, start: start)
                 return
             }

@@ -5,6 +5,7 @@ import Synchronization
 /// Options that shape the process rather than the data path.
 public struct GatewayOptions: Sendable {
     public var workers: Int
+    /// In `[[listeners]]` order: entry i is served with `ProxySettings.listeners[i]`.
     public var listenAddresses: [SocketAddress]
     public var drainTimeout: Duration
     public var accessLog: LogFile?

@@ -171,7 +171,7 @@ final class ProxyExchange: UpstreamConnectionOwner, StreamSourceDelegate {
         }
         ForwardingHeaders.applyForwarding(&headers, hop: .init(
             clientIP: session.clientIP, scheme: "http", host: request.authority,
-            requestID: requestID, trustForwarded: settings.trustForwarded))
+            requestID: requestID, trustForwarded: session.forwardingTrusted))
         let signer: (([UInt8]) -> [UInt8])? = settings.signingKey.map { key in { Crypto.hmacSHA256(key: key, message: $0) } }
         settings.identity.apply(auth?.identity, to: &headers, requestID: requestID, sign: signer)
         switch request.framing {

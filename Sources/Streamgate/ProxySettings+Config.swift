@@ -65,7 +65,11 @@ extension ProxySettings {
             limits: HTTPLimits(maxHeaderBytes: l.maxHeaderBytes, maxHeaderCount: l.maxHeaders),
             maxBodyBytes: UInt64(l.maxBodyBytes), maxConnections: l.maxConnections,
             keepaliveTimeout: l.keepaliveTimeout, headerTimeout: l.headerTimeout, sendTimeout: l.sendTimeout,
-            clientBuffer: l.clientBuffer, trustForwarded: false, upstreams: upstreams, routes: routes,
+            clientBuffer: l.clientBuffer,
+            listeners: config.listeners.map {
+                ListenerPolicy(address: try? SocketAddress.resolve($0.address.description), trustForwarded: $0.trustForwarded)
+            },
+            upstreams: upstreams, routes: routes,
             router: Router(routes: config.routes), auth: auth,
             routeAuth: config.routes.map { RouteAuth(route: $0, apiKeyHeader: config.auth.apiKeyHeader) },
             identity: IdentityHeaders(userHeader: id.userHeader, tenantHeader: id.tenantHeader, scopesHeader: id.scopesHeader,

@@ -50,6 +50,23 @@ public final class ProxySettings: Sendable {
         public var maxClientBuffer: Int
     }
 
+    /// What the data path needs to know about one `[[listeners]]` entry.
+    public struct ListenerPolicy: Sendable {
+        /// The configured address (port 0 included): how a connection's listener is found,
+        /// whatever order a reload leaves the listeners in.
+        public var address: SocketAddress?
+        /// Peers whose X-Forwarded-For / Forwarded chain is extended (`trust_forwarded`).
+        public var trustForwarded: TrustedProxies
+
+        public init(address: SocketAddress? = nil, trustForwarded: TrustedProxies = .none) {
+            self.address = address
+            self.trustForwarded = trustForwarded
+        }
+
+        /// For a listener the settings do not describe: the edge default, nobody trusted.
+        public static let edge = ListenerPolicy()
+    }
+
     public let limits: HTTPLimits
     public let maxBodyBytes: UInt64
     public let maxConnections: Int
@@ -58,7 +75,8 @@ public final class ProxySettings: Sendable {
     public let sendTimeout: Duration
     /// Client output watermark above which upstream reads pause (non-stream responses).
     public let clientBuffer: Int
-    public let trustForwarded: Bool
+    /// Per listener, in `[[listeners]]` order.
+    public let listeners: [ListenerPolicy]
     public let upstreams: [Upstream]
     public let routes: [Route]
     public let router: Router
@@ -72,6 +90,12 @@ public final class ProxySettings: Sendable {
     public let signingKey: [UInt8]?
     public let admission: AdmissionSettings
 
+    /// The policy of the listener configured at `address`; the edge default for one the
+    /// settings do not describe.
+    public func listener(configured address: SocketAddress) -> ListenerPolicy {
+        listeners.first { $0.address == address } ?? .edge
+    }
+
     public init(
         limits: HTTPLimits,
         maxBodyBytes: UInt64,
@@ -80,7 +104,7 @@ public final class ProxySettings: Sendable {
         headerTimeout: Duration,
         sendTimeout: Duration,
         clientBuffer: Int,
-        trustForwarded: Bool,
+        listeners: [ListenerPolicy],
         upstreams: [Upstream],
         routes: [Route],
         router: Router,
@@ -98,7 +122,7 @@ public final class ProxySettings: Sendable {
         self.headerTimeout = headerTimeout
         self.sendTimeout = sendTimeout
         self.clientBuffer = clientBuffer
-        self.trustForwarded = trustForwarded
+        self.listeners = listeners
         self.upstreams = upstreams
         self.routes = routes
         self.router = router

@@ -93,7 +93,7 @@ final class Worker {
 
     /// Starts accepting on a bound, listening socket (taking ownership of `fd`).
     func addListener(configured: SocketAddress, fd: Int32) throws(ListenError) {
-        let l = try Listener(loop: loop, fd: fd) { [unowned self] fd in self.accept(fd) }
+        let l = try Listener(loop: loop, fd: fd) { [unowned self] fd in self.accept(fd, listener: configured) }
         l.onAcceptError = { [unowned self] err in
             self.metrics.acceptErrors += 1
             // One line per burst, not per failed accept.
@@ -125,7 +125,7 @@ final class Worker {
         }
     }
 
-    private func accept(_ fd: Int32) {
+    private func accept(_ fd: Int32, listener: SocketAddress) {
         let conn = Connection(loop: loop, fd: fd)
         metrics.connectionsAccepted += 1
         let perIP = settings.admission.maxConnectionsPerIP
@@ -139,7 +139,7 @@ final class Worker {
             }
             countedIP = ip
         }
-        let s = ClientSession(worker: self, client: conn)
+        let s = ClientSession(worker: self, client: conn, listener: settings.listener(configured: listener))
         s.countedIP = countedIP
         sessions[ObjectIdentifier(s)] = s
         metrics.connectionsOpen = sessions.count

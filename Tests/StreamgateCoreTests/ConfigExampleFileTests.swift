@@ -13,6 +13,7 @@ import Testing
         let result = ConfigLoader.load(path: Self.examplePath, environment: [:])
         let config = try result.get()
         #expect(config.listeners.map(\.address.description) == ["127.0.0.1:8080"])
+        #expect(config.listeners[0].trustForwarded == .none, "the documented default: the gateway is the edge")
         #expect(config.admin?.address.description == "127.0.0.1:9901")
         #expect(config.upstreams.map(\.name) == ["demo"])
         #expect(config.upstream(named: "demo")?.targets == [UpstreamTarget(host: "127.0.0.1", port: 9000)])

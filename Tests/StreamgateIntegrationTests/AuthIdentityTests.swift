@@ -5,6 +5,11 @@ import StreamgateCore
 /// What the upstream learns about the caller: injected identity headers, never the client's
 /// copies of them, never the credentials (unless asked), and a verifiable signature.
 @Suite struct AuthIdentityTests {
+    /// The spoofs include underscore spellings, which authenticating routes refuse outright by
+    /// default (UnderscoreHeaderTests). These tests let them in, to check that they are
+    /// stripped when an operator allows underscore names.
+    static let allowUnderscores = "[auth]\nallow_underscore_headers = true\n"
+
     static let spoofs = [
         "X-Auth-User-Id: evil1",
         "x-auth-user-id: evil2",
@@ -28,7 +33,7 @@ import StreamgateCore
     }
 
     @Test func identityIsInjectedAndEverySpoofStripped() throws {
-        let rig = try AuthRig()
+        let rig = try AuthRig(sections: Self.allowUnderscores)
         let token = randomToken()
         rig.redis.putSession(token, user: "alice", tenant: "acme", expiresAt: "4102444800", scopes: "events:read profile")
         let r = try rig.get("/api/x", ["Authorization: Bearer \(token)"] + Self.spoofs)
@@ -45,7 +50,7 @@ import StreamgateCore
     }
 
     @Test func spoofsAreStrippedOnAnonymousRequestsToo() throws {
-        let rig = try AuthRig()
+        let rig = try AuthRig(sections: Self.allowUnderscores)
         for path in ["/open/x", "/opt/x"] {
             let r = try rig.get(path, Self.spoofs)
             #expect(r.status == 200, "\(path)")
@@ -96,7 +101,7 @@ import StreamgateCore
 
     @Test func signedAssertionVerifiesWithTheSecret() throws {
         let secret = "0123456789abcdef0123456789abcdef-test"
-        let rig = try AuthRig(sections: "[identity]\nsigning_secret = \"\(secret)\"\n")
+        let rig = try AuthRig(sections: "[identity]\nsigning_secret = \"\(secret)\"\n" + Self.allowUnderscores)
         let token = randomToken()
         rig.redis.putSession(token, user: "alice", tenant: "acme", expiresAt: "4102444800", scopes: "events:read profile")
         let plain = randomToken("noexp")

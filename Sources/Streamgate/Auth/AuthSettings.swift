@@ -22,6 +22,8 @@ public struct RouteAuth: Sendable {
     public var forwardAuthorization: Bool
     public var lastEventIDParam: String?
     public var sessionEndEvent: String?
+    /// Header names with `_` get a 400 (`RouteConfig.refusesUnderscoreHeaders`).
+    public var refusesUnderscoreHeaders: Bool
 }
 
 extension RouteAuth {
@@ -44,5 +46,6 @@ extension RouteAuth {
         forwardAuthorization = r.forwardAuthorization
         lastEventIDParam = r.lastEventIDParam
         sessionEndEvent = r.sessionEndEvent
+        refusesUnderscoreHeaders = r.refusesUnderscoreHeaders
     }
 }

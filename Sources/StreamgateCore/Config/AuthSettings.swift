@@ -177,9 +177,13 @@ public struct AuthConfig: Equatable, Sendable {
     public var queryParam: String
     /// Longer tokens are rejected (400) before any lookup.
     public var maxTokenLength: Int
+    /// Default of the route key `allow_underscore_headers` (see `RouteConfig.refusesUnderscoreHeaders`).
+    public var allowUnderscoreHeaders: Bool
 
-    public init(apiKeyHeader: String = "X-Api-Key", queryParam: String = "access_token", maxTokenLength: Int = 4096) {
+    public init(apiKeyHeader: String = "X-Api-Key", queryParam: String = "access_token", maxTokenLength: Int = 4096,
+                allowUnderscoreHeaders: Bool = false) {
         self.apiKeyHeader = apiKeyHeader; self.queryParam = queryParam; self.maxTokenLength = maxTokenLength
+        self.allowUnderscoreHeaders = allowUnderscoreHeaders
     }
 }
 

@@ -5,6 +5,7 @@ extension ConfigDecoder {
         "connect_timeout", "read_timeout", "sse", "auth", "query_token", "tenant_param", "scopes",
         "cors_origins", "forward_authorization", "last_event_id_param", "session_end_event", "raw_path",
         "max_streams", "max_streams_per_user", "max_streams_per_tenant",
+        "allow_underscore_headers",
     ] + streamKeys
 
     /// A decoded route with the positions the table-wide checks point at.
@@ -164,6 +165,10 @@ extension ConfigDecoder {
             } else {
                 config.lastEventIDParam = p.text
             }
+        }
+        config.allowUnderscoreHeaders = authConfig.allowUnderscoreHeaders
+        if let u = r.bool("allow_underscore_headers") {
+            if authless { needsAuth("allow_underscore_headers", u.position) } else { config.allowUnderscoreHeaders = u.value }
         }
         if let e = r.nonEmptyString("session_end_event") {
             if authless { needsAuth("session_end_event", e.position) }

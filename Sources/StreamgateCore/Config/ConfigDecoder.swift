@@ -89,7 +89,7 @@ struct ConfigDecoder {
         guard let tables = arrayOfTables(top, "listeners", required: true) else { return [] }
         var listeners: [Located<ListenerConfig>] = []
         for table in tables {
-            let r = reader(table, context: "[[listeners]]", keys: ["address", "tls_cert", "tls_key"])
+            let r = reader(table, context: "[[listeners]]", keys: ["address", "tls_cert", "tls_key", "trust_forwarded"])
             _ = r.requireKey("address")
             let address = r.string("address").flatMap { listenAddress($0, r) }
             let cert = r.nonEmptyString("tls_cert"), key = r.nonEmptyString("tls_key")
@@ -104,14 +104,31 @@ struct ConfigDecoder {
             default:
                 break
             }
+            let trusted = decodeTrustedProxies(r)
             guard let address else { continue }
             if let first = listeners.first(where: { $0.value.address.conflicts(with: address.value) }) {
                 r.error("listener address \(address.value) conflicts with the listener at line \(first.position.line)", at: address.position)
                 continue
             }
-            listeners.append(Located(value: ListenerConfig(address: address.value, tls: tls), position: address.position))
+            listeners.append(Located(value: ListenerConfig(address: address.value, tls: tls, trustForwarded: trusted),
+                                     position: address.position))
         }
         return listeners
+    }
+
+    /// `trust_forwarded = ["10.0.0.0/8", "::1/128"]`: each entry a CIDR block or one address.
+    private func decodeTrustedProxies(_ r: ConfigTableReader) -> TrustedProxies {
+        guard let list = r.stringArray("trust_forwarded") else { return .none }
+        var networks: [IPNetwork] = []
+        for s in list.value {
+            switch IPNetwork.parse(s.text) {
+            case .success(let n):
+                if !networks.contains(n) { networks.append(n) }
+            case .failure(let e):
+                r.error("invalid CIDR \(s.quotedForMessage) in 'trust_forwarded': \(e.reason)", at: s.position)
+            }
+        }
+        return TrustedProxies(networks)
     }
 
     private func decodeAdmin(_ table: TOMLTable) -> Located<AdminConfig>? {
@@ -266,7 +283,7 @@ struct ConfigDecoder {
     private func decodeAuth(_ table: TOMLTable?) -> AuthConfig {
         var a = AuthConfig()
         guard let table else { return a }
-        let r = reader(table, context: "[auth]", keys: ["api_key_header", "query_param", "max_token_length"])
+        let r = reader(table, context: "[auth]", keys: ["api_key_header", "query_param", "max_token_length", "allow_underscore_headers"])
         if let v = headerName("api_key_header", r) { a.apiKeyHeader = v }
         if let v = r.nonEmptyString("query_param") {
             if isQueryParameterName(v.text) { a.queryParam = v.text } else {
@@ -274,6 +291,7 @@ struct ConfigDecoder {
             }
         }
         if let v = r.integer("max_token_length", in: 16...65_536) { a.maxTokenLength = v.value }
+        if let v = r.bool("allow_underscore_headers") { a.allowUnderscoreHeaders = v.value }
         return a
     }
 
@@ -289,10 +307,14 @@ struct ConfigDecoder {
                 if let p = r.node(key)?.position { names.append((key, v, p)) }
             }
         }
-        // Two identity values in one header would let one overwrite the other upstream.
+        // Two identity values in one header would let one overwrite the other upstream; so would
+        // an identity header the forwarding step also sets. Names are compared as upstreams may
+        // read them: ignoring case, with `_` as `-` (RFC 3875 §4.1.18).
         for (n, (key, value, position)) in names.enumerated() {
-            if let other = names[..<n].first(where: { asciiCaseInsensitiveEquals($0.1, value) }) {
+            if let other = names[..<n].first(where: { AuthASCII.headerNamesCollide($0.1, value) }) {
                 r.error("'\(key)' uses the same header as '\(other.0)'", at: position)
+            } else if let owned = ForwardingHeaders.ownedNames.first(where: { AuthASCII.headerNamesCollide($0, value) }) {
+                r.error("'\(key)' names \(owned), which the gateway sets itself on every request", at: position)
             }
         }
         if let secret = r.string("signing_secret") {

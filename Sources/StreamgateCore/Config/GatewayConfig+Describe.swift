@@ -9,7 +9,9 @@ extension GatewayConfig {
         let workers = switch gateway.workers { case .auto: "auto"; case .count(let n): "\(n)" }
         let accessLog = switch gateway.accessLog { case .stdout: "stdout"; case .off: "off"; case .file(let p): p }
         lines.append("workers: \(workers), drain_timeout: \(DurationSyntax.format(gateway.drainTimeout)), access_log: \(accessLog), log_level: \(gateway.logLevel.rawValue)")
-        lines.append("listeners: " + listeners.map { "\($0.address)" + ($0.tls != nil ? " (tls)" : "") }.joined(separator: ", "))
+        lines.append("listeners: " + listeners.map { l in
+            "\(l.address)" + (l.tls != nil ? " (tls)" : "") + (l.trustForwarded.isEmpty ? "" : " (trusts forwarding from \(l.trustForwarded))")
+        }.joined(separator: ", "))
         lines.append("admin: " + (admin.map { "\($0.address)" } ?? "off"))
         lines.append("redis: " + (redis.map { "\($0) timeout \(DurationSyntax.format($0.timeout))" } ?? "none (auth disabled)"))
         lines.append("identity signing: " + (identity.signingSecret != nil ? "set (\(identity.signatureHeader))" : "off"))
@@ -26,6 +28,7 @@ extension GatewayConfig {
             var auth = r.auth.rawValue
             if r.queryToken { auth += "+query" }
             if !r.scopes.isEmpty { auth += " [\(r.scopes.joined(separator: " "))]" }
+            if r.auth != .none && r.allowUnderscoreHeaders { auth += " +underscore-headers" }
             table.append([
                 r.name, r.host?.description ?? "*", "\(r.path)" + (r.sse ? " (sse)" : ""),
                 r.methods?.joined(separator: ",") ?? "*", r.upstream, auth, rewrite,

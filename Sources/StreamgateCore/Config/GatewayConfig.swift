@@ -82,8 +82,13 @@ public struct ListenerConfig: Equatable, Sendable {
     public var address: ListenAddress
     /// nil = plain HTTP. Only the pairing is checked at load time; the files are read by the I/O layer.
     public var tls: TLSFiles?
+    /// `trust_forwarded`: peers whose X-Forwarded-For / Forwarded chain is extended rather
+    /// than replaced. Empty (the default): the gateway is the edge and trusts no one.
+    public var trustForwarded: TrustedProxies
 
-    public init(address: ListenAddress, tls: TLSFiles? = nil) { self.address = address; self.tls = tls }
+    public init(address: ListenAddress, tls: TLSFiles? = nil, trustForwarded: TrustedProxies = .none) {
+        self.address = address; self.tls = tls; self.trustForwarded = trustForwarded
+    }
 }
 
 /// `[admin]`: the listener for `/metrics`, `/healthz`, `/readyz`.

@@ -58,6 +58,9 @@ public struct RouteConfig: Equatable, Sendable {
     public var rawPath: Bool = false
     /// Concurrent streams allowed on this route: in total, per user, per tenant.
     public var streamLimits = StreamLimits()
+    /// `allow_underscore_headers` (route, else `[auth]`): accept header names containing `_`
+    /// on a route that authenticates. Off by default: see `refusesUnderscoreHeaders`.
+    public var allowUnderscoreHeaders: Bool = false
 
     public init(
         name: String, host: RouteHost? = nil, path: RoutePath, methods: [String]? = nil, upstream: String,
@@ -72,6 +75,14 @@ public struct RouteConfig: Equatable, Sendable {
         self.scopes = scopes; self.cors = cors; self.forwardAuthorization = forwardAuthorization
         self.lastEventIDParam = lastEventIDParam; self.sessionEndEvent = sessionEndEvent
     }
+
+    /// Whether a request carrying a header name with `_` is refused (400) on this route: on
+    /// routes that authenticate, unless allowed. `_` is a valid name character (RFC 9110 §5.1),
+    /// but CGI-style stacks fold `-` and `_` together (RFC 3875 §4.1.18), so such a name can
+    /// alias one the upstream trusts. The gateway drops aliases of the names it owns anyway;
+    /// refusing the rest closes the same hole for headers an upstream trusts that the gateway
+    /// does not know about, where it matters most: on requests that carry an identity.
+    public var refusesUnderscoreHeaders: Bool { auth != .none && !allowUnderscoreHeaders }
 
     /// Whether this route answers `method` (nil methods = all; GET implies HEAD).
     public func allows(method: String) -> Bool {

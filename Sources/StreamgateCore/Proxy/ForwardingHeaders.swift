@@ -21,14 +21,17 @@ public enum ForwardingHeaders {
 
     /// Facts about the client hop that the upstream learns from the gateway.
     public struct ClientHop: Sendable {
+        /// The previous hop's address: the TCP peer (PROXY protocol, once supported, would
+        /// supply it instead). Appended to the chain, or the whole chain when not trusted.
         public var clientIP: String
-        /// "http" or "https".
+        /// "http" or "https": how the request reached the gateway.
         public var scheme: String
         /// The Host the client asked for.
         public var host: String
         public var requestID: String
-        /// When false (the edge default), client-sent X-Forwarded-* and Forwarded are dropped
-        /// instead of extended: an untrusted client must not choose the address upstreams see.
+        /// Whether `clientIP` is a trusted proxy (its listener's `trust_forwarded`). When false
+        /// (the edge default), client-sent X-Forwarded-* and Forwarded are replaced instead of
+        /// extended: an untrusted client must not choose the address upstreams see.
         public var trustForwarded: Bool
 
         public init(clientIP: String, scheme: String, host: String, requestID: String, trustForwarded: Bool) {
@@ -37,26 +40,73 @@ public enum ForwardingHeaders {
         }
     }
 
-    /// Sets X-Forwarded-For/-Proto/-Host, Forwarded and X-Request-Id.
+    /// The names `applyForwarding` sets. Client fields that fold to one of them (ASCII case,
+    /// `_` read as `-`) never reach the upstream: see `isOwned`.
+    public static let ownedNames = ["X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "Forwarded", "X-Request-Id"]
+
+    /// Whether a client field named `name` is a spelling of a forwarding header the gateway
+    /// sets. `X_Forwarded_For` counts: CGI-style stacks (RFC 3875 §4.1.18 maps both `-` and
+    /// `_` to `_` in `HTTP_*` variables) and frameworks built on them read it as
+    /// X-Forwarded-For, and might take the client's copy over the gateway's.
+    public static func isOwned(_ name: String) -> Bool {
+        ownedNames.contains { AuthASCII.headerNamesCollide($0, name) }
+    }
+
+    /// Sets X-Forwarded-For/-Proto/-Host, Forwarded and X-Request-Id, after removing every
+    /// client field that is a spelling of one of them (`isOwned`).
+    ///
+    /// From a trusted peer (`hop.trustForwarded`), and only from the canonical dashed names:
+    /// - `X-Forwarded-For` and `Forwarded` are extended with this hop (RFC 7239 §4: a proxy
+    ///   appends its own element), so the upstream sees the whole chain.
+    /// - `X-Forwarded-Proto` and `X-Forwarded-Host` are kept when each is one field holding one
+    ///   plausible value: they describe the original client's request (typically `https` at a
+    ///   TLS-terminating balancer), which the gateway, seeing only the balancer's `http`,
+    ///   cannot know. Otherwise the gateway's own values are sent.
+    /// From any other peer every one of them is the gateway's own.
     public static func applyForwarding(_ headers: inout HTTPHeaders, hop: ClientHop) {
         var xff = hop.clientIP
         var forwarded = forwardedElement(hop)
+        var proto = hop.scheme
+        var host = hop.host
         if hop.trustForwarded {
-            let priorXFF = headers.values(name: "x-forwarded-for").joined(separator: ", ")
+            let priorXFF = headers.listMembers(name: "x-forwarded-for").joined(separator: ", ")
             if !priorXFF.isEmpty { xff = priorXFF + ", " + xff }
-            let priorFwd = headers.values(name: "forwarded").joined(separator: ", ")
+            // Elements are joined as received: a quoted value may itself hold a comma.
+            let priorFwd = headers.values(name: "forwarded").map { Substring($0).trimmingOWS() }.filter { !$0.isEmpty }
+                .joined(separator: ", ")
             if !priorFwd.isEmpty { forwarded = priorFwd + ", " + forwarded }
+            if let p = single(headers, "x-forwarded-proto").flatMap(trustedProto) { proto = p }
+            if let h = single(headers, "x-forwarded-host"), isPlausibleHost(h) { host = h }
         }
-        headers.removeAll { name in
-            asciiCaseInsensitiveEquals(name, "x-forwarded-for") || asciiCaseInsensitiveEquals(name, "x-forwarded-proto")
-                || asciiCaseInsensitiveEquals(name, "x-forwarded-host") || asciiCaseInsensitiveEquals(name, "forwarded")
-                || asciiCaseInsensitiveEquals(name, "x-request-id")
-        }
+        headers.removeAll(where: isOwned)
         headers.add(name: "X-Forwarded-For", value: xff)
-        headers.add(name: "X-Forwarded-Proto", value: hop.scheme)
-        headers.add(name: "X-Forwarded-Host", value: hop.host)
+        headers.add(name: "X-Forwarded-Proto", value: proto)
+        headers.add(name: "X-Forwarded-Host", value: host)
         headers.add(name: "Forwarded", value: forwarded)
         headers.add(name: "X-Request-Id", value: hop.requestID)
+    }
+
+    /// The value of a field sent exactly once, trimmed; nil when absent or repeated.
+    private static func single(_ headers: HTTPHeaders, _ name: String) -> String? {
+        let values = headers.values(name: name)
+        guard values.count == 1 else { return nil }
+        return String(Substring(values[0]).trimmingOWS())
+    }
+
+    /// `http` or `https` in any case, lowercased; nil for anything else (lists included).
+    static func trustedProto(_ value: String) -> String? {
+        let lower = value.lowercased()
+        return lower == "http" || lower == "https" ? lower : nil
+    }
+
+    /// A host with an optional port: letters, digits, `-`, `.`, `:` and IPv6 brackets, at most
+    /// 255 bytes (RFC 9110 §7.2 `uri-host [ ":" port ]`, minus the rarely used characters that
+    /// would need quoting elsewhere). Lists and quoted strings are refused.
+    static func isPlausibleHost(_ value: String) -> Bool {
+        let u = value.utf8
+        return !u.isEmpty && u.count <= 255 && u.allSatisfy { b in
+            AuthASCII.isAlpha(b) || AuthASCII.isDigit(b) || b == 0x2D || b == 0x2E || b == 0x3A || b == 0x5B || b == 0x5D
+        }
     }
 
     /// One RFC 7239 element; IPv6 addresses are bracketed and quoted.

@@ -12,12 +12,14 @@ final class GatewayHarness {
     let errorLogPath: String
     private var stopped = false
 
-    /// `toml` must not contain [[listeners]]: the harness adds one on 127.0.0.1:0.
     /// The admin endpoint's port when started with `admin: true`.
     private(set) var adminPort: UInt16 = 0
 
-    init(toml: String, workers: Int = 1, environment: [String: String] = [:], admin: Bool = false) throws {
-        let text = toml + "\n[[listeners]]\naddress = \"127.0.0.1:0\"\n"
+    /// `toml` must not contain [[listeners]]: the harness adds one on 127.0.0.1:0, with
+    /// `listenerExtra` (more keys of that table, e.g. `trust_forwarded`) inside it.
+    init(toml: String, workers: Int = 1, environment: [String: String] = [:], admin: Bool = false,
+         listenerExtra: String = "") throws {
+        let text = toml + "\n[[listeners]]\naddress = \"127.0.0.1:0\"\n" + listenerExtra + "\n"
         let config: GatewayConfig
         switch ConfigLoader.load(text: text, fileName: "test.toml", environment: environment) {
         case .success(let c): config = c
