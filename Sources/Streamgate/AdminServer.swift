@@ -75,6 +75,12 @@ final class AdminServer {
         metric("redis_protocol_errors_total", "counter", "Redis connections dropped for a protocol violation.", sum(\.redisProtocolErrors))
         metric("upstream_connections_opened_total", "counter", "Upstream connections opened.", sum(\.upstreamConnectionsOpened))
         metric("upstream_connections_reused_total", "counter", "Requests served on a pooled upstream connection.", sum(\.upstreamConnectionsReused))
+        metric("connections_rejected_per_ip_total", "counter", "Connections closed at accept: their IP had max_connections_per_ip.", sum(\.connectionsRejectedPerIP))
+        metric("idle_connections_shed_total", "counter", "Idle keep-alive connections closed to make room at max_connections.", sum(\.idleConnectionsShed))
+        out += "# HELP streamgate_streams_refused_total Streams refused with 429, by the limit reached.\n# TYPE streamgate_streams_refused_total counter\n"
+        out += "streamgate_streams_refused_total{limit=\"route\"} \(sum(\.streamsRefusedRoute))\n"
+        out += "streamgate_streams_refused_total{limit=\"user\"} \(sum(\.streamsRefusedUser))\n"
+        out += "streamgate_streams_refused_total{limit=\"tenant\"} \(sum(\.streamsRefusedTenant))\n"
         out += "# HELP streamgate_responses_total Responses by status class.\n# TYPE streamgate_responses_total counter\n"
         for c in 1...5 {
             out += "streamgate_responses_total{class=\"\(c)xx\"} \(sum { $0.statusClasses[c] })\n"

@@ -15,7 +15,7 @@ struct ConfigDecoder {
         let gateway = decodeGateway(top.subtable("gateway"))
         let listeners = decodeListeners(top)
         let admin = top.subtable("admin").flatMap(decodeAdmin)
-        let limits = decodeLimits(top.subtable("limits"), redisConfigured: top.has("redis"))
+        let limits = decodeLimits(top.subtable("limits"))
         let sse = decodeStreamSettings(top.subtable("sse").map { reader($0, context: "[sse]", keys: Self.streamKeys) }, defaults: StreamSettings())
         let upstreams = decodeUpstreams(top)
         let redis = top.subtable("redis").flatMap(decodeRedis)
@@ -148,7 +148,7 @@ struct ConfigDecoder {
 
     // MARK: [limits], [sse]
 
-    private func decodeLimits(_ table: TOMLTable?, redisConfigured: Bool) -> LimitsConfig {
+    private func decodeLimits(_ table: TOMLTable?) -> LimitsConfig {
         var limits = LimitsConfig()
         guard let table else { return limits }
         let r = reader(table, context: "[limits]", keys: [
@@ -170,10 +170,10 @@ struct ConfigDecoder {
         if let v = r.integer("max_streams_per_tenant", in: 0...10_000_000) { limits.maxStreamsPerTenant = v.value }
         if let v = r.integer("max_connections_per_ip", in: 0...10_000_000) { limits.maxConnectionsPerIP = v.value }
         if let v = r.bool("shared") {
-            if v.value && !redisConfigured {
-                r.error("shared = true counts streams in Redis and needs a [redis] section", at: v.position)
-            } else {
-                limits.shared = v.value
+            // Fleet-wide counting (leases in Redis) is not built yet: refusing the key beats
+            // silently counting per instance when the operator asked for a fleet-wide cap.
+            if v.value {
+                r.error("shared = true (fleet-wide stream limits in Redis) is not supported by this version; limits are counted per gateway instance", at: v.position)
             }
         }
         if let v = r.duration("lease_ttl") {
