@@ -50,7 +50,13 @@ public enum ForwardingHeaders {
     /// X-Forwarded-For, and might take the client's copy over the gateway's.
     public static func isOwned(_ name: String) -> Bool {
         ownedNames.contains { AuthASCII.headerNamesCollide($0, name) }
+            || framingNames.contains { AuthASCII.headerNamesCollide($0, name) }
     }
+
+    /// The message's framing and target, which the gateway writes itself: a client's
+    /// `Content_Length` or `Transfer_Encoding` read as the dashed name by a CGI-style upstream
+    /// would desynchronise it, so every spelling goes.
+    public static let framingNames = ["Content-Length", "Transfer-Encoding", "Host"]
 
     /// Sets X-Forwarded-For/-Proto/-Host, Forwarded and X-Request-Id, after removing every
     /// client field that is a spelling of one of them (`isOwned`).
