@@ -23,6 +23,22 @@ import Glibc
         """
     }
 
+    /// One worker, one upstream, one catch-all route: reloads that change only `read_timeout`.
+    private static func oneUpstream(port: UInt16, readTimeout: String) -> String {
+        """
+        [gateway]
+        workers = 1
+        drain_timeout = "1s"
+        [upstreams.up]
+        targets = ["127.0.0.1:\(port)"]
+        read_timeout = "\(readTimeout)"
+        [[routes]]
+        name = "all"
+        path_prefix = "/"
+        upstream = "up"
+        """
+    }
+
     /// A thousand live streams across a reload that changes the route table: new requests
     /// are routed by the new table, and every stream keeps receiving, each event whole and
     /// none missing (the demo upstream numbers them consecutively).
@@ -91,20 +107,7 @@ import Glibc
     /// a changed one gets a new pool, and the old one keeps nothing idle.
     @Test func unchangedUpstreamsKeepTheirPoolChangedOnesStartAfresh() throws {
         let up = try ScriptedUpstream()
-        let config = { (readTimeout: String) in
-            """
-            [gateway]
-            workers = 1
-            drain_timeout = "1s"
-            [upstreams.up]
-            targets = ["127.0.0.1:\(up.port)"]
-            read_timeout = "\(readTimeout)"
-            [[routes]]
-            name = "all"
-            path_prefix = "/"
-            upstream = "up"
-            """
-        }
+        let config = { (readTimeout: String) in Self.oneUpstream(port: up.port, readTimeout: readTimeout) }
         let gw = try GatewayHarness(toml: config("5s"))
         let c = try gw.client()
         c.send("GET /1 HTTP/1.1\r\nHost: h\r\n\r\n")
@@ -132,20 +135,7 @@ import Glibc
     /// connection is closed afterwards instead of being kept by a pool nobody uses.
     @Test func aRequestInFlightFinishesOnItsOldPool() throws {
         let up = try ScriptedUpstream()
-        let config = { (readTimeout: String) in
-            """
-            [gateway]
-            workers = 1
-            drain_timeout = "1s"
-            [upstreams.up]
-            targets = ["127.0.0.1:\(up.port)"]
-            read_timeout = "\(readTimeout)"
-            [[routes]]
-            name = "all"
-            path_prefix = "/"
-            upstream = "up"
-            """
-        }
+        let config = { (readTimeout: String) in Self.oneUpstream(port: up.port, readTimeout: readTimeout) }
         let gw = try GatewayHarness(toml: config("5s"))
         let c = try gw.client()
         c.send("GET /slow HTTP/1.1\r\nHost: h\r\n\r\n")
