@@ -8,4 +8,5 @@
 #include <openssl/sha.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include <openssl/x509v3.h>
 #endif

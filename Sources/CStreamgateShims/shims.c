@@ -56,10 +56,23 @@ int sg_ssl_ctx_set_min_tls12(struct ssl_ctx_st *ctx) {
     return (int)SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 }
 
+void sg_ssl_ctx_set_common_defaults(struct ssl_ctx_st *ctx) {
+    SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_ENABLE_PARTIAL_WRITE);
+    SSL_CTX_set_read_ahead(ctx, 1);
+}
+
 void sg_ssl_ctx_set_server_defaults(struct ssl_ctx_st *ctx) {
-    // Peers that close without close_notify are common; treat that as a clean EOF.
-    SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
-    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
+}
+
+void sg_ssl_ctx_set_servername_callback(struct ssl_ctx_st *ctx, int (*cb)(struct ssl_st *, int *, void *), void *arg) {
+    SSL_CTX_set_tlsext_servername_callback(ctx, cb);
+    SSL_CTX_set_tlsext_servername_arg(ctx, arg);
+}
+
+const char *sg_ssl_version(const struct ssl_st *ssl) {
+    return SSL_get_version(ssl);
 }
 
 int sg_ssl_set_sni(struct ssl_st *ssl, const char *name) {

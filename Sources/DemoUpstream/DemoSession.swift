@@ -62,7 +62,7 @@ final class DemoSession: ConnectionDelegate {
             if busy { close(); return }
             processInput()
             if !closed && !busy { closeAfterFlush() }
-        case .error:
+        case .error, .tlsFailure:
             close()
         }
     }

@@ -18,7 +18,7 @@ final class ExchangeAuth {
     }
 }
 
-final class ProxyExchange: UpstreamConnectionOwner, StreamSourceDelegate {
+final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
     /// How the response body is framed towards the client.
     enum ClientFraming { case none, contentLength, chunked, closeDelimited }
 
@@ -36,8 +36,8 @@ final class ProxyExchange: UpstreamConnectionOwner, StreamSourceDelegate {
 
     private var pool: UpstreamPool
     var upstream: UpstreamConnection?
-    /// An event stream's upstream socket once it has left its bufferevent (see `readStreamDirectly`).
-    private var source: StreamSource?
+    /// The upstream's reads come straight here (see `readStreamDirectly`).
+    private var readsDirectly = false
     private var attempts = 0
     private var upstreamTargetText: String?
     /// Connect failover (`nextAddress(after:)`): the target tried first, and the address at
@@ -170,7 +170,7 @@ final class ProxyExchange: UpstreamConnectionOwner, StreamSourceDelegate {
             }
         }
         ForwardingHeaders.applyForwarding(&headers, hop: .init(
-            clientIP: session.clientIP, scheme: "http", host: request.authority,
+            clientIP: session.clientIP, scheme: client.isTLS ? "https" : "http", host: request.authority,
             requestID: requestID, trustForwarded: session.forwardingTrusted))
         let signer: (([UInt8]) -> [UInt8])? = settings.signingKey.map { key in { Crypto.hmacSHA256(key: key, message: $0) } }
         settings.identity.apply(auth?.identity, to: &headers, requestID: requestID, sign: signer)
@@ -484,8 +484,8 @@ final class ProxyExchange: UpstreamConnectionOwner, StreamSourceDelegate {
         }
     }
 
-    /// Stream bytes that arrived through the upstream's bufferevent (with the response head, or
-    /// while the socket cannot be read directly yet).
+    /// Stream bytes that arrived through the upstream's input buffer (with the response head, or
+    /// while the request body is still being sent).
     private func relayBufferedStream(_ up: UpstreamConnection) {
         let input = up.connection.input
         let (used, end) = relayStreamBatch(input.peek(max: input.count))
@@ -494,23 +494,18 @@ final class ProxyExchange: UpstreamConnectionOwner, StreamSourceDelegate {
         if case .none = end, !finished { readStreamDirectly() }
     }
 
-    /// A live stream's upstream socket leaves its bufferevent for a `StreamSource`: one `read`
-    /// per arrival instead of ioctl + readv into a fresh buffer chain, and about 1 KB less held
-    /// per stream. Only once the request is fully sent (the socket is then only read) and on a
-    /// plain socket with nothing buffered; otherwise the bufferevent keeps serving.
+    /// A live stream's upstream reads come straight to this exchange: each read (or TLS
+    /// record) is relayed from the loop's scratch buffer before the callback returns, with
+    /// nothing buffered between reads. Only once the request is fully sent and the input
+    /// buffer is empty, so bytes stay in order; same socket, same transport, plain or TLS.
     private func readStreamDirectly() {
-        guard source == nil, requestBodyDone, let up = upstream, let fd = up.connection.detachDescriptor() else { return }
-        up.owner = nil
-        upstream = nil
-        source = StreamSource(loop: client.loop, fd: fd, delegate: self)
+        guard !readsDirectly, requestBodyDone, let up = upstream, up.connection.inputCount == 0 else { return }
+        readsDirectly = true
+        up.connection.setReceiver(self)
     }
 
-    func streamSource(_ source: StreamSource, received bytes: UnsafeRawBufferPointer) {
+    func connection(_ connection: Connection, received bytes: UnsafeRawBufferPointer) {
         streamBatchDone(relayStreamBatch(bytes).end)
-    }
-
-    func streamSource(_ source: StreamSource, event: ConnectionEvent) {
-        upstreamEndedMidResponse(event)
     }
 
     /// Pauses the upstream while the client is behind. A stream never pauses its upstream:
@@ -565,10 +560,9 @@ final class ProxyExchange: UpstreamConnectionOwner, StreamSourceDelegate {
         finished = true
         streamSlot?.giveBack()
         stream?.stop()
-        source?.close()
-        source = nil
         if let up = upstream {
             upstream = nil
+            if readsDirectly { up.connection.setReceiver(nil) }
             if let head = responseHead, head.keepAlive, requestBodyDone, up.connection.inputCount == 0 {
                 up.reused = true
                 pool.release(up)
@@ -596,7 +590,8 @@ final class ProxyExchange: UpstreamConnectionOwner, StreamSourceDelegate {
             }
             // Not connected: nothing of the request left the gateway, so any method may go to
             // the next address as long as no body byte was taken from the client.
-            if !up.isConnected, bytesIn == 0, event != .endOfStream, let next = nextAddress(after: up) {
+            // A refused certificate is not an address problem: every address would show the same.
+            if !up.isConnected, bytesIn == 0, event != .endOfStream, !event.isTLSFailure, let next = nextAddress(after: up) {
                 let how: String
                 if case .error(let e) = event { how = "refused (errno \(e))" } else { how = "timed out connecting" }
                 let nextText = pool.settings.targets[next.target].addresses[next.address].description
@@ -614,6 +609,9 @@ final class ProxyExchange: UpstreamConnectionOwner, StreamSourceDelegate {
             case .error(let e):
                 worker.logError("upstream \(up.target) \(up.isConnected ? "reset" : "refused") (errno \(e)) (request \(requestID), route \(route.name))")
                 failBeforeResponse(status: 502, code: "bad_gateway", outcome: up.isConnected ? "upstream_reset" : "upstream_connect_failed")
+            case .tlsFailure(let why):
+                worker.logError("upstream \(up.target) TLS failed: \(why) (request \(requestID), route \(route.name))")
+                failBeforeResponse(status: 502, code: "bad_gateway", outcome: up.isConnected ? "upstream_tls_error" : "upstream_tls_handshake_failed")
             default:
                 worker.logError("upstream \(up.target) closed before responding (request \(requestID), route \(route.name))")
                 failBeforeResponse(status: 502, code: "bad_gateway", outcome: "upstream_closed")
@@ -641,7 +639,7 @@ final class ProxyExchange: UpstreamConnectionOwner, StreamSourceDelegate {
             if !responseDone, peerClosedResponseBody() {
                 if stream != nil {
                     // The decoder now reports the end, after whatever is still buffered.
-                    if let up = upstream {
+                    if let up = upstream, !readsDirectly {
                         relayBufferedStream(up)
                     } else {
                         streamBatchDone(relayStreamBatch(UnsafeRawBufferPointer(start: nil, count: 0)).end)
@@ -710,8 +708,6 @@ final class ProxyExchange: UpstreamConnectionOwner, StreamSourceDelegate {
 
     private func dropUpstream() {
         finalResponseTimer = nil
-        source?.close()
-        source = nil
         if let up = upstream {
             up.owner = nil
             up.connection.close()

@@ -9,20 +9,43 @@ extension ProxySettings {
     /// Resolves a validated config for the data path. Upstream host names are resolved here,
     /// once, to every address they have (getaddrinfo blocks; the event loops never call it).
     public convenience init(config: GatewayConfig) throws(SettingsError) {
-        // Fail closed: a listener configured for TLS must never quietly serve plaintext.
-        for l in config.listeners where l.tls != nil {
-            throw SettingsError(description: "\(config.fileName): listener \(l.address): TLS (tls_cert/tls_key) is not supported by this version; remove the keys or terminate TLS in front of streamgate")
+        // Certificates and keys are read here, at start and on every reload: a reload picks
+        // up renewed files, and a file that fails to load fails the reload (old config stays).
+        var listenerTLS: [TLSServerContext?] = []
+        for l in config.listeners {
+            guard l.isTLS else { listenerTLS.append(nil); continue }
+            do {
+                listenerTLS.append(try TLSServerContext(certificates: l.certificates.map {
+                    TLSCertificateFiles(certificatePath: $0.certificatePath, privateKeyPath: $0.privateKeyPath)
+                }))
+            } catch {
+                throw SettingsError(description: "\(config.fileName):\(l.certificates[0].line): listener \(l.address): \(error)")
+            }
         }
         var upstreams: [Upstream] = []
         for u in config.upstreams {
             var targets: [Upstream.Target] = []
             for t in u.targets {
-                do { targets.append(.init(name: t.description, addresses: try SocketAddress.resolveAll(t.description))) } catch {
+                do {
+                    let host = SocketAddress.splitHostPort(t.description)?.0 ?? t.description
+                    targets.append(.init(name: t.description, host: host, addresses: try SocketAddress.resolveAll(t.description)))
+                } catch {
                     throw SettingsError(description: "\(config.fileName): upstream '\(u.name)': \(error)")
                 }
             }
+            var tls: Upstream.TLS?
+            if let t = u.tls {
+                do {
+                    let context = try TLSClientContext(
+                        caFile: t.caFile, verifyPeer: t.verify,
+                        clientCertificate: t.clientCertificate.map { TLSCertificateFiles(certificatePath: $0.certificatePath, privateKeyPath: $0.privateKeyPath) })
+                    tls = Upstream.TLS(context: context, serverName: t.serverName)
+                } catch {
+                    throw SettingsError(description: "\(config.fileName):\(t.line): upstream '\(u.name)': \(error)")
+                }
+            }
             upstreams.append(Upstream(name: u.name, targets: targets, connectTimeout: u.connectTimeout,
-                                      readTimeout: u.readTimeout, poolSize: u.poolSize, idleTimeout: u.idleTimeout))
+                                      readTimeout: u.readTimeout, poolSize: u.poolSize, idleTimeout: u.idleTimeout, tls: tls))
         }
         let routes: [Route] = config.routes.map { r in
             let upstreamIndex = config.upstreams.firstIndex { $0.name == r.upstream } ?? 0
@@ -66,8 +89,9 @@ extension ProxySettings {
             maxBodyBytes: UInt64(l.maxBodyBytes), maxConnections: l.maxConnections,
             keepaliveTimeout: l.keepaliveTimeout, headerTimeout: l.headerTimeout, sendTimeout: l.sendTimeout,
             clientBuffer: l.clientBuffer,
-            listeners: config.listeners.map {
-                ListenerPolicy(address: try? SocketAddress.resolve($0.address.description), trustForwarded: $0.trustForwarded)
+            listeners: config.listeners.enumerated().map { i, l in
+                ListenerPolicy(address: try? SocketAddress.resolve(l.address.description), trustForwarded: l.trustForwarded,
+                               tls: listenerTLS[i])
             },
             upstreams: upstreams, routes: routes,
             router: Router(routes: config.routes), auth: auth,

@@ -10,7 +10,18 @@ public final class ProxySettings: Sendable {
         /// One configured `host:port` and every address its name resolved to, in resolver order.
         public struct Target: Sendable, Equatable {
             public var name: String
+            /// The configured host (name or IP literal): the TLS server name unless overridden.
+            public var host: String
             public var addresses: [SocketAddress]
+        }
+        /// `tls = true`: the client context (verification, client certificate) and the name
+        /// to send and verify when not each target's host. Equal only to itself: contexts are
+        /// rebuilt on every reload (files may have changed), so a TLS upstream's pool is
+        /// renewed by any reload.
+        public struct TLS: Sendable, Equatable {
+            public let context: TLSClientContext
+            public let serverName: String?
+            public static func == (a: TLS, b: TLS) -> Bool { a.context === b.context && a.serverName == b.serverName }
         }
         public var name: String
         public var targets: [Target]
@@ -18,6 +29,10 @@ public final class ProxySettings: Sendable {
         public var readTimeout: Duration
         public var poolSize: Int
         public var idleTimeout: Duration
+        public var tls: TLS?
+
+        /// The TLS server name for a target: `server_name`, else the target's host.
+        public func serverName(target: Int) -> String { tls?.serverName ?? targets[target].host }
     }
 
     public struct Route: Sendable {
@@ -57,10 +72,13 @@ public final class ProxySettings: Sendable {
         public var address: SocketAddress?
         /// Peers whose X-Forwarded-For / Forwarded chain is extended (`trust_forwarded`).
         public var trustForwarded: TrustedProxies
+        /// The certificates served when the listener terminates TLS.
+        public var tls: TLSServerContext?
 
-        public init(address: SocketAddress? = nil, trustForwarded: TrustedProxies = .none) {
+        public init(address: SocketAddress? = nil, trustForwarded: TrustedProxies = .none, tls: TLSServerContext? = nil) {
             self.address = address
             self.trustForwarded = trustForwarded
+            self.tls = tls
         }
 
         /// For a listener the settings do not describe: the edge default, nobody trusted.

@@ -112,7 +112,8 @@ final class UpstreamPool {
         }
         let a = address ?? preferredAddress[target]
         let to = settings.targets[target].addresses[a]
-        guard let conn = Connection.connect(loop: loop, to: to, timeout: connectTimeout) else { return nil }
+        guard let conn = Connection.connect(loop: loop, to: to, timeout: connectTimeout,
+                                            tls: settings.tls?.context, serverName: settings.serverName(target: target)) else { return nil }
         opened += 1
         let up = UpstreamConnection(connection: conn, targetIndex: target, addressIndex: a, target: to, pool: self)
         up.owner = owner

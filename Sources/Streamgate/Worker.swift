@@ -126,7 +126,12 @@ final class Worker {
     }
 
     private func accept(_ fd: Int32, listener: SocketAddress) {
-        let conn = Connection(loop: loop, fd: fd)
+        let policy = settings.listener(configured: listener)
+        let made: Connection? = policy.tls.map { Connection(loop: loop, fd: fd, tls: $0) } ?? Connection(loop: loop, fd: fd)
+        guard let conn = made else {
+            logError("cannot start TLS on an accepted connection (out of memory?)")
+            return
+        }
         metrics.connectionsAccepted += 1
         let perIP = settings.admission.maxConnectionsPerIP
         var countedIP: String?
@@ -139,7 +144,7 @@ final class Worker {
             }
             countedIP = ip
         }
-        let s = ClientSession(worker: self, client: conn, listener: settings.listener(configured: listener))
+        let s = ClientSession(worker: self, client: conn, listener: policy)
         s.countedIP = countedIP
         sessions[ObjectIdentifier(s)] = s
         metrics.connectionsOpen = sessions.count

@@ -126,6 +126,10 @@ final class PlainClient: ConnectionDelegate, BenchClient {
             connectFailed("connect timeout")
         case .error(let e) where !connected:
             connectFailed(BenchResult.errnoName(e))
+        case .tlsFailure(let why) where !connected:
+            connectFailed("tls: \(why)")
+        case .tlsFailure:
+            reconnect(error: "tls error")
         case .endOfStream:
             if inFlight, head != nil, body.isUntilClose {
                 record()

@@ -97,6 +97,11 @@ final class SSEClient: ConnectionDelegate, BenchClient {
             connectFailed("connect timeout")
         case .error(let e) where !connected:
             connectFailed(BenchResult.errnoName(e))
+        case .tlsFailure(let why) where !connected:
+            connectFailed("tls: \(why)")
+        case .tlsFailure:
+            worker.result.countError("tls error")
+            end(early: true, reset: true)
         case .endOfStream:
             // A stream delimited by close ends cleanly here; anything else was cut short.
             let clean = head != nil && body.isUntilClose

@@ -1,4 +1,5 @@
 internal import CLibevent
+internal import COpenSSL
 import StreamgateCore
 #if canImport(Glibc)
 import Glibc
@@ -6,305 +7,728 @@ import Glibc
 
 /// What a connection reports besides "bytes arrived" and "output drained".
 public enum ConnectionEvent: Equatable, Sendable {
+    /// An outbound connect completed (and its TLS handshake, on a TLS connection).
     case connected
-    /// The peer closed its sending side (FIN).
+    /// The peer closed its sending side (FIN, or TLS close_notify).
     case endOfStream
     /// A socket error (errno), e.g. ECONNREFUSED, ECONNRESET.
     case error(Int32)
     case readTimeout
-    /// The write timeout also covers an outbound connect that never completes.
+    /// The write timeout also covers an outbound connect (and TLS handshake) that never completes.
     case writeTimeout
+    /// TLS failed: a refused certificate, a failed handshake or a corrupt record. Says why.
+    case tlsFailure(String)
+}
+
+extension ConnectionEvent {
+    public var isTLSFailure: Bool { if case .tlsFailure = self { true } else { false } }
 }
 
 public protocol ConnectionDelegate: AnyObject {
+    /// Bytes were appended to `input`.
     func connectionReadable(_ connection: Connection)
     /// Output fell to the low watermark (0 = everything written).
     func connectionWritable(_ connection: Connection)
     func connection(_ connection: Connection, event: ConnectionEvent)
 }
 
-/// A buffered, non-blocking stream socket (TCP, or TLS over TCP: same interface).
-/// Owns its bufferevent; `close()` or deinit frees it.
+/// Takes a connection's bytes as they are read, instead of through `input` (see `setReceiver`).
+public protocol ConnectionReceiver: AnyObject {
+    /// The view is the loop's scratch buffer: valid only during the call.
+    func connection(_ connection: Connection, received bytes: UnsafeRawBufferPointer)
+}
+
+/// The one byte-stream transport: a non-blocking TCP socket, plain or TLS, from accept (or
+/// connect) to close. Client and upstream sides, plain responses and event streams all use it.
+///
+/// Reads go into the loop's scratch buffer, then either into `input` (parsers pull from it) or,
+/// with a receiver set, straight to the receiver: a live event stream is relayed before the
+/// read callback returns, one `recv` (or one TLS record) per readiness, nothing held between
+/// reads. Writes go straight to the kernel when nothing is queued (one gathered `sendmsg` for
+/// a plain socket, one `SSL_write` for TLS); what the kernel does not take waits in `output`
+/// behind a write event, which also carries the write timeout. Levels, not edges: a socket
+/// with more to give is reported again next loop turn, after every other ready socket.
+///
+/// TLS (OpenSSL, on the same descriptor) changes only what a read and a write call do, so the
+/// state above, watermarks, timeouts and the direct-receive path are the same for both.
 public final class Connection {
-    private var bev: OpaquePointer?
-    public weak var delegate: ConnectionDelegate?
+    private enum Phase { case connecting, handshaking, open, closed }
+    /// What a TLS operation is blocked on (OpenSSL may need to read in order to write, or the
+    /// reverse, mid-handshake and for post-handshake messages).
+    private enum TLSWait { case none, read, write }
+
     public let loop: EventLoop
+    private var descriptor: Int32
+    private var phase: Phase
+    private var ssl: OpaquePointer?
+    /// The client side of a TLS connection still to start once TCP connects.
+    private var pendingClientTLS: (context: TLSClientContext, serverName: String)?
+    private var handshakeWait: TLSWait = .none
+    private var tlsContext: AnyObject?
+    /// True for an outbound connection (its handshake is bounded by the connect timeout).
+    private var isClientSide = false
+    /// A TLS read that needs the socket writable / a TLS write that needs it readable.
+    private var readWaitsForWrite = false
+    private var writeWaitsForRead = false
+
+    private var readEvent: OpaquePointer?
+    private var writeEvent: OpaquePointer?
+    private var readArmed = false
+    private var writeArmed = false
+    /// Reads requested by the owner (`enableReading`). The read event may also be armed for
+    /// TLS's own needs while this is false.
     public private(set) var isReading = false
+    private var readTimeout: Duration?
+    private var writeTimeout: Duration?
+    /// Output is waiting for the socket to become writable.
+    private var awaitingWritable = false
+
+    private let inputBuffer: OpaquePointer
+    private let outputBuffer: OpaquePointer
+    private var outputWatch: OpaquePointer?
     private var lowWatermark = 0
-    /// Plain sockets write output directly at the end of the loop turn (see `scheduleFlush`);
-    /// TLS and still-connecting sockets leave writing to the bufferevent.
-    private var directWrites = false
+    private var maxReadSize = 16 * 1024
     private var flushQueued = false
     /// Set whenever bytes enter the output buffer, cleared once it is seen empty: lets a
-    /// gathered write check for queued output without touching the bufferevent (cold memory
-    /// on a stream that has been quiet for a second). May be true while empty, never the reverse.
+    /// gathered write check for queued output without touching the evbuffer (cold memory on a
+    /// stream that has been quiet for a second). May be true while empty, never the reverse.
     private var outputQueued = false
-    /// The socket, cached for the direct-write path (valid once `directWrites` is on).
-    private var socketFD: Int32 = -1
-    private var outputWatch: OpaquePointer?
 
-    /// Wraps an accepted socket.
-    public init(loop: EventLoop, fd: Int32) {
+    public weak var delegate: ConnectionDelegate?
+    /// Unowned(unsafe): loaded on every read of a live stream. The receiver holds this
+    /// connection and clears itself (`setReceiver(nil)`, or `close()`) before it goes.
+    private unowned(unsafe) var receiver: ConnectionReceiver?
+
+    /// Wraps an accepted socket (plain).
+    public convenience init(loop: EventLoop, fd: Int32) {
+        self.init(loop: loop, fd: fd, phase: .open)
+    }
+
+    /// Wraps an accepted socket and starts a TLS server handshake on it. The handshake runs
+    /// as reads are enabled; the owner then sees plaintext only. nil if OpenSSL fails (the
+    /// socket is closed).
+    public convenience init?(loop: EventLoop, fd: Int32, tls: TLSServerContext) {
+        guard let ssl = tls.makeSession(fd: fd) else { Glibc.close(fd); return nil }
+        self.init(loop: loop, fd: fd, phase: .handshaking)
+        self.ssl = ssl
+        // The context's SNI callback refers to it: it must outlive this handshake, even
+        // across a reload that replaces it.
+        tlsContext = tls
+        handshakeWait = .read
+        armRead()
+    }
+
+    private init(loop: EventLoop, fd: Int32, phase: Phase) {
         self.loop = loop
-        bev = bufferevent_socket_new(loop.base, fd, Int32(BEV_OPT_CLOSE_ON_FREE.rawValue))
+        descriptor = fd
+        self.phase = phase
+        inputBuffer = evbuffer_new()
+        outputBuffer = evbuffer_new()
         Connection.setNoDelay(fd)
-        installCallbacks()
-        enableDirectWrites()
-    }
-
-    init(loop: EventLoop, bufferevent: OpaquePointer) {
-        self.loop = loop
-        bev = bufferevent
-        installCallbacks()
-    }
-
-    /// Starts a non-blocking connect. The delegate hears `.connected`, `.error(errno)` or
-    /// `.writeTimeout` (connect timeout).
-    public static func connect(loop: EventLoop, to address: SocketAddress, timeout: Duration?) -> Connection? {
-        guard let b = bufferevent_socket_new(loop.base, -1, Int32(BEV_OPT_CLOSE_ON_FREE.rawValue)) else { return nil }
-        let c = Connection(loop: loop, bufferevent: b)
-        c.setTimeouts(read: nil, write: timeout)
-        let rc = address.withSockaddr { sa, len in bufferevent_socket_connect(b, sa, Int32(len)) }
-        if rc != 0 { return nil }
-        Connection.setNoDelay(bufferevent_getfd(b))
-        return c
-    }
-
-    deinit { free() }
-
-    private func installCallbacks() {
-        guard let bev else { return }
-        bufferevent_setcb(bev, { _, ctx in
-            Unmanaged<Connection>.fromOpaque(ctx!).takeUnretainedValue().onRead()
-        }, { _, ctx in
-            Unmanaged<Connection>.fromOpaque(ctx!).takeUnretainedValue().onWrite()
-        }, { _, what, ctx in
-            Unmanaged<Connection>.fromOpaque(ctx!).takeUnretainedValue().onEvent(what)
-        }, Unmanaged.passUnretained(self).toOpaque())
-    }
-
-    private func onRead() { delegate?.connectionReadable(self) }
-
-    private func onWrite() {
-        // Drained by the bufferevent: go back to direct writes, so the next response costs no
-        // epoll_ctl to arm and disarm a write event.
-        if directWrites, let bev, evbuffer_get_length(bufferevent_get_output(bev)) == 0 {
-            bufferevent_disable(bev, Int16(EV_WRITE))
-            outputQueued = false
-        }
-        delegate?.connectionWritable(self)
-    }
-
-    /// Most responses fit in the socket buffer: writing them straight after the callbacks that
-    /// produced them saves a loop turn and two epoll_ctl calls per exchange. Whatever the kernel
-    /// does not take is left to the bufferevent's write event (watermarks, timeouts).
-    private func enableDirectWrites() {
-        guard let bev, !directWrites else { return }
-        directWrites = true
-        socketFD = bufferevent_getfd(bev)
-        bufferevent_disable(bev, Int16(EV_WRITE))
-        outputWatch = evbuffer_add_cb(bufferevent_get_output(bev), { _, info, ctx in
+        let me = Unmanaged.passUnretained(self).toOpaque()
+        readEvent = event_new(loop.base, fd, Int16(EV_READ | EV_PERSIST), { _, what, arg in
+            Unmanaged<Connection>.fromOpaque(arg!).takeUnretainedValue().onReadEvent(what)
+        }, me)
+        outputWatch = evbuffer_add_cb(outputBuffer, { _, info, ctx in
             guard let info, info.pointee.n_added > 0 else { return }
             let c = Unmanaged<Connection>.fromOpaque(ctx!).takeUnretainedValue()
             c.outputQueued = true
             c.scheduleFlush()
-        }, Unmanaged.passUnretained(self).toOpaque())
-        if evbuffer_get_length(bufferevent_get_output(bev)) > 0 {
-            outputQueued = true
-            scheduleFlush()
+        }, me)
+    }
+
+    /// Starts a non-blocking connect (and then a TLS handshake, with `tls`, sending and
+    /// verifying `serverName`). The delegate hears `.connected`, `.error(errno)`,
+    /// `.tlsFailure` or `.writeTimeout` (nothing within `timeout`). Output written before
+    /// that is sent once connected.
+    public static func connect(loop: EventLoop, to address: SocketAddress, timeout: Duration?,
+                               tls: TLSClientContext? = nil, serverName: String? = nil) -> Connection? {
+        let fd = socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return nil }
+        return connect(loop: loop, socket: fd, to: address, timeout: timeout, tls: tls, serverName: serverName)
+    }
+
+    /// `connect` on a socket the caller made (and perhaps bound); takes ownership of it.
+    static func connect(loop: EventLoop, socket fd: Int32, to address: SocketAddress, timeout: Duration?,
+                        tls: TLSClientContext? = nil, serverName: String? = nil) -> Connection? {
+        let rc = address.withSockaddr { sa, len in Glibc.connect(fd, sa, len) }
+        if rc != 0 && errno != EINPROGRESS {
+            let e = errno
+            Glibc.close(fd)
+            errno = e
+            return nil
+        }
+        let c = Connection(loop: loop, fd: fd, phase: .connecting)
+        c.isClientSide = true
+        if let tls { c.pendingClientTLS = (tls, serverName ?? address.ipString) }
+        c.writeTimeout = timeout
+        // Writable = connected (or failed): SO_ERROR says which.
+        c.armWrite()
+        return c
+    }
+
+    deinit {
+        free()
+        evbuffer_free(inputBuffer)
+        evbuffer_free(outputBuffer)
+    }
+
+    // MARK: - Events
+
+    private func onReadEvent(_ what: Int16) {
+        if Int32(what) & EV_TIMEOUT != 0 {
+            readTimedOut()
+            return
+        }
+        switch phase {
+        case .open:
+            if let ssl {
+                if writeWaitsForRead { writeWaitsForRead = false; flushNow() }
+                if readWaitsForWrite { return }
+                tlsRead(ssl)
+            } else {
+                plainRead()
+            }
+        case .handshaking:
+            continueHandshake()
+        case .connecting, .closed:
+            return
         }
     }
 
+    private func onWriteEvent(_ what: Int16) {
+        if Int32(what) & EV_TIMEOUT != 0 {
+            disarmWrite()
+            report(.writeTimeout)
+            return
+        }
+        switch phase {
+        case .connecting:
+            finishConnect()
+        case .handshaking:
+            continueHandshake()
+        case .open:
+            if readWaitsForWrite, let ssl {
+                readWaitsForWrite = false
+                if !awaitingWritable { disarmWrite() }
+                if isReading || receiver != nil { armRead() }
+                tlsRead(ssl)
+                if phase != .open { return }
+            }
+            if awaitingWritable { flushNow() }
+        case .closed:
+            return
+        }
+    }
+
+    private func readTimedOut() {
+        // Like a bufferevent: a read timeout stops reading; the owner decides what next.
+        isReading = false
+        disarmRead()
+        if phase == .handshaking {
+            disarmWrite()
+            // An outbound handshake is part of connecting: bounded by the connect timeout.
+            report(isClientSide ? .writeTimeout : .readTimeout)
+        } else {
+            report(.readTimeout)
+        }
+    }
+
+    /// The read event's timeout: the owner's while it reads; mid-handshake, the owner's read
+    /// timeout on an accepted connection (its header timeout) and the connect timeout on an
+    /// outbound one; none while armed only for TLS's own needs.
+    private var currentReadTimeout: Duration? {
+        if phase == .handshaking { return isClientSide ? writeTimeout : readTimeout }
+        return isReading ? readTimeout : nil
+    }
+
+    private func report(_ event: ConnectionEvent) {
+        delegate?.connection(self, event: event)
+    }
+
+    // MARK: - Connect and handshake
+
+    private func finishConnect() {
+        var err: Int32 = 0
+        var len = socklen_t(MemoryLayout<Int32>.size)
+        if getsockopt(descriptor, SOL_SOCKET, SO_ERROR, &err, &len) != 0 { err = errno }
+        if err == EINPROGRESS || err == EALREADY { return }
+        if err != 0 {
+            disarmWrite()
+            report(.error(err))
+            return
+        }
+        if let (context, name) = pendingClientTLS {
+            pendingClientTLS = nil
+            guard let session = context.makeSession(fd: descriptor, serverName: name) else {
+                disarmWrite()
+                report(.tlsFailure("cannot start TLS: \(TLS.lastError())"))
+                return
+            }
+            ssl = session
+            phase = .handshaking
+            continueHandshake()
+            return
+        }
+        becameOpen()
+    }
+
+    private func continueHandshake() {
+        guard let ssl else { return }
+        ERR_clear_error()
+        let rc = SSL_do_handshake(ssl)
+        if rc == 1 {
+            handshakeWait = .none
+            becameOpen()
+            return
+        }
+        switch SSL_get_error(ssl, rc) {
+        case SSL_ERROR_WANT_READ:
+            handshakeWait = .read
+        case SSL_ERROR_WANT_WRITE:
+            handshakeWait = .write
+        case SSL_ERROR_SYSCALL:
+            let e = errno
+            failHandshake(e != 0 ? .error(e) : .endOfStream)
+            return
+        case SSL_ERROR_ZERO_RETURN:
+            failHandshake(.endOfStream)
+            return
+        default:
+            failHandshake(.tlsFailure(TLS.failureReason(ssl)))
+            return
+        }
+        // Watch only what the handshake waits for: the other side is likely ready already and
+        // would wake the loop for nothing, every turn.
+        if handshakeWait == .read {
+            disarmWrite()
+            armRead()
+        } else {
+            disarmRead()
+            armWrite()
+        }
+    }
+
+    private func failHandshake(_ event: ConnectionEvent) {
+        disarmRead()
+        disarmWrite()
+        isReading = false
+        report(event)
+    }
+
+    private func becameOpen() {
+        phase = .open
+        let client = isClientSide
+        if client {
+            disarmWrite()
+            disarmRead()
+        }
+        // Reads the owner asked for before the handshake finished, with the owner's timeout.
+        if isReading {
+            readArmed = false
+            armRead()
+        } else if readArmed {
+            disarmRead()
+        }
+        if evbuffer_get_length(outputBuffer) > 0 { outputQueued = true; scheduleFlush() }
+        if client {
+            report(.connected)
+        } else if isReading, let ssl, SSL_has_pending(ssl) != 0 {
+            // Application data that came with the client's last handshake flight.
+            tlsRead(ssl)
+        }
+    }
+
+    // MARK: - Reading
+
+    private func plainRead() {
+        let scratch = loop.readScratch
+        if let receiver {
+            let n = recv(descriptor, scratch.baseAddress, scratch.count, 0)
+            if n > 0 {
+                // Nothing of self is touched after a callback: it may have closed and released us.
+                receiver.connection(self, received: UnsafeRawBufferPointer(start: scratch.baseAddress, count: n))
+                return
+            }
+            readFailed(n)
+            return
+        }
+        let n = recv(descriptor, scratch.baseAddress, min(scratch.count, maxReadSize), 0)
+        if n > 0 {
+            evbuffer_add(inputBuffer, scratch.baseAddress, n)
+            delegate?.connectionReadable(self)
+            return
+        }
+        readFailed(n)
+    }
+
+    /// recv returned 0 (EOF) or an error.
+    private func readFailed(_ n: Int) {
+        if n < 0 {
+            let e = errno
+            if e == EAGAIN || e == EWOULDBLOCK || e == EINTR { return }
+            isReading = false
+            disarmRead()
+            report(.error(e))
+            return
+        }
+        isReading = false
+        disarmRead()
+        report(.endOfStream)
+    }
+
+    /// Reads TLS records until OpenSSL needs the socket again. Read-ahead lets OpenSSL pull
+    /// several records per syscall; those it holds are invisible to the poller, so they are
+    /// delivered here (a few per turn, then the event is made active again to stay fair).
+    private func tlsRead(_ ssl: OpaquePointer) {
+        let me = self  // callbacks below may drop the owner's last reference
+        let scratch = loop.readScratch
+        var rounds = 0
+        while me.phase == .open, me.isReading || me.receiver != nil {
+            ERR_clear_error()
+            let cap = me.receiver != nil ? scratch.count : min(scratch.count, maxReadSize)
+            let n = SSL_read(ssl, scratch.baseAddress, Int32(cap))
+            if n > 0 {
+                let bytes = UnsafeRawBufferPointer(start: scratch.baseAddress, count: Int(n))
+                if let receiver = me.receiver {
+                    receiver.connection(me, received: bytes)
+                } else {
+                    evbuffer_add(me.inputBuffer, scratch.baseAddress, Int(n))
+                    me.delegate?.connectionReadable(me)
+                }
+                guard me.phase == .open, me.ssl == ssl, SSL_has_pending(ssl) != 0 else { return }
+                rounds += 1
+                if rounds == 4 {
+                    if let readEvent = me.readEvent { event_active(readEvent, EV_READ, 0) }
+                    return
+                }
+                continue
+            }
+            switch SSL_get_error(ssl, n) {
+            case SSL_ERROR_WANT_READ:
+                return
+            case SSL_ERROR_WANT_WRITE:
+                me.readWaitsForWrite = true
+                me.disarmRead()
+                me.armWrite()
+                return
+            case SSL_ERROR_ZERO_RETURN:
+                me.readFailed(0)
+            case SSL_ERROR_SYSCALL:
+                let e = errno
+                if e == 0 { me.readFailed(0) } else {
+                    me.isReading = false
+                    me.disarmRead()
+                    me.report(.error(e))
+                }
+            default:
+                me.isReading = false
+                me.disarmRead()
+                me.report(.tlsFailure(TLS.lastError()))
+            }
+            return
+        }
+    }
+
+    /// Hands every read to `receiver` instead of `input` (nil: back to `input`). The switch
+    /// changes only where bytes go: the socket, TLS state and buffers stay as they are.
+    /// `input` should be empty when a receiver is set (its bytes would be read after later ones).
+    public func setReceiver(_ receiver: ConnectionReceiver?) {
+        self.receiver = receiver
+    }
+
+    // MARK: - Writing
+
     private func scheduleFlush() {
-        guard !flushQueued, directWrites else { return }
+        guard !flushQueued, phase == .open else { return }
         flushQueued = true
         loop.enqueueFlush(self)
     }
 
-    /// Called by the loop once the current batch of callbacks is done.
+    /// Called by the loop once the current batch of callbacks is done, and when the socket
+    /// becomes writable: hands queued output to the kernel (through TLS when on).
     func flushNow() {
         flushQueued = false
-        guard let bev, directWrites else { return }
-        let out = bufferevent_get_output(bev)
-        if evbuffer_get_length(out) == 0 { return }
-        // A bufferevent keeps its output's start frozen so only its own write path drains it;
-        // we are that write path for this moment.
-        evbuffer_unfreeze(out, 1)
-        let n = evbuffer_write(out, bufferevent_getfd(bev))
-        evbuffer_freeze(out, 1)
-        if n < 0 {
-            let e = errno
-            if e != EAGAIN && e != EWOULDBLOCK && e != EINTR {
-                // Let the bufferevent hit the same error and report it through the event callback.
-                bufferevent_enable(bev, Int16(EV_WRITE))
-                return
+        guard phase == .open else { return }
+        if evbuffer_get_length(outputBuffer) == 0 {
+            outputQueued = false
+            if awaitingWritable { awaitingWritable = false; if !readWaitsForWrite { disarmWrite() } }
+            return
+        }
+        if let ssl {
+            guard !writeWaitsForRead else { return }
+            switch tlsWriteOut(ssl) {
+            case .done: break
+            case .blocked: return
+            case .failed(let errorNumber): writeFailed(errorNumber); return
+            }
+        } else {
+            let n = evbuffer_write(outputBuffer, descriptor)
+            if n < 0 {
+                let e = errno
+                if e != EAGAIN && e != EWOULDBLOCK && e != EINTR { writeFailed(e); return }
             }
         }
-        if evbuffer_get_length(out) > 0 {
-            bufferevent_enable(bev, Int16(EV_WRITE))
+        let left = evbuffer_get_length(outputBuffer)
+        if left > 0 {
+            awaitingWritable = true
+            armWrite()
+            if left > lowWatermark { return }
         } else {
             outputQueued = false
-            delegate?.connectionWritable(self)
+            if awaitingWritable { awaitingWritable = false; if !readWaitsForWrite { disarmWrite() } }
+        }
+        delegate?.connectionWritable(self)
+    }
+
+    private enum TLSWriteResult { case done, blocked, failed(Int32?) }
+
+    /// Encrypts and sends `output` a record at a time until it is empty or the socket (or
+    /// TLS) blocks, arming the event that unblocks it.
+    @discardableResult
+    private func tlsWriteOut(_ ssl: OpaquePointer) -> TLSWriteResult {
+        while true {
+            let pending = evbuffer_get_length(outputBuffer)
+            if pending == 0 { return .done }
+            // One record's worth at a time (the most plaintext a TLS record carries).
+            let n = min(pending, 16 * 1024)
+            ERR_clear_error()
+            let rc = SSL_write(ssl, evbuffer_pullup(outputBuffer, n), Int32(n))
+            if rc > 0 { evbuffer_drain(outputBuffer, Int(rc)); continue }
+            switch SSL_get_error(ssl, rc) {
+            case SSL_ERROR_WANT_WRITE:
+                awaitingWritable = true
+                armWrite()
+                return .blocked
+            case SSL_ERROR_WANT_READ:
+                writeWaitsForRead = true
+                armRead()
+                return .blocked
+            case SSL_ERROR_SYSCALL:
+                let e = errno
+                return .failed(e == 0 ? EPIPE : e)
+            default:
+                return .failed(nil)
+            }
         }
     }
 
-    /// Writes the list's pieces in order, then resets it. On a plain socket with nothing queued
-    /// they go straight to the kernel in one gathered `sendmsg`, uncopied; whatever it does not
-    /// take (or everything, behind queued output) is copied into the output buffer, whose
-    /// usual flush, watermarks and timeouts then apply.
+    private func writeFailed(_ errorNumber: Int32?) {
+        awaitingWritable = false
+        disarmWrite()
+        isReading = false
+        disarmRead()
+        if let errorNumber { report(.error(errorNumber)) } else { report(.tlsFailure(TLS.lastError())) }
+    }
+
+    /// Writes the list's pieces in order, then resets it. With nothing queued they go straight
+    /// to the kernel: one gathered `sendmsg`, uncopied, on a plain socket; one copy and one
+    /// `SSL_write` (one record) with TLS. Whatever the kernel does not take is queued in
+    /// `output`, whose usual flush, watermarks and timeouts then apply.
     /// Returns the bytes now queued in the output buffer (0: everything went to the kernel).
     @discardableResult
     public func write(_ list: GatherList) -> Int {
         defer { list.reset() }
-        guard let bev, list.count > 0 else { return outputCount }
+        guard phase != .closed, list.count > 0 else { return outputCount }
         var written = 0
         // (A queued flush implies queued output: the flag covers both.)
-        if directWrites && !outputQueued {
+        if ssl == nil && phase == .open && !outputQueued {
             // sendmsg rather than writev: a socket call skips the file layer's bookkeeping.
             var message = msghdr()
             message.msg_iov = list.vectors
             message.msg_iovlen = list.count
-            let n = sendmsg(socketFD, &message, Int32(MSG_NOSIGNAL))
+            let n = sendmsg(descriptor, &message, Int32(MSG_NOSIGNAL))
             if n == list.byteCount { return 0 }
             // On an error everything is queued: the flush meets the same error and reports it
             // through the event callback, like any other write failure.
             if n > 0 { written = n }
         }
-        let out = bufferevent_get_output(bev)
         for i in 0..<list.count {
             let v = list.vectors[i]
             if written >= v.iov_len { written -= v.iov_len; continue }
-            evbuffer_add(out, v.iov_base + written, v.iov_len - written)
+            evbuffer_add(outputBuffer, v.iov_base + written, v.iov_len - written)
             written = 0
         }
-        return evbuffer_get_length(out)
-    }
-
-    /// Hands the socket over (to a `StreamSource`): the bufferevent is freed, the descriptor
-    /// stays open and is the caller's to close. Only a plain, connected socket with nothing
-    /// buffered either way can go; nil (and nothing changed) otherwise.
-    public func detachDescriptor() -> Int32? {
-        guard let b = bev, directWrites, !flushQueued,
-              evbuffer_get_length(bufferevent_get_input(b)) == 0,
-              evbuffer_get_length(bufferevent_get_output(b)) == 0 else { return nil }
-        let fd = bufferevent_getfd(b)
-        guard fd >= 0 else { return nil }
-        // With no descriptor the bufferevent's close-on-free has nothing to close.
-        guard bufferevent_setfd(b, -1) == 0 else { return nil }
-        free()
-        return fd
-    }
-
-    private func onEvent(_ what: Int16) {
-        let w = Int32(what)
-        // libevent stops reading after a read-side timeout, EOF or error: keep our flag true to it,
-        // or a later enableReading() would be a no-op.
-        if w & BEV_EVENT_READING != 0 { isReading = false }
-        let event: ConnectionEvent
-        if w & BEV_EVENT_CONNECTED != 0 {
-            event = .connected
-            enableDirectWrites()
-        } else if w & BEV_EVENT_TIMEOUT != 0 {
-            event = (w & BEV_EVENT_READING != 0) ? .readTimeout : .writeTimeout
-        } else if w & BEV_EVENT_EOF != 0 {
-            event = .endOfStream
-        } else {
-            let e = errno
-            event = .error(e == 0 ? ECONNRESET : e)
+        if let ssl, phase == .open, !awaitingWritable, !writeWaitsForRead {
+            // Encrypt now rather than at the end of the turn: one record per relayed batch.
+            // Failures are left to the flush already queued, which reports them to the owner
+            // outside the caller's own callback.
+            tlsWriteOut(ssl)
         }
-        delegate?.connection(self, event: event)
+        return evbuffer_get_length(outputBuffer)
     }
 
-    public var isOpen: Bool { bev != nil }
+    // MARK: - Interest
 
-    /// True when the peer has sent nothing since the last read: no bytes buffered here or in the
-    /// kernel, no EOF, no error. An idle pooled upstream must pass this before it is reused:
-    /// bytes that arrived after a complete response (a body sent for HEAD or 204, a forged
-    /// response) would otherwise be read as the next request's response, and a readable event
-    /// may still be waiting in this loop turn, so the kernel is asked directly (one `recv` with
-    /// `MSG_PEEK`).
+    private func armRead() {
+        guard let readEvent, !readArmed else { return }
+        readArmed = true
+        Connection.add(readEvent, timeout: currentReadTimeout)
+    }
+
+    private func disarmRead() {
+        guard let readEvent, readArmed else { return }
+        readArmed = false
+        event_del(readEvent)
+    }
+
+    private func armWrite() {
+        guard !writeArmed, phase != .closed else { return }
+        if writeEvent == nil {
+            // Made on first need: most connections never wait for writability.
+            writeEvent = event_new(loop.base, descriptor, Int16(EV_WRITE | EV_PERSIST), { _, what, arg in
+                Unmanaged<Connection>.fromOpaque(arg!).takeUnretainedValue().onWriteEvent(what)
+            }, Unmanaged.passUnretained(self).toOpaque())
+        }
+        guard let writeEvent else { return }
+        writeArmed = true
+        Connection.add(writeEvent, timeout: writeTimeout)
+    }
+
+    private func disarmWrite() {
+        guard let writeEvent, writeArmed else { return }
+        writeArmed = false
+        event_del(writeEvent)
+    }
+
+    private static func add(_ event: OpaquePointer, timeout: Duration?) {
+        if let timeout {
+            var tv = makeTimeval(timeout)
+            event_add(event, &tv)
+        } else {
+            event_add(event, nil)
+        }
+    }
+
+    // MARK: - Owner controls
+
+    public var isOpen: Bool { phase != .closed }
+
+    /// True when the peer has sent nothing since the last read: no bytes buffered here, in
+    /// TLS or in the kernel, no EOF, no error. An idle pooled upstream must pass this before
+    /// it is reused: bytes that arrived after a complete response (a body sent for HEAD or
+    /// 204, a forged response) would otherwise be read as the next request's response, and a
+    /// readable event may still be waiting in this loop turn, so the kernel is asked directly.
+    /// A TLS peer's post-handshake messages (session tickets) are consumed, not counted.
     public var hasNothingToRead: Bool {
-        guard let bev, evbuffer_get_length(bufferevent_get_input(bev)) == 0 else { return false }
+        guard phase == .open, evbuffer_get_length(inputBuffer) == 0 else { return false }
         var byte: UInt8 = 0
-        let n = recv(bufferevent_getfd(bev), &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT))
-        if n > 0 || n == 0 { return false }  // data, or EOF
+        let n = recv(descriptor, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT))
         let e = errno
+        if let ssl {
+            if SSL_has_pending(ssl) != 0 { return false }
+            if n < 0 { return e == EAGAIN || e == EWOULDBLOCK }
+            if n == 0 { return false }
+            ERR_clear_error()
+            let scratch = loop.readScratch
+            let got = SSL_read(ssl, scratch.baseAddress, Int32(scratch.count))
+            return got <= 0 && SSL_get_error(ssl, got) == SSL_ERROR_WANT_READ
+        }
+        if n >= 0 { return false }  // data, or EOF
         return e == EAGAIN || e == EWOULDBLOCK
     }
 
-    public var fd: Int32 { bev.map { bufferevent_getfd($0) } ?? -1 }
+    public var fd: Int32 { phase == .closed ? -1 : descriptor }
 
-    public var input: EvBuffer { EvBuffer(bufferevent_get_input(bev)) }
-    public var output: EvBuffer { EvBuffer(bufferevent_get_output(bev)) }
+    /// True once TLS is on for this connection (handshake done or under way).
+    public var isTLS: Bool { ssl != nil }
 
-    public var outputCount: Int { bev.map { evbuffer_get_length(bufferevent_get_output($0)) } ?? 0 }
-    public var inputCount: Int { bev.map { evbuffer_get_length(bufferevent_get_input($0)) } ?? 0 }
+    /// The ALPN protocol agreed in the handshake ("http/1.1"), if any.
+    public var negotiatedProtocol: String? {
+        guard let ssl else { return nil }
+        var data: UnsafePointer<UInt8>?
+        var length: UInt32 = 0
+        SSL_get0_alpn_selected(ssl, &data, &length)
+        guard let data, length > 0 else { return nil }
+        return String(decoding: UnsafeBufferPointer(start: data, count: Int(length)), as: UTF8.self)
+    }
+
+    public var input: EvBuffer { EvBuffer(inputBuffer) }
+    public var output: EvBuffer { EvBuffer(outputBuffer) }
+
+    public var outputCount: Int { evbuffer_get_length(outputBuffer) }
+    public var inputCount: Int { evbuffer_get_length(inputBuffer) }
 
     public func enableReading() {
-        guard let bev, !isReading else { return }
-        bufferevent_enable(bev, Int16(EV_READ))
+        guard !isReading, phase != .closed else { return }
         isReading = true
+        // Mid-handshake the read event is the handshake's; it becomes the owner's once open.
+        guard phase == .open else { return }
+        armRead()
+        if let ssl, SSL_has_pending(ssl) != 0, let readEvent {
+            // Records already decrypted or read ahead: the poller will not report them.
+            event_active(readEvent, EV_READ, 0)
+        }
     }
 
     public func disableReading() {
-        guard let bev, isReading else { return }
-        bufferevent_disable(bev, Int16(EV_READ))
+        guard isReading else { return }
         isReading = false
+        if phase == .open && !writeWaitsForRead { disarmRead() }
     }
 
     /// Read timeout: no bytes arrived for that long while reading. Write timeout: pending output
     /// made no progress for that long. nil disables.
     public func setTimeouts(read: Duration?, write: Duration?) {
-        guard let bev else { return }
-        var r = read.map(Connection.makeTimeval(_:)) ?? timeval()
-        var w = write.map(Connection.makeTimeval(_:)) ?? timeval()
-        withUnsafePointer(to: &r) { rp in
-            withUnsafePointer(to: &w) { wp in
-                _ = bufferevent_set_timeouts(bev, read == nil ? nil : rp, write == nil ? nil : wp)
-            }
-        }
+        readTimeout = read
+        writeTimeout = write
+        if readArmed, let readEvent { Connection.add(readEvent, timeout: currentReadTimeout) }
+        if writeArmed, let writeEvent { Connection.add(writeEvent, timeout: write) }
     }
 
     /// The write callback fires when output drains to `low` bytes.
-    public func setWriteLowWatermark(_ low: Int) {
-        guard let bev, low != lowWatermark else { return }
-        lowWatermark = low
-        bufferevent_setwatermark(bev, Int16(EV_WRITE), low, 0)
-    }
+    public func setWriteLowWatermark(_ low: Int) { lowWatermark = low }
 
-    /// Caps how much one read pulls in (bounds memory for a fast sender).
-    public func setMaxReadSize(_ n: Int) {
-        guard let bev else { return }
-        _ = bufferevent_set_max_single_read(bev, n)
-    }
+    /// Caps how much one read appends to `input` (bounds memory for a fast sender).
+    public func setMaxReadSize(_ n: Int) { maxReadSize = max(1, n) }
 
-    /// Sends FIN after pending output; the socket stays open for reading (lingering close).
+    /// Sends FIN (after close_notify, with TLS) once the kernel has what was written; the
+    /// socket stays open for reading (lingering close). Call with `output` drained.
     public func shutdownWrite() {
-        guard let bev else { return }
-        _ = Glibc.shutdown(bufferevent_getfd(bev), Int32(SHUT_WR))
+        guard phase == .open else { return }
+        if let ssl { ERR_clear_error(); _ = SSL_shutdown(ssl) }
+        _ = Glibc.shutdown(descriptor, Int32(SHUT_WR))
     }
 
-    /// Frees the socket now; unsent output is discarded.
-    public func close() { free() }
-
-    private func free() {
-        guard let b = bev else { return }
-        if let outputWatch { evbuffer_remove_cb_entry(bufferevent_get_output(b), outputWatch); self.outputWatch = nil }
-        directWrites = false
-        bev = nil
-        bufferevent_setcb(b, nil, nil, nil, nil)
-        bufferevent_free(b)
+    /// Closes the socket now; unsent output is discarded. A TLS peer gets close_notify when
+    /// the socket takes it without blocking.
+    public func close() {
+        if let ssl, phase == .open, evbuffer_get_length(outputBuffer) == 0 {
+            ERR_clear_error()
+            _ = SSL_shutdown(ssl)
+        }
+        free()
     }
 
     /// Aborts with RST instead of FIN, so the peer sees an error rather than a clean end.
     public func abort() {
-        guard let bev else { return }
+        guard phase != .closed else { return }
         var lg = linger(l_onoff: 1, l_linger: 0)
-        _ = setsockopt(bufferevent_getfd(bev), SOL_SOCKET, SO_LINGER, &lg, socklen_t(MemoryLayout<linger>.size))
+        _ = setsockopt(descriptor, SOL_SOCKET, SO_LINGER, &lg, socklen_t(MemoryLayout<linger>.size))
         free()
     }
 
-    public var peerAddress: SocketAddress? { bev.flatMap { SocketAddress.peer(of: bufferevent_getfd($0)) } }
+    private func free() {
+        guard phase != .closed else { return }
+        phase = .closed
+        receiver = nil
+        isReading = false
+        if let readEvent { event_free(readEvent); self.readEvent = nil }
+        if let writeEvent { event_free(writeEvent); self.writeEvent = nil }
+        readArmed = false
+        writeArmed = false
+        if let outputWatch { evbuffer_remove_cb_entry(outputBuffer, outputWatch); self.outputWatch = nil }
+        if let ssl { SSL_free(ssl); self.ssl = nil }
+        pendingClientTLS = nil
+        tlsContext = nil
+        Glibc.close(descriptor)
+        descriptor = -1
+        // Whatever was buffered is of no use now; give the memory back at once.
+        evbuffer_drain(inputBuffer, evbuffer_get_length(inputBuffer))
+        evbuffer_drain(outputBuffer, evbuffer_get_length(outputBuffer))
+    }
+
+    public var peerAddress: SocketAddress? { phase == .closed ? nil : SocketAddress.peer(of: descriptor) }
 
     static func setNoDelay(_ fd: Int32) {
         guard fd >= 0 else { return }

@@ -43,6 +43,12 @@ public struct SocketAddress: Sendable, CustomStringConvertible, Equatable {
 
     init(storage: sockaddr_storage, length: socklen_t) { self.storage = storage; self.length = length }
 
+    /// True for an IPv4 or IPv6 literal (no brackets), as opposed to a host name.
+    public static func isIPLiteral(_ host: String) -> Bool {
+        var v4 = in_addr(), v6 = in6_addr()
+        return inet_pton(AF_INET, host, &v4) == 1 || inet_pton(AF_INET6, host, &v6) == 1
+    }
+
     /// Reads the local address of a socket (`getsockname`): how tests learn a port-0 bind.
     static func local(of fd: Int32) -> SocketAddress? {
         var ss = sockaddr_storage()

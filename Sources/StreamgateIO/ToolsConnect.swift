@@ -25,15 +25,6 @@ extension Connection {
             errno = e
             return nil
         }
-        guard let b = bufferevent_socket_new(loop.base, fd, Int32(BEV_OPT_CLOSE_ON_FREE.rawValue)) else {
-            Glibc.close(fd)
-            return nil
-        }
-        let c = Connection(loop: loop, bufferevent: b)
-        c.setTimeouts(read: nil, write: timeout)
-        let rc = address.withSockaddr { sa, len in bufferevent_socket_connect(b, sa, Int32(len)) }
-        if rc != 0 { return nil }  // `c` frees the bufferevent and the socket.
-        Connection.setNoDelay(fd)
-        return c
+        return connect(loop: loop, socket: fd, to: address, timeout: timeout)
     }
 }

@@ -160,7 +160,7 @@ import Testing
         """))
         #expect(config.gateway == GatewaySettings(workers: .count(3), drainTimeout: .seconds(90), accessLog: .file(path: "/var/log/streamgate/access.log"), logLevel: .debug))
         #expect(config.listeners == [
-            ListenerConfig(address: ListenAddress(host: "::1", port: 8443, family: .ipv6), tls: .init(certificatePath: "/c.pem", privateKeyPath: "/k.pem")),
+            ListenerConfig(address: ListenAddress(host: "::1", port: 8443, family: .ipv6), certificates: [TLSFiles(certificatePath: "/c.pem", privateKeyPath: "/k.pem", line: 9)]),
             ListenerConfig(address: ListenAddress(host: "0.0.0.0", port: 8080, family: .ipv4)),
         ])
         #expect(config.admin?.address.port == 0)

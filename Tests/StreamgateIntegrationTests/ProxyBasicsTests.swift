@@ -224,9 +224,10 @@ import Testing
         #expect(written < 16 * 1024 * 1024, "the gateway kept reading from the upstream for a client that reads nothing (\(written) bytes)")
         // Now the client reads everything; the upstream must be able to finish.
         _ = fcntl(u.fd, F_SETFL, flags)
-        let ufd = u.fd
+        let ufd = dup(u.fd)  // the thread's own descriptor: `u` may close first
         let start = written
         let sender = Thread {
+            defer { close(ufd) }
             var off = start
             while off < total {
                 let n = block.withUnsafeBytes { send(ufd, $0.baseAddress, min($0.count, total - off), Int32(MSG_NOSIGNAL)) }

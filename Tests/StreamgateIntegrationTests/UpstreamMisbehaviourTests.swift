@@ -72,8 +72,12 @@ import Glibc
         _ = try u.readHead()
         // Nine heads 150 ms apart, then the final response at about 1.35 s: well past the
         // 400 ms read_timeout, although no gap between two reads reaches it.
-        let fd = u.fd
+        // The writer outlives this test's assertions (the 504 comes first): it writes on its
+        // own duplicate of the socket, never on a descriptor number that `u` closes and
+        // another test's socket may take next (that would inject these heads there).
+        let fd = dup(u.fd)
         let writer = Thread {
+            defer { Glibc.close(fd) }
             func write(_ s: String) { _ = Array(s.utf8).withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } }
             for _ in 0..<9 {
                 write(Self.earlyHints)

@@ -22,8 +22,18 @@ int sg_redis_reader_refused_array(const struct redisReader *r);
 
 /// OpenSSL macros.
 int sg_ssl_ctx_set_min_tls12(struct ssl_ctx_st *ctx);
+/// Options every context of ours shares: a peer closing without close_notify is a clean EOF
+/// (common, and harmless for HTTP's own framing), no renegotiation, buffers released while
+/// idle (held streams), partial writes and moving write buffers (we retry from an evbuffer),
+/// and read-ahead (one read syscall per burst of records instead of two per record).
+void sg_ssl_ctx_set_common_defaults(struct ssl_ctx_st *ctx);
+/// Server preference for ciphers.
 void sg_ssl_ctx_set_server_defaults(struct ssl_ctx_st *ctx);
 int sg_ssl_set_sni(struct ssl_st *ssl, const char *name);
+/// `SSL_CTX_set_tlsext_servername_callback` + its argument.
+void sg_ssl_ctx_set_servername_callback(struct ssl_ctx_st *ctx, int (*cb)(struct ssl_st *, int *, void *), void *arg);
+/// The TLS version of an established connection, e.g. "TLSv1.3".
+const char *sg_ssl_version(const struct ssl_st *ssl);
 
 /// Stores `n` random bytes; 1 on success.
 int sg_random_bytes(unsigned char *out, int n);

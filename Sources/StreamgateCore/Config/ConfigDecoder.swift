@@ -89,20 +89,18 @@ struct ConfigDecoder {
         guard let tables = arrayOfTables(top, "listeners", required: true) else { return [] }
         var listeners: [Located<ListenerConfig>] = []
         for table in tables {
-            let r = reader(table, context: "[[listeners]]", keys: ["address", "tls_cert", "tls_key", "trust_forwarded"])
+            let r = reader(table, context: "[[listeners]]", keys: ["address", "tls_cert", "tls_key", "certificates", "trust_forwarded"])
             _ = r.requireKey("address")
             let address = r.string("address").flatMap { listenAddress($0, r) }
-            let cert = r.nonEmptyString("tls_cert"), key = r.nonEmptyString("tls_key")
-            var tls: ListenerConfig.TLSFiles?
-            switch (cert, key) {
-            case let (cert?, key?):
-                tls = .init(certificatePath: cert.text, privateKeyPath: key.text)
-            case let (cert?, nil) where !r.has("tls_key"):
-                r.error("'tls_cert' is set without 'tls_key': set both or neither", at: cert.position)
-            case let (nil, key?) where !r.has("tls_cert"):
-                r.error("'tls_key' is set without 'tls_cert': set both or neither", at: key.position)
-            default:
-                break
+            var certificates: [TLSFiles] = []
+            if let pair = certificatePair(r, cert: "tls_cert", key: "tls_key") { certificates.append(pair) }
+            if r.has("certificates") {
+                for sub in arrayOfTables(r, "certificates", required: false) ?? [] {
+                    let c = reader(sub, context: "[[listeners.certificates]]", keys: ["cert", "key"])
+                    _ = c.requireKey("cert")
+                    _ = c.requireKey("key")
+                    if let pair = certificatePair(c, cert: "cert", key: "key") { certificates.append(pair) }
+                }
             }
             let trusted = decodeTrustedProxies(r)
             guard let address else { continue }
@@ -110,10 +108,26 @@ struct ConfigDecoder {
                 r.error("listener address \(address.value) conflicts with the listener at line \(first.position.line)", at: address.position)
                 continue
             }
-            listeners.append(Located(value: ListenerConfig(address: address.value, tls: tls, trustForwarded: trusted),
+            listeners.append(Located(value: ListenerConfig(address: address.value, certificates: certificates, trustForwarded: trusted),
                                      position: address.position))
         }
         return listeners
+    }
+
+    /// A certificate chain and key named together; one without the other is an error.
+    private func certificatePair(_ r: ConfigTableReader, cert certKey: String, key keyKey: String) -> TLSFiles? {
+        let cert = r.nonEmptyString(certKey), key = r.nonEmptyString(keyKey)
+        switch (cert, key) {
+        case let (cert?, key?):
+            return TLSFiles(certificatePath: cert.text, privateKeyPath: key.text, line: cert.position.line)
+        case let (cert?, nil) where !r.has(keyKey):
+            r.error("'\(certKey)' is set without '\(keyKey)': set both or neither", at: cert.position)
+        case let (nil, key?) where !r.has(certKey):
+            r.error("'\(keyKey)' is set without '\(certKey)': set both or neither", at: key.position)
+        default:
+            break
+        }
+        return nil
     }
 
     /// `trust_forwarded = ["10.0.0.0/8", "::1/128"]`: each entry a CIDR block or one address.
@@ -210,7 +224,8 @@ struct ConfigDecoder {
                 continue
             }
             let context = "[upstreams.\(entry.key)]"
-            let r = reader(table, context: context, keys: ["targets", "connect_timeout", "read_timeout", "pool_size", "idle_timeout"])
+            let r = reader(table, context: context, keys: ["targets", "connect_timeout", "read_timeout", "pool_size", "idle_timeout",
+                                                           "tls", "ca_file", "server_name", "tls_verify", "tls_cert", "tls_key"])
             var upstream = UpstreamConfig(name: entry.key, targets: [])
             if r.requireKey("targets"), let targets = r.stringArray("targets") {
                 if targets.value.isEmpty { r.error("'targets' must list at least one \"host:port\"", at: targets.position) }
@@ -225,9 +240,33 @@ struct ConfigDecoder {
             if let v = r.duration("read_timeout") { upstream.readTimeout = v.value }
             if let v = r.integer("pool_size", in: 0...100_000) { upstream.poolSize = v.value }
             if let v = r.duration("idle_timeout") { upstream.idleTimeout = v.value }
+            upstream.tls = decodeUpstreamTLS(r)
             upstreams.append(Located(value: upstream, position: table.position))
         }
         return upstreams
+    }
+
+    /// `tls = true` and the keys that only mean something with it.
+    private func decodeUpstreamTLS(_ r: ConfigTableReader) -> UpstreamConfig.TLS? {
+        let on = r.bool("tls")
+        let caFile = r.nonEmptyString("ca_file"), serverName = r.nonEmptyString("server_name"), verify = r.bool("tls_verify")
+        let client = certificatePair(r, cert: "tls_cert", key: "tls_key")
+        guard let on, on.value else {
+            // Settings for TLS on a plain upstream are a mistake worth stopping for: the
+            // operator believes the link is encrypted (or verified) when it is not.
+            for key in ["ca_file", "server_name", "tls_verify", "tls_cert", "tls_key"] {
+                if let node = r.node(key) { r.error("'\(key)' needs 'tls = true' on this upstream", at: node.position) }
+            }
+            return nil
+        }
+        if let serverName, serverName.text.contains(where: { $0 == " " || $0 == "/" || $0 == ":" }) {
+            r.error("'server_name' must be a host name or IP address, found \(serverName.quotedForMessage)", at: serverName.position)
+        }
+        if let verify, !verify.value, caFile != nil {
+            r.error("'ca_file' has no effect with 'tls_verify = false'", at: caFile!.position)
+        }
+        return UpstreamConfig.TLS(caFile: caFile?.text, serverName: serverName?.text, verify: verify?.value ?? true,
+                                  clientCertificate: client, line: on.position.line)
     }
 
     // MARK: [redis], [sessions], [auth], [identity]

@@ -69,25 +69,30 @@ public struct GatewaySettings: Equatable, Sendable {
     }
 }
 
+/// A PEM certificate chain and private key pair, with the config line that named them
+/// (files are read when the config is applied; their errors point back here).
+public struct TLSFiles: Equatable, Sendable {
+    public var certificatePath: String
+    public var privateKeyPath: String
+    public var line: Int
+    public init(certificatePath: String, privateKeyPath: String, line: Int = 0) {
+        self.certificatePath = certificatePath; self.privateKeyPath = privateKeyPath; self.line = line
+    }
+}
+
 /// `[[listeners]]`: one bound socket.
 public struct ListenerConfig: Equatable, Sendable {
-    public struct TLSFiles: Equatable, Sendable {
-        public var certificatePath: String
-        public var privateKeyPath: String
-        public init(certificatePath: String, privateKeyPath: String) {
-            self.certificatePath = certificatePath; self.privateKeyPath = privateKeyPath
-        }
-    }
-
     public var address: ListenAddress
-    /// nil = plain HTTP. Only the pairing is checked at load time; the files are read by the I/O layer.
-    public var tls: TLSFiles?
+    /// The certificates served (TLS on when not empty): `tls_cert`/`tls_key` first (the
+    /// default), then each `[[listeners.certificates]]`, chosen by the client's SNI name.
+    public var certificates: [TLSFiles]
+    public var isTLS: Bool { !certificates.isEmpty }
     /// `trust_forwarded`: peers whose X-Forwarded-For / Forwarded chain is extended rather
     /// than replaced. Empty (the default): the gateway is the edge and trusts no one.
     public var trustForwarded: TrustedProxies
 
-    public init(address: ListenAddress, tls: TLSFiles? = nil, trustForwarded: TrustedProxies = .none) {
-        self.address = address; self.tls = tls; self.trustForwarded = trustForwarded
+    public init(address: ListenAddress, certificates: [TLSFiles] = [], trustForwarded: TrustedProxies = .none) {
+        self.address = address; self.certificates = certificates; self.trustForwarded = trustForwarded
     }
 }
 
@@ -160,6 +165,24 @@ public struct StreamSettings: Equatable, Sendable {
 
 /// `[upstreams.NAME]`: a pool of equivalent servers.
 public struct UpstreamConfig: Equatable, Sendable {
+    /// `tls = true` and its settings.
+    public struct TLS: Equatable, Sendable {
+        /// Trusted roots (PEM); nil = the system's store.
+        public var caFile: String?
+        /// Name sent as SNI and required in the certificate; nil = each target's host.
+        public var serverName: String?
+        /// `tls_verify = false` turns certificate checks off (logged at start as insecure).
+        public var verify: Bool = true
+        /// A client certificate (`tls_cert`/`tls_key`) for upstreams that require one.
+        public var clientCertificate: TLSFiles?
+        /// The line of `tls = true`.
+        public var line: Int = 0
+        public init(caFile: String? = nil, serverName: String? = nil, verify: Bool = true, clientCertificate: TLSFiles? = nil, line: Int = 0) {
+            self.caFile = caFile; self.serverName = serverName; self.verify = verify
+            self.clientCertificate = clientCertificate; self.line = line
+        }
+    }
+
     public var name: String
     /// Never empty.
     public var targets: [UpstreamTarget]
@@ -170,12 +193,15 @@ public struct UpstreamConfig: Equatable, Sendable {
     public var poolSize: Int
     /// A pooled connection unused this long is closed.
     public var idleTimeout: Duration
+    /// nil = plain HTTP to the targets.
+    public var tls: TLS?
 
     public init(
         name: String, targets: [UpstreamTarget], connectTimeout: Duration = .seconds(2), readTimeout: Duration = .seconds(60),
-        poolSize: Int = 32, idleTimeout: Duration = .seconds(60)
+        poolSize: Int = 32, idleTimeout: Duration = .seconds(60), tls: TLS? = nil
     ) {
         self.name = name; self.targets = targets; self.connectTimeout = connectTimeout
         self.readTimeout = readTimeout; self.poolSize = poolSize; self.idleTimeout = idleTimeout
+        self.tls = tls
     }
 }

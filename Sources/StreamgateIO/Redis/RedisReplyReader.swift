@@ -65,7 +65,10 @@ final class RedisReplyReader {
         }
         defer { freeReplyObject(raw) }
         // Not yet parsed: `len - pos` (hiredis compacts its buffer, so track what it consumed).
-        taken = fed - (reader.pointee.len - reader.pointee.pos)
+        let consumed = fed - (reader.pointee.len - reader.pointee.pos)
+        // A reply that arrived whole in one read was never seen incomplete: check it here too.
+        if consumed - taken > maxReplyBytes { return fail("a reply exceeds \(maxReplyBytes) bytes") }
+        taken = consumed
         switch RedisReply.decode(UnsafePointer(raw.assumingMemoryBound(to: redisReply.self))) {
         case .success(let reply): return .reply(reply)
         case .failure(let e): return fail(e.description)

@@ -172,11 +172,12 @@ final class RedisSession: ConnectionDelegate {
             connected = true
             c.enableReading()
             link?.sessionConnected(self)
-        case .endOfStream, .error, .readTimeout, .writeTimeout:
+        case .endOfStream, .error, .readTimeout, .writeTimeout, .tlsFailure:
             let why: String
             switch event {
             case .error(let e): why = String(cString: strerror(e))
             case .endOfStream: why = "closed by the server"
+            case .tlsFailure(let reason): why = reason
             default: why = "timed out"
             }
             let wasConnected = connected

@@ -80,10 +80,14 @@ final class BackgroundSender: @unchecked Sendable {
     private var _sent = 0
     var sent: Int { lock.withLock { _sent } }
 
-    init(fd: Int32, bytes: [UInt8], timeout: Double = 3) {
+    init(fd socket: Int32, bytes: [UInt8], timeout: Double = 3) {
+        // Its own duplicate of the socket: a test may close its end (and the number be reused
+        // by another test's socket) while this thread still sends.
+        let fd = dup(socket)
         var tv = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - Double(Int(timeout))) * 1_000_000))
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         let thread = Thread { [self] in
+            defer { Glibc.close(fd) }
             var off = 0
             while off < bytes.count {
                 let n = bytes[off...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, min($0.count, 16384), Int32(MSG_NOSIGNAL)) }

@@ -26,7 +26,10 @@ final class NginxServer {
     let directory: String
     private var pid: pid_t?
 
-    init() throws {
+    /// `server`: the body of nginx's `server { }` block for a port (its `listen` included), for
+    /// tests that need nginx as something else than the path oracle (a TLS origin); ready
+    /// once the port accepts a TCP connection. nil: the locations above.
+    init(server: ((UInt16) -> String)? = nil) throws {
         guard let binary = Self.candidatePaths.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
             throw TestError("nginx is not installed (looked for \(Self.candidatePaths.joined(separator: ", "))): "
                 + "the path canonicalisation tests need it as an upstream; run scripts/install-deps.sh")
@@ -37,9 +40,9 @@ final class NginxServer {
         var lastLog = ""
         for _ in 0..<8 {
             let candidate = try freeLoopbackPort()
-            try Self.config(directory: directory, port: candidate)
+            try Self.config(directory: directory, port: candidate, server: server?(candidate))
                 .write(toFile: directory + "/nginx.conf", atomically: true, encoding: .utf8)
-            switch try Self.launch(binary: binary, directory: directory, port: candidate) {
+            switch try Self.launch(binary: binary, directory: directory, port: candidate, custom: server != nil) {
             case .running(let child):
                 port = candidate
                 pid = child
@@ -62,10 +65,10 @@ final class NginxServer {
         try? FileManager.default.removeItem(atPath: directory)
     }
 
-    static func config(directory d: String, port: UInt16) -> String {
-        let locations = Self.locations.map { loc in
+    static func config(directory d: String, port: UInt16, server: String? = nil) -> String {
+        let locations = server ?? ("        listen 127.0.0.1:\(port);\n" + Self.locations.map { loc in
             "        location \(loc.prefix) { return 200 \"loc=\(loc.name) uri=$uri req=$request_uri\\n\"; }"
-        }.joined(separator: "\n")
+        }.joined(separator: "\n"))
         return """
             daemon off;
             master_process off;
@@ -82,7 +85,6 @@ final class NginxServer {
                 scgi_temp_path \(d)/scgi;
                 default_type text/plain;
                 server {
-                    listen 127.0.0.1:\(port);
             \(locations)
                 }
             }
@@ -93,7 +95,7 @@ final class NginxServer {
 
     /// Starts nginx; `.exited` when it stopped on its own (typically: the port was taken).
     /// Ready = answers a request (bounded polling: nginx signals nothing else).
-    private static func launch(binary: String, directory: String, port: UInt16) throws -> Launch {
+    private static func launch(binary: String, directory: String, port: UInt16, custom: Bool) throws -> Launch {
         // `-e`: the error log before the config is read (the default is under /var/log).
         let child = try ChildProcess.spawn(binary, ["-p", directory + "/", "-c", directory + "/nginx.conf",
                                                     "-e", directory + "/error.log"])
@@ -102,7 +104,7 @@ final class NginxServer {
             if waitpid(child, &status, WNOHANG) == child {
                 return .exited((try? String(contentsOfFile: directory + "/error.log", encoding: .utf8)) ?? "")
             }
-            if Self.servesLocations(port: port) { return .running(child) }
+            if custom ? (try? RawClient(port: port, timeout: 1)) != nil : Self.servesLocations(port: port) { return .running(child) }
             usleep(5_000)
         }
         ChildProcess.killAndReap(child)
