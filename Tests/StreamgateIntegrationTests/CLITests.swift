@@ -302,6 +302,21 @@ import Glibc
         #expect(r.stderr.contains("error"), "\(r.stderr)")
     }
 
+    @Test func benchRefusesBadArgumentsAndDocumentsItsFlags() throws {
+        let bench = try CLIChild.binary("streamgate-bench")
+        let help = try CLIChild.run(bench, ["--help"])
+        #expect(help.code == 0)
+        for flag in ["--mode", "--url", "--streams", "--connections", "--duration", "--tokens", "--source-ip-count", "--json"] {
+            #expect(help.stdout.contains(flag), "\(flag) in \(help.stdout)")
+        }
+        for (args, fragment) in [(["--mode", "udp"], "--mode"), (["--url", "https://x/"], "--url"), (["--duration", "soon"], "--duration"),
+                                 (["--connections", "0"], "--streams"), (["--tokens", "/nonexistent/tokens"], "cannot read")] {
+            let r = try CLIChild.run(bench, args)
+            #expect(r.code == 64, "\(args): \(r.stderr)")
+            #expect(r.stderr.contains(fragment), "\(args): \(r.stderr)")
+        }
+    }
+
     /// `/v1/tenants/{tenant}/events` reports the identity headers of its request (null when
     /// absent) in every event, numbered after `Last-Event-ID`, and honours `count`.
     @Test func demoUpstreamTenantStreamShowsTheIdentityHeadersItReceived() throws {
