@@ -46,8 +46,16 @@ let package = Package(
             dependencies: ["Streamgate", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings
         ),
-        .executableTarget(name: "DemoUpstream", dependencies: ["StreamgateIO", "StreamgateCore"], swiftSettings: swiftSettings),
-        .executableTarget(name: "StreamgateBench", dependencies: ["StreamgateIO", "StreamgateCore"], swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "DemoUpstream",
+            dependencies: ["StreamgateIO", "StreamgateCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "StreamgateBench",
+            dependencies: ["StreamgateIO", "StreamgateCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "StreamgateCoreTests", dependencies: ["StreamgateCore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "StreamgateIntegrationTests",

@@ -20,7 +20,9 @@ for arg in "$@"; do
 done
 
 # nginx: the path-canonicalisation tests use it as an upstream that resolves paths itself.
-packages=(libevent-dev libhiredis-dev libssl-dev redis-server pkg-config curl nginx)
+# redis-tools (redis-cli, also pulled in by redis-server): the tests and quickstart.sh use it.
+# curl: quickstart.sh prints curl commands, and Debian 12's minimal images lack it.
+packages=(libevent-dev libhiredis-dev libssl-dev redis-server redis-tools pkg-config curl nginx)
 # Debian names the browser package `chromium` (Ubuntu: a snap shim `chromium-browser`).
 [[ "$with_browser" == 1 ]] && packages+=(chromium)
 
@@ -39,7 +41,7 @@ fi
 
 if ! command -v apt-get >/dev/null 2>&1; then
     echo "install-deps: missing ${missing[*]}, and apt-get is not available." >&2
-    echo "install-deps: install libevent (core/extra/openssl/pthreads), hiredis, OpenSSL, redis-server, pkg-config and curl by hand." >&2
+    echo "install-deps: install libevent (core/extra/openssl/pthreads), hiredis, OpenSSL, redis-server, redis-cli, pkg-config and curl by hand." >&2
     exit 1
 fi
 

@@ -39,8 +39,20 @@ enum DemoEndpoints {
             guard (200...599).contains(code) else { return badRequest(session, "code must be 200...599") }
             session.respond(status: code, reason: "Demo", body: "status \(code)\n")
         default:
+            if let tenant = tenantEventsTenant(request.path) {
+                guard request.method == "GET" else { return methodNotAllowed(session, allow: "GET") }
+                return startIdentityEvents(request, tenant: tenant, session: session)
+            }
             session.respond(status: 404, reason: "Not Found", body: "not found\n")
         }
+    }
+
+    /// The `{tenant}` of `/v1/tenants/{tenant}/events` (the gateway's tenant route pattern).
+    static func tenantEventsTenant(_ path: String) -> String? {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 5, parts[0].isEmpty, parts[1] == "v1", parts[2] == "tenants", !parts[3].isEmpty,
+              parts[4] == "events" else { return nil }
+        return String(parts[3])
     }
 
     static func methodNotAllowed(_ session: DemoSession, allow: String) {
@@ -51,16 +63,20 @@ enum DemoEndpoints {
         session.respond(status: 400, reason: "Bad Request", body: "\(why)\n")
     }
 
-    private static func startEvents(_ request: DemoRequest, session: DemoSession) {
+    /// The query parameters every stream endpoint reads; nil after answering 400.
+    private static func eventParams(_ request: DemoRequest, session: DemoSession) -> EventParams? {
         let rate = request.param("rate").flatMap { Double($0) } ?? 1
-        guard rate > 0, rate <= 1_000_000 else { return badRequest(session, "rate must be > 0") }
-        let params = EventParams(
+        guard rate > 0, rate <= 1_000_000 else { badRequest(session, "rate must be > 0"); return nil }
+        return EventParams(
             intervalNanoseconds: UInt64(1e9 / rate),
             size: min(max(0, request.intParam("size", default: 0)), 1 << 20),
             count: max(0, request.intParam("count", default: 0)),
             abortAfter: max(0, request.intParam("abort_after", default: 0)),
             streamID: request.param("id").flatMap { Int($0) }
         )
+    }
+
+    private static func writeStreamHead(_ session: DemoSession) {
         session.writeHead(status: 200, reason: "OK", headers: """
             Content-Type: text/event-stream\r
             Cache-Control: no-cache\r
@@ -68,6 +84,32 @@ enum DemoEndpoints {
             X-Accel-Buffering: no\r
 
             """)
+    }
+
+    /// `GET /v1/tenants/{tenant}/events`: events that show who the upstream was told the
+    /// caller is (the identity headers a gateway injected), so a demo can see them.
+    private static func startIdentityEvents(_ request: DemoRequest, tenant: String, session: DemoSession) {
+        guard let params = eventParams(request, session: session) else { return }
+        writeStreamHead(session)
+        let lastID = request.headers.first(name: "last-event-id").flatMap { Int($0) } ?? 0
+        let stream = IdentityEventStream(session: session, params: params, startAfter: max(0, lastID),
+                                         data: identityJSON(request, tenant: tenant, names: session.worker.options.identityHeaders))
+        session.setActive(stream)
+        stream.start()
+    }
+
+    /// `"tenant":..,"target":..,"headers":{name: value or null}`: the members every event of
+    /// an identity stream repeats (the headers of one request do not change).
+    static func identityJSON(_ request: DemoRequest, tenant: String, names: [String]) -> String {
+        let headers = names.map { name in
+            "\(jsonString(name)):\(request.headers.first(name: name).map(jsonString) ?? "null")"
+        }
+        return "\"tenant\":\(jsonString(tenant)),\"target\":\(jsonString(request.target)),\"headers\":{\(headers.joined(separator: ","))}"
+    }
+
+    private static func startEvents(_ request: DemoRequest, session: DemoSession) {
+        guard let params = eventParams(request, session: session) else { return }
+        writeStreamHead(session)
         if request.param("mode") == "broadcast" {
             let stream = BroadcastStream(session: session, params: params)
             session.setActive(stream)

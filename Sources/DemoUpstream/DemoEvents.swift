@@ -123,6 +123,50 @@ final class EventStream: ActiveResponse {
     func cancel() { timer?.cancel() }
 }
 
+/// `GET /v1/tenants/{tenant}/events`: `id: N`, `event: identity`,
+/// `data: {"seq":N,<members>}` at the requested rate. Built from Strings: a demo stream, not
+/// a load-test one.
+final class IdentityEventStream: ActiveResponse {
+    private unowned let session: DemoSession
+    private let params: EventParams
+    private let data: String
+    private var seq: Int
+    private var sent = 0
+    private var timer: LoopTimer?
+    private var next = NanoTime.zero
+
+    init(session: DemoSession, params: EventParams, startAfter: Int, data: String) {
+        self.session = session
+        self.params = params
+        self.data = data
+        seq = startAfter
+    }
+
+    func start() {
+        timer = LoopTimer(loop: session.loop) { [unowned self] in self.emit() }
+        next = EventLoop.now()
+        emit()
+    }
+
+    private func emit() {
+        seq += 1
+        sent += 1
+        let event = Array("id: \(seq)\nevent: identity\ndata: {\"seq\":\(seq),\(data)}\n\n".utf8)
+        var chunk: [UInt8] = []
+        EventEncoder.appendHex(event.count, &chunk)
+        EventEncoder.append("\r\n", &chunk)
+        chunk += event
+        EventEncoder.append("\r\n", &chunk)
+        let step = session.deliver(chunk, sent: sent, params: params)
+        if step != .next { timer?.cancel(); session.apply(step); return }
+        next = NanoTime(nanoseconds: next.nanoseconds &+ params.intervalNanoseconds)
+        timer?.schedule(at: next)
+    }
+
+    func writable() {}
+    func cancel() { timer?.cancel() }
+}
+
 struct BroadcastKey: Hashable {
     var intervalNanoseconds: UInt64
     var size: Int

@@ -1,11 +1,2 @@
-import StreamgateIO
-
-// Only argument handling lives here: C callbacks in top-level code would be MainActor-isolated.
-switch DemoOptions.parse(Array(CommandLine.arguments.dropFirst())) {
-case .success(let options):
-    DemoServer.run(options)
-case .failure(let error):
-    if !error.message.isEmpty { ToolsProcess.printError("error: \(error.message)") }
-    ToolsProcess.printError(DemoOptions.usage)
-    DemoServer.exit(error.message.isEmpty ? 0 : 2)
-}
+// Top-level code is MainActor-isolated: everything with C callbacks lives in DemoServer.
+DemoCommand.main()

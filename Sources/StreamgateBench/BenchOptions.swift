@@ -1,3 +1,4 @@
+import ArgumentParser
 import StreamgateIO
 #if canImport(Glibc)
 import Glibc
@@ -23,74 +24,20 @@ struct BenchOptions: Sendable {
     var hostPort = ""
     var requestTarget = "/"
 
-    static let usage = """
-    usage: streamgate-bench [--mode sse|plain] --url http://HOST:PORT/PATH [options]
-      SSE mode:   --streams N (100)  --ramp CONN_PER_S (0 = all at once)
-      plain mode: --connections C (same as --streams; keep-alive request/response loops)
-      common:     --duration 60s (10s)  --threads T (1)  --tokens FILE (Bearer, round-robin)
-                  --source-ips 127.0.0.1,127.0.0.2  |  --source-ip-count K (127.0.0.1..K)
-                  --connect-timeout 10s  --json (print only the JSON summary)
-    """
-
-    static func parse(_ arguments: [String]) -> Result<BenchOptions, BenchUsageError> {
-        var o = BenchOptions()
-        var it = arguments.makeIterator()
-        func value(_ flag: String) throws(BenchUsageError) -> String {
-            guard let v = it.next() else { throw BenchUsageError("\(flag) needs a value") }
-            return v
+    /// Splits `url` into `hostPort` and `requestTarget`; false unless it is `http://HOST[:PORT][/PATH]`.
+    mutating func resolveURL() -> Bool {
+        guard url.hasPrefix("http://") else { return false }
+        let rest = url.dropFirst("http://".count)
+        if let slash = rest.firstIndex(of: "/") {
+            hostPort = String(rest[..<slash])
+            requestTarget = String(rest[slash...])
+        } else {
+            hostPort = String(rest)
+            requestTarget = "/"
         }
-        do throws(BenchUsageError) {
-            while let arg = it.next() {
-                switch arg {
-                case "--mode":
-                    let v = try value(arg)
-                    guard let m = Mode(rawValue: v) else { throw BenchUsageError("--mode is sse or plain") }
-                    o.mode = m
-                case "--url": o.url = try value(arg)
-                case "--streams", "--connections":
-                    guard let n = Int(try value(arg)), n >= 1 else { throw BenchUsageError("\(arg) needs a positive number") }
-                    o.streams = n
-                case "--ramp":
-                    guard let r = Double(try value(arg)), r >= 0 else { throw BenchUsageError("--ramp needs a number >= 0") }
-                    o.ramp = r
-                case "--duration":
-                    guard let d = parseDuration(try value(arg)), d > 0 else { throw BenchUsageError("--duration needs e.g. 60s, 500ms, 2m") }
-                    o.durationSeconds = d
-                case "--connect-timeout":
-                    guard let d = parseDuration(try value(arg)), d > 0 else { throw BenchUsageError("--connect-timeout needs e.g. 5s") }
-                    o.connectTimeoutSeconds = d
-                case "--threads":
-                    guard let n = Int(try value(arg)), n >= 1, n <= 256 else { throw BenchUsageError("--threads needs 1...256") }
-                    o.threads = n
-                case "--tokens":
-                    let path = try value(arg)
-                    guard let lines = readLines(path) else { throw BenchUsageError("cannot read \(path)") }
-                    o.tokens = lines.filter { !$0.isEmpty }
-                    if o.tokens.isEmpty { throw BenchUsageError("\(path) has no tokens") }
-                case "--source-ips":
-                    o.sourceIPs = try value(arg).split(separator: ",").map { String($0) }
-                case "--source-ip-count":
-                    guard let k = Int(try value(arg)), k >= 1, k < 1 << 24 else { throw BenchUsageError("--source-ip-count needs 1...16M") }
-                    o.sourceIPs = (1...k).map { "127.\(($0 >> 16) & 255).\(($0 >> 8) & 255).\($0 & 255)" }
-                case "--json": o.json = true
-                case "-h", "--help": throw BenchUsageError("")
-                default: throw BenchUsageError("unknown argument \(arg)")
-                }
-            }
-            guard o.url.hasPrefix("http://") else { throw BenchUsageError("--url must start with http://") }
-            let rest = o.url.dropFirst("http://".count)
-            if let slash = rest.firstIndex(of: "/") {
-                o.hostPort = String(rest[..<slash])
-                o.requestTarget = String(rest[slash...])
-            } else {
-                o.hostPort = String(rest)
-                o.requestTarget = "/"
-            }
-            if !o.hostPort.contains(":") { o.hostPort += ":80" }
-        } catch {
-            return .failure(error)
-        }
-        return .success(o)
+        guard !hostPort.isEmpty else { return false }
+        if !hostPort.contains(":") { hostPort += ":80" }
+        return true
     }
 
     /// "60s", "500ms", "2m", "1h", or bare seconds.
@@ -126,7 +73,63 @@ extension Substring {
     }
 }
 
-struct BenchUsageError: Error {
-    var message: String
-    init(_ message: String) { self.message = message }
+
+/// The command line of `streamgate-bench`.
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "streamgate-bench",
+        abstract: "SSE and request/response load generator.",
+        discussion: """
+            SSE mode holds --streams event streams open (opened at --ramp per second, 0 = all at once).
+            Plain mode runs --connections keep-alive request/response loops (same flag as --streams).
+            """)
+
+    @Option(help: "sse or plain.") var mode = "sse"
+    @Option(help: ArgumentHelp("Target, http://HOST:PORT/PATH.", valueName: "url")) var url = "http://127.0.0.1:8080/events?rate=1"
+    @Option(name: [.customLong("streams"), .customLong("connections")], help: "Streams (SSE) or connections (plain).") var streams = 100
+    @Option(help: ArgumentHelp("New connections per second; 0 = as fast as possible.", valueName: "conn-per-s")) var ramp: Double = 0
+    @Option(help: "Run time: 60s, 500ms, 2m, 1h, or bare seconds.") var duration = "10s"
+    @Option(help: "Event-loop threads, 1...256.") var threads = 1
+    @Option(help: ArgumentHelp("A file of bearer tokens, one a line, used round-robin.", valueName: "file")) var tokens: String?
+    @Option(name: .customLong("source-ips"), help: ArgumentHelp("Local addresses to connect from, comma-separated.", valueName: "a,b,..."))
+    var sourceIPs: String?
+    @Option(name: .customLong("source-ip-count"), help: ArgumentHelp("Connect from 127.0.0.1 ... 127.x.y.K.", valueName: "k"))
+    var sourceIPCount: Int?
+    @Option(name: .customLong("connect-timeout"), help: "Connect timeout, e.g. 5s.") var connectTimeout = "10s"
+    @Flag(help: "Print only the JSON summary.") var json = false
+
+    func validate() throws {
+        guard BenchOptions.Mode(rawValue: mode) != nil else { throw ValidationError("--mode is sse or plain") }
+        guard streams >= 1 else { throw ValidationError("--streams needs a positive number") }
+        guard ramp >= 0 else { throw ValidationError("--ramp needs a number >= 0") }
+        guard let d = BenchOptions.parseDuration(duration), d > 0 else { throw ValidationError("--duration needs e.g. 60s, 500ms, 2m") }
+        guard let t = BenchOptions.parseDuration(connectTimeout), t > 0 else { throw ValidationError("--connect-timeout needs e.g. 5s") }
+        guard (1...256).contains(threads) else { throw ValidationError("--threads needs 1...256") }
+        guard sourceIPs == nil || sourceIPCount == nil else { throw ValidationError("give --source-ips or --source-ip-count, not both") }
+        if let k = sourceIPCount, !(1..<(1 << 24)).contains(k) { throw ValidationError("--source-ip-count needs 1...16M") }
+        var probe = BenchOptions()
+        probe.url = url
+        guard probe.resolveURL() else { throw ValidationError("--url must be http://HOST[:PORT][/PATH]") }
+    }
+
+    func run() throws {
+        var o = BenchOptions()
+        o.mode = BenchOptions.Mode(rawValue: mode)!
+        o.url = url
+        _ = o.resolveURL()
+        o.streams = streams
+        o.ramp = ramp
+        o.durationSeconds = BenchOptions.parseDuration(duration)!
+        o.connectTimeoutSeconds = BenchOptions.parseDuration(connectTimeout)!
+        o.threads = threads
+        o.json = json
+        if let tokens {
+            guard let lines = BenchOptions.readLines(tokens) else { throw ValidationError("--tokens: cannot read \(tokens)") }
+            o.tokens = lines.filter { !$0.isEmpty }
+            if o.tokens.isEmpty { throw ValidationError("--tokens: \(tokens) has no tokens") }
+        }
+        if let sourceIPs { o.sourceIPs = sourceIPs.split(separator: ",").map(String.init) }
+        if let k = sourceIPCount { o.sourceIPs = (1...k).map { "127.\(($0 >> 16) & 255).\(($0 >> 8) & 255).\($0 & 255)" } }
+        BenchRunner.run(o)
+    }
 }

@@ -7,7 +7,7 @@ struct StreamgateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "streamgate",
         abstract: "A config-driven reverse proxy for long-lived Server-Sent Events streams.",
-        subcommands: [Run.self, Check.self, Reload.self, Version.self],
+        subcommands: [Run.self, Check.self, Reload.self, Session.self, Version.self],
         defaultSubcommand: Run.self
     )
 }

@@ -70,4 +70,29 @@ import Testing
         #expect(config.identity == IdentityConfig(signingSecret: String(repeating: "k", count: 40)))
         #expect(!config.describe().contains("kkkk"))
     }
+    /// demo/gateway.toml, which scripts/quickstart.sh runs: valid with its four port
+    /// variables, and an authenticated tenant stream in front of the demo upstream.
+    @Test func demoConfigValidatesWithItsPortVariables() throws {
+        let path = String(Self.examplePath.dropLast("gateway.example.toml".count)) + "demo/gateway.toml"
+        let env = ["STREAMGATE_DEMO_PORT": "18080", "STREAMGATE_DEMO_ADMIN_PORT": "19901",
+                   "STREAMGATE_DEMO_UPSTREAM_PORT": "19000", "STREAMGATE_DEMO_REDIS_PORT": "16390"]
+        let config = try ConfigLoader.load(path: path, environment: env).get()
+        #expect(config.listeners.map(\.address.description) == ["127.0.0.1:18080"])
+        #expect(config.admin?.address.description == "127.0.0.1:19901")
+        #expect(config.upstream(named: "demo")?.targets == [UpstreamTarget(host: "127.0.0.1", port: 19000)])
+        #expect(config.redis == RedisConfig(host: "127.0.0.1", port: 16390, database: 0))
+        #expect(config.sessions == SessionsConfig(), "the defaults, which the README's examples assume")
+        let tenant = try #require(config.routes.first { $0.name == "tenant-events" })
+        #expect(tenant.auth == .required)
+        #expect(tenant.queryToken)
+        #expect(tenant.tenantParam == "tenant")
+        #expect(tenant.scopes == ["events:read"])
+        #expect(config.routes.filter { $0.name != "tenant-events" }.allSatisfy { $0.auth == .none })
+
+        // Without the variables it names every one that is missing, rather than running on defaults.
+        guard case .failure(let errors) = ConfigLoader.load(path: path, environment: [:]) else {
+            Issue.record("loaded without its port variables"); return
+        }
+        for name in env.keys { #expect(errors.errors.contains { $0.description.contains(name) }, "\(name): \(errors.errors)") }
+    }
 }

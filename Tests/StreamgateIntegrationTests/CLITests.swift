@@ -283,6 +283,60 @@ import Glibc
         #expect(servedByA + servedByB == total)
         #expect(servedByA > 0 && servedByB > 0, "a: \(servedByA), b: \(servedByB)")
     }
+
+    // MARK: streamgate-demo-upstream
+
+    @Test func demoUpstreamRefusesBadArgumentsAndDocumentsItsFlags() throws {
+        let demo = try CLIChild.binary("streamgate-demo-upstream")
+        let help = try CLIChild.run(demo, ["--help"])
+        #expect(help.code == 0)
+        for flag in ["--listen", "--threads", "--identity-header"] { #expect(help.stdout.contains(flag), "\(help.stdout)") }
+        for (args, fragment) in [(["--threads", "0"], "--threads"), (["--identity-header", "bad name"], "--identity-header"),
+                                 (["--bogus"], "--bogus"), (["--listen"], "--listen")] {
+            let r = try CLIChild.run(demo, args)
+            #expect(r.code != 0 && r.code != nil, "\(args)")
+            #expect(r.stderr.contains(fragment), "\(args): \(r.stderr)")
+        }
+        let r = try CLIChild.run(demo, ["--listen", "not-an-address"])
+        #expect(r.code != 0 && r.code != nil)
+        #expect(r.stderr.contains("error"), "\(r.stderr)")
+    }
+
+    @Test func benchRefusesBadArgumentsAndDocumentsItsFlags() throws {
+        let bench = try CLIChild.binary("streamgate-bench")
+        let help = try CLIChild.run(bench, ["--help"])
+        #expect(help.code == 0)
+        for flag in ["--mode", "--url", "--streams", "--connections", "--duration", "--tokens", "--source-ip-count", "--json"] {
+            #expect(help.stdout.contains(flag), "\(flag) in \(help.stdout)")
+        }
+        for (args, fragment) in [(["--mode", "udp"], "--mode"), (["--url", "https://x/"], "--url"), (["--duration", "soon"], "--duration"),
+                                 (["--connections", "0"], "--streams"), (["--tokens", "/nonexistent/tokens"], "cannot read")] {
+            let r = try CLIChild.run(bench, args)
+            #expect(r.code == 64, "\(args): \(r.stderr)")
+            #expect(r.stderr.contains(fragment), "\(args): \(r.stderr)")
+        }
+    }
+
+    /// `/v1/tenants/{tenant}/events` reports the identity headers of its request (null when
+    /// absent) in every event, numbered after `Last-Event-ID`, and honours `count`.
+    @Test func demoUpstreamTenantStreamShowsTheIdentityHeadersItReceived() throws {
+        let demo = try CLIDemoUpstream()
+        let c = try RawClient(port: demo.port)
+        c.send("GET /v1/tenants/acme/events?count=2&rate=50 HTTP/1.1\r\nHost: demo\r\nX-Auth-User-Id: u-1\r\nx-auth-tenant-id: acme\r\nLast-Event-ID: 7\r\n\r\n")
+        let s = try EventStreamReader(client: c)
+        #expect(s.status == 200)
+        #expect(s.header("content-type") == "text/event-stream")
+        #expect(s.wait(timeout: 5) { $0.ended }, "count=2 ends the stream with the last chunk")
+        let events = s.body.components(separatedBy: "\n\n").filter { !$0.isEmpty }
+        #expect(events.count == 2, "\(s.body)")
+        let data = #""tenant":"acme","target":"/v1/tenants/acme/events?count=2&rate=50","headers":{"X-Auth-User-Id":"u-1","X-Auth-Tenant-Id":"acme","X-Auth-Scopes":null,"X-Auth-Expires-At":null}}"#
+        #expect(events.first == "id: 8\nevent: identity\ndata: {\"seq\":8,\(data)")
+        #expect(events.last == "id: 9\nevent: identity\ndata: {\"seq\":9,\(data)")
+
+        let other = try RawClient(port: demo.port)
+        other.send("GET /v1/tenants/acme/other HTTP/1.1\r\nHost: demo\r\n\r\n")
+        #expect(try other.readResponse().status == 404)
+    }
 }
 
 // MARK: - Support
@@ -434,15 +488,16 @@ final class CLIChild {
 
 }
 
-/// `streamgate-demo-upstream --listen 127.0.0.1:0`, port read from its first stdout line.
+/// `streamgate-demo-upstream --listen 127.0.0.1:0 [arguments]`, port read from its first stdout line.
 final class CLIDemoUpstream {
     let process: CLIChild
     let port: UInt16
     private let dir: CLITempDir
 
-    init() throws {
+    /// `arguments`: more flags, e.g. `--identity-header X-User`.
+    init(arguments: [String] = []) throws {
         dir = try CLITempDir()
-        process = try CLIChild(try CLIChild.binary("streamgate-demo-upstream"), ["--listen", "127.0.0.1:0"], outputDir: dir.path)
+        process = try CLIChild(try CLIChild.binary("streamgate-demo-upstream"), ["--listen", "127.0.0.1:0"] + arguments, outputDir: dir.path)
         guard let out = process.waitForOutput(stderr: false, { $0.contains("\n") }),
               let first = out.split(separator: "\n").first, first.hasPrefix("listening on 127.0.0.1:"),
               let port = UInt16(first.dropFirst("listening on 127.0.0.1:".count))

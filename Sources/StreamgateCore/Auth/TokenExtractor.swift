@@ -139,8 +139,9 @@ public struct TokenExtractor: Sendable, Equatable {
     }
 
     /// Nil when `token` is a non-empty RFC 6750 b64token within the length limit:
-    /// `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
-    func validate(_ token: String) -> MalformedTokenReason? {
+    /// `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`. Public for tools that
+    /// store tokens (`streamgate session create --token`): one the gateway would refuse is useless.
+    public func validate(_ token: String) -> MalformedTokenReason? {
         let utf8 = token.utf8
         guard !utf8.isEmpty else { return .empty }
         guard utf8.count <= maxTokenLength else { return .tooLong }
