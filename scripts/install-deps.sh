@@ -20,7 +20,8 @@ for arg in "$@"; do
 done
 
 # nginx: the path-canonicalisation tests use it as an upstream that resolves paths itself.
-packages=(libevent-dev libhiredis-dev libssl-dev redis-server pkg-config curl nginx)
+# python3-prometheus-client: the /metrics test reads the output with its reference parser.
+packages=(libevent-dev libhiredis-dev libssl-dev redis-server pkg-config curl nginx python3-prometheus-client)
 # Debian names the browser package `chromium` (Ubuntu: a snap shim `chromium-browser`).
 [[ "$with_browser" == 1 ]] && packages+=(chromium)
 
@@ -39,7 +40,7 @@ fi
 
 if ! command -v apt-get >/dev/null 2>&1; then
     echo "install-deps: missing ${missing[*]}, and apt-get is not available." >&2
-    echo "install-deps: install libevent (core/extra/openssl/pthreads), hiredis, OpenSSL, redis-server, pkg-config and curl by hand." >&2
+    echo "install-deps: install libevent (core/extra/openssl/pthreads), hiredis, OpenSSL, redis-server, pkg-config, curl, nginx and the Python prometheus_client by hand." >&2
     exit 1
 fi
 

@@ -9,6 +9,19 @@ import Testing
     static let tenantChallenge = "Bearer realm=\"streamgate\", error_description=\"the token's tenant does not match the route\""
     static let originChallenge = "Bearer realm=\"streamgate\", error_description=\"the request's Origin is not allowed on this route\""
 
+    /// The `deny` field of every access-log line with `status`, once `count` such lines are in
+    /// (the log is flushed once per loop turn: polled, bounded).
+    static func denyFields(_ rig: AuthRig, status: Int, count: Int, timeout: Double = 3) -> [String?] {
+        let deadline = Date().addingTimeInterval(timeout)
+        var lines: [[String: Any]] = []
+        repeat {
+            lines = rig.gateway.accessLog(minLines: 0).filter { $0["status"] as? Int == status }
+            if lines.count >= count { break }
+            usleep(10_000)
+        } while Date() < deadline
+        return lines.map { $0["deny"] as? String }
+    }
+
     @Test func missingScopeIs403InsufficientScope() throws {
         let rig = try AuthRig()
         let weak = randomToken("weak"), strong = randomToken("strong"), none = randomToken("none")
@@ -24,6 +37,7 @@ import Testing
             #expect(!r.bodyText.contains(token))
         }
         #expect(rig.upstream.requests.isEmpty)
+        #expect(Self.denyFields(rig, status: 403, count: 2) == ["scope", "scope"])
         #expect(try rig.get("/scoped/x", ["Authorization: Bearer \(strong)"]).status == 200)
         #expect(try rig.lastUpstreamRequest().values("X-Auth-Scopes") == ["other events:read"])
     }
@@ -41,6 +55,7 @@ import Testing
             #expect(!r.bodyText.contains(token))
         }
         #expect(rig.upstream.requests.isEmpty)
+        #expect(Self.denyFields(rig, status: 403, count: 3) == ["tenant", "tenant", "tenant"])
         let s = try rig.stream("/v1/tenants/acme/events", ["Authorization: Bearer \(token)"])
         #expect(s.status == 200)
         try s.waitForMoreTicks(1)
@@ -70,6 +85,7 @@ import Testing
             #expect(r.header("access-control-allow-origin") == nil)
         }
         #expect(rig.upstream.requests.count == 2)
+        #expect(Self.denyFields(rig, status: 403, count: 4) == ["origin", "origin", "origin", "origin"])
         // No Origin (not a browser's cross-origin request): allowed, no CORS grant.
         let plain = try rig.get("/sc/x", ["Authorization: Bearer \(token)"])
         #expect(plain.status == 200)
