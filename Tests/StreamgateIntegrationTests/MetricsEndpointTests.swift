@@ -296,7 +296,7 @@ import Glibc
 
     /// Scrapes and parses until `condition` holds (workers publish about once a second; there
     /// is no event to wait on from outside), bounded; every scrape must parse.
-    static func waitForMetricsText(_ rig: AuthRig, timeout: Double = 8,
+    static func waitForMetricsText(_ rig: AuthRig, timeout: Double = 15,
                                    until condition: ([PromSample]) -> Bool) throws -> (String?, String, [PromSample]) {
         let deadline = Date().addingTimeInterval(timeout)
         while true {
@@ -307,7 +307,7 @@ import Glibc
         }
     }
 
-    static func waitForMetrics(_ rig: AuthRig, timeout: Double = 8, until condition: ([PromSample]) -> Bool) throws -> [PromSample] {
+    static func waitForMetrics(_ rig: AuthRig, timeout: Double = 15, until condition: ([PromSample]) -> Bool) throws -> [PromSample] {
         try waitForMetricsText(rig, timeout: timeout, until: condition).2
     }
 
