@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import Streamgate
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -282,6 +283,43 @@ import Glibc
         let reused = after.value("streamgate_upstream_connections_reused_total", ["upstream": "up"]) ?? -1
         #expect(opened >= 2, "the reload replaced the pool")
         #expect(opened + reused == 5)
+    }
+
+    /// Workers may have given a route different slots (each has its own registry): the
+    /// endpoint sums by name, never by slot.
+    @Test func workersAreSummedByNameNotSlot() throws {
+        var w0 = WorkerMetrics(), w1 = WorkerMetrics()
+        w0.routeNames = ["", "a", "b"]
+        w1.routeNames = ["", "b", "gone", "a"]
+        w0.routes = Array(repeating: RouteCounters(), count: 3)
+        w1.routes = Array(repeating: RouteCounters(), count: 4)
+        w0.responded(slot: 1, status: 200, elapsed: .milliseconds(3))  // a
+        w0.responded(slot: 2, status: 503, elapsed: .milliseconds(700))  // b
+        w1.responded(slot: 1, status: 204, elapsed: .seconds(40))  // b
+        w1.responded(slot: 2, status: 404, elapsed: .zero)  // gone
+        w1.responded(slot: 3, status: 201, elapsed: .milliseconds(1))  // a
+        w0.routes[2].streamsOpen = 2
+        w1.routes[1].streamsOpen = 1
+        w0.authenticated(slot: 1, .tenant)
+        w1.authenticated(slot: 3, .tenant)
+        w0.upstreamNames = ["up"]; w0.upstreams = [UpstreamCounters(opened: 2, reused: 5, connectErrors: 1)]
+        w1.upstreamNames = ["up"]; w1.upstreams = [UpstreamCounters(opened: 1, reused: 0, connectErrors: 2)]
+        let text = MetricsExposition.render([w0, w1], draining: false, reloads: (1, 0), configDigest: "abc")
+        let m = try PrometheusParser.parse(text)
+        #expect(m.value("streamgate_http_requests_total", ["route": "a", "code": "2xx"]) == 2)
+        #expect(m.value("streamgate_http_requests_total", ["route": "b", "code": "2xx"]) == 1)
+        #expect(m.value("streamgate_http_requests_total", ["route": "b", "code": "5xx"]) == 1)
+        #expect(m.value("streamgate_http_requests_total", ["route": "gone", "code": "4xx"]) == 1)
+        #expect(m.value("streamgate_http_request_duration_seconds_count", ["route": "b"]) == 2)
+        #expect(m.value("streamgate_http_request_duration_seconds_bucket", ["route": "b", "le": "30"]) == 1, "40 s is past the last bound")
+        #expect(m.value("streamgate_http_request_duration_seconds_bucket", ["route": "b", "le": "+Inf"]) == 2)
+        #expect(m.value("streamgate_http_request_duration_seconds_sum", ["route": "b"]) == 40.7)
+        #expect(m.value("streamgate_streams_open", ["route": "b"]) == 3)
+        #expect(m.value("streamgate_auth_outcomes_total", ["route": "a", "outcome": "tenant"]) == 2)
+        #expect(m.value("streamgate_upstream_connections_opened_total", ["upstream": "up"]) == 3)
+        #expect(m.value("streamgate_upstream_connect_errors_total", ["upstream": "up"]) == 3)
+        #expect(m.value("streamgate_config_info", ["sha256": "abc"]) == 1)
+        #expect(m.filter { $0.name == "streamgate_http_requests_total" && $0.labels["route"] == "a" }.count == 5, "one series per class")
     }
 
     // MARK: - Helpers
