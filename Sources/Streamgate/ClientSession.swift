@@ -323,13 +323,13 @@ final class ClientSession: ConnectionDelegate {
                                                          reason: HTTPSerializer.reasonPhrase(for: response.status), headers: headers))
         if !isHead { client.output.append(response.body) }
         if !logged {
-            let elapsed = EventLoop.now().since(start)
-            worker.metrics.responded(slot: slot, status: response.status, elapsed: elapsed)
+            let elapsedNanos = EventLoop.now().nanoseconds(since: start)
+            worker.metrics.responded(slot: slot, status: response.status, elapsedNanos: elapsedNanos)
             if worker.logsAccess {
                 worker.log(AccessLogRecord(
                     time: worker.logTime(), requestID: requestID ?? "-", route: route, method: head?.method ?? "-",
                     path: head?.path ?? "-", status: response.status, bytesIn: 0,
-                    bytesOut: UInt64(isHead ? 0 : response.body.count), durationMicros: elapsed.microseconds,
+                    bytesOut: UInt64(isHead ? 0 : response.body.count), durationMicros: elapsedNanos / 1000,
                     upstream: nil, clientIP: clientIP, outcome: outcome, deny: deny?.label))
             }
         }

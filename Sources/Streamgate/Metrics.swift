@@ -115,11 +115,33 @@ struct WorkerMetrics: Sendable {
 
     var malformedRevocations: UInt64 { store.malformedRevocations }
 
-    /// A response finished. `elapsed` is nil for event streams (kept out of the duration histogram).
+    /// A response finished. `elapsedNanos` is nil for event streams (kept out of the duration
+    /// histogram).
+    /// `bodyBytes`: what a non-stream response relayed. One mutating call per event, so the
+    /// caller pays one access to the worker's counters.
     @inline(__always)
-    mutating func responded(slot: Int, status: Int, elapsed: Duration?) {
+    mutating func responded(slot: Int, status: Int, elapsedNanos: UInt64?, bodyBytes: UInt64 = 0) {
         routes[slot].requests[StatusClass.index(status)] &+= 1
-        if let elapsed { routes[slot].duration.observe(elapsed, buckets: .request) }
+        if let elapsedNanos { routes[slot].duration.observe(nanos: elapsedNanos, buckets: .request) }
+        routes[slot].bytes &+= bodyBytes
+    }
+
+    @inline(__always)
+    mutating func relayed(slot: Int, events: UInt64, bytes: UInt64) {
+        routes[slot].events &+= events
+        routes[slot].bytes &+= bytes
+    }
+
+    @inline(__always)
+    mutating func streamStarted(slot: Int) {
+        routes[slot].streamsOpen += 1
+        routes[slot].streamsStarted &+= 1
+    }
+
+    @inline(__always)
+    mutating func streamEnded(slot: Int, _ reason: StreamEndReason) {
+        routes[slot].streamsOpen -= 1
+        routes[slot].streamsEnded[reason.rawValue] &+= 1
     }
 
     @inline(__always)
@@ -190,14 +212,13 @@ extension ProxyExchange {
     /// event stream its duration and body bytes (a stream's bytes are counted as they flow,
     /// see `StreamRelay.flushMetrics`).
     func countEnd(status: Int) {
-        let w = worker
-        let slot = metricsSlot
-        w.metrics.responded(slot: slot, status: status, elapsed: isStream ? nil : EventLoop.now().since(startTime))
-        if stream == nil { w.metrics.routes[slot].bytes &+= bytesOut }
+        worker.metrics.responded(slot: metricsSlot, status: status,
+                                 elapsedNanos: isStream ? nil : EventLoop.now().nanoseconds(since: startTime),
+                                 bodyBytes: stream == nil ? bytesOut : 0)
     }
 
     /// A non-stream response head arrived from the upstream.
     func countFirstByte() {
-        worker.metrics.routes[metricsSlot].firstByte.observe(EventLoop.now().since(upstreamStart), buckets: .request)
+        worker.metrics.routes[metricsSlot].firstByte.observe(from: upstreamStart, to: EventLoop.now(), buckets: .request)
     }
 }

@@ -53,8 +53,7 @@ final class StreamRelay {
         if let retry = settings.retry {
             exchange.writeToClient(SSEWriter.retry(milliseconds: retry.milliseconds))
         }
-        exchange.worker.metrics.routes[metricsSlot].streamsOpen += 1
-        exchange.worker.metrics.routes[metricsSlot].streamsStarted &+= 1
+        exchange.worker.metrics.streamStarted(slot: metricsSlot)
         if let digest = auth?.digest, let store = exchange.snapshot.store {
             store.register(stream: self, digest: digest)
             let t = LoopTimer(loop: exchange.client.loop) { [unowned self] in self.recheck() }
@@ -183,8 +182,7 @@ final class StreamRelay {
         guard !stopped else { return }
         stopped = true
         flushMetrics()
-        exchange.worker.metrics.routes[metricsSlot].streamsOpen -= 1
-        exchange.worker.metrics.routes[metricsSlot].streamsEnded[reason.rawValue] &+= 1
+        exchange.worker.metrics.streamEnded(slot: metricsSlot, reason)
         loopTimer?.cancel()
         loopTimer = nil
         armedDeadline = nil
@@ -193,12 +191,14 @@ final class StreamRelay {
         if let digest = auth?.digest { exchange.snapshot.store?.unregister(stream: self, digest: digest) }
     }
 
-    /// Adds the events and bytes relayed since the last call to the route's counters.
+    /// Adds the events and bytes relayed since the last call to the route's counters. Runs
+    /// for every live stream each second: the exchange is loaded once (each load of an
+    /// unowned reference is a retain and a release) and the counters touched in one call.
     func flushMetrics() {
-        let events = tracker.eventsSeen, bytes = exchange.bytesOut
+        let ex = exchange
+        let events = tracker.eventsSeen, bytes = ex.bytesOut
         guard events != countedEvents || bytes != countedBytes else { return }
-        exchange.worker.metrics.routes[metricsSlot].events &+= events &- countedEvents
-        exchange.worker.metrics.routes[metricsSlot].bytes &+= bytes &- countedBytes
+        ex.worker.metrics.relayed(slot: metricsSlot, events: events &- countedEvents, bytes: bytes &- countedBytes)
         countedEvents = events
         countedBytes = bytes
     }

@@ -50,7 +50,7 @@ final class UpstreamConnection: ConnectionDelegate {
         if event == .connected {
             isConnected = true
             pool.connected(target: targetIndex, address: addressIndex)
-            pool.metrics.counts.connectDuration.observe(EventLoop.now().since(connectStart), buckets: .connect)
+            pool.metrics.counts.connectDuration.observe(from: connectStart, to: EventLoop.now(), buckets: .connect)
             connection.setTimeouts(read: nil, write: nil)
             owner?.upstreamConnected(self)
             return

@@ -293,11 +293,11 @@ import Glibc
         w1.routeNames = ["", "b", "gone", "a"]
         w0.routes = Array(repeating: RouteCounters(), count: 3)
         w1.routes = Array(repeating: RouteCounters(), count: 4)
-        w0.responded(slot: 1, status: 200, elapsed: .milliseconds(3))  // a
-        w0.responded(slot: 2, status: 503, elapsed: .milliseconds(700))  // b
-        w1.responded(slot: 1, status: 204, elapsed: .seconds(40))  // b
-        w1.responded(slot: 2, status: 404, elapsed: .zero)  // gone
-        w1.responded(slot: 3, status: 201, elapsed: .milliseconds(1))  // a
+        w0.responded(slot: 1, status: 200, elapsedNanos: 3_000_000)  // a
+        w0.responded(slot: 2, status: 503, elapsedNanos: 700_000_000)  // b
+        w1.responded(slot: 1, status: 204, elapsedNanos: 40_000_000_000)  // b
+        w1.responded(slot: 2, status: 404, elapsedNanos: 0)  // gone
+        w1.responded(slot: 3, status: 201, elapsedNanos: 1_000_000)  // a
         w0.routes[2].streamsOpen = 2
         w1.routes[1].streamsOpen = 1
         w0.authenticated(slot: 1, .tenant)

@@ -108,7 +108,7 @@ final class SessionStore {
         let started = EventLoop.now()
         let finish = { [weak self] in
             guard let self, let record, let ttl else { return }
-            self.metrics.counts.lookupDuration.observe(EventLoop.now().since(started), buckets: .connect)
+            self.metrics.counts.lookupDuration.observe(from: started, to: EventLoop.now(), buckets: .connect)
             self.completeFetch(digest: digest, record: record, ttl: ttl)
         }
         let read = runtime.format == .hash ? "HGETALL" : "GET"

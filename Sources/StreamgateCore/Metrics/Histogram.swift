@@ -45,8 +45,10 @@ public struct Histogram: Sendable, Equatable {
         sumNanos &+= nanos
     }
 
-    public mutating func observe(_ d: Duration, buckets: HistogramBuckets) {
-        observe(nanos: d.nanosecondsClamped, buckets: buckets)
+    /// The time from `start` to `end`.
+    @inline(__always)
+    public mutating func observe(from start: NanoTime, to end: NanoTime, buckets: HistogramBuckets) {
+        observe(nanos: end.nanoseconds(since: start), buckets: buckets)
     }
 
     /// Adds another histogram with the same buckets (another worker's).
