@@ -22,7 +22,10 @@ done
 # nginx: the path-canonicalisation tests use it as an upstream that resolves paths itself.
 # redis-tools (redis-cli, also pulled in by redis-server): the tests and quickstart.sh use it.
 # curl: quickstart.sh prints curl commands, and Debian 12's minimal images lack it.
-packages=(libevent-dev libhiredis-dev libssl-dev redis-server redis-tools pkg-config curl nginx)
+# python3-prometheus-client: the /metrics test reads the output with its reference parser.
+# openssl, python3: the TLS tests make their certificates with the openssl command and use
+# Python's ssl module as an independent client.
+packages=(libevent-dev libhiredis-dev libssl-dev redis-server redis-tools pkg-config curl nginx python3-prometheus-client openssl python3)
 # Debian names the browser package `chromium` (Ubuntu: a snap shim `chromium-browser`).
 [[ "$with_browser" == 1 ]] && packages+=(chromium)
 
@@ -41,7 +44,7 @@ fi
 
 if ! command -v apt-get >/dev/null 2>&1; then
     echo "install-deps: missing ${missing[*]}, and apt-get is not available." >&2
-    echo "install-deps: install libevent (core/extra/openssl/pthreads), hiredis, OpenSSL, redis-server, redis-cli, pkg-config and curl by hand." >&2
+    echo "install-deps: install libevent (core/extra/openssl/pthreads), hiredis, OpenSSL (library and command), redis-server, redis-cli, pkg-config, curl, nginx, python3 and the Python prometheus_client by hand." >&2
     exit 1
 fi
 

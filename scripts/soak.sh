@@ -73,7 +73,7 @@ echo "seconds,fds,rss_kb,streams_open" >"$CSV"
     while kill -0 "$SG_PID" 2>/dev/null; do
         fds=$(ls /proc/"$SG_PID"/fd 2>/dev/null | wc -l)
         rss=$(awk '/VmRSS/ {print $2}' /proc/"$SG_PID"/status 2>/dev/null)
-        open=$(python3 -c "import urllib.request as u; t=u.urlopen('http://127.0.0.1:$ADMIN_PORT/metrics',timeout=2).read().decode(); print(next((l.split()[1] for l in t.splitlines() if l.startswith('streamgate_streams_open ')),'?'))" 2>/dev/null || echo '?')
+        open=$(python3 -c "import urllib.request as u; t=u.urlopen('http://127.0.0.1:$ADMIN_PORT/metrics',timeout=2).read().decode(); print(int(sum(float(l.split()[-1]) for l in t.splitlines() if l.startswith('streamgate_streams_open{'))))" 2>/dev/null || echo '?')
         echo "$(( $(date +%s) - start )),$fds,$rss,$open" >>"$CSV"
         sleep 10
     done

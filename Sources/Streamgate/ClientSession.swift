@@ -121,7 +121,8 @@ final class ClientSession: ConnectionDelegate {
         if head.method == "OPTIONS", head.headers.contains(name: "access-control-request-method"),
            let m = settings.router.matchIgnoringMethod(host: head.authority, path: head.path),
            let cors = settings.routeAuth[m.index].cors {
-            answerPreflight(head, cors: cors, requestID: requestID, route: settings.routes[m.index].name, start: start)
+            answerPreflight(head, cors: cors, requestID: requestID, route: settings.routes[m.index].name,
+                            slot: snapshot.routeSlots[m.index], start: start)
             return
         }
         switch settings.router.match(method: head.method, host: head.authority, path: head.path) {
@@ -141,19 +142,19 @@ final class ClientSession: ConnectionDelegate {
             if head.hasAmbiguousSeparator
                 && !(settings.router.routes[index].rawPath && separatorsStayOnRoute(head, index: index, router: settings.router)) {
                 respond(.error(status: 400, code: "bad_request", requestID: requestID, close: true),
-                        to: head, requestID: requestID, route: settings.routes[index].name, start: start)
+                        to: head, requestID: requestID, route: settings.routes[index].name, slot: snapshot.routeSlots[index], start: start)
                 return
             }
             // A `_` name can alias a header the upstream trusts (RFC 3875 §4.1.18): refused on
             // routes that authenticate unless the route allows it.
             if settings.routeAuth[index].refusesUnderscoreHeaders && UnderscoreHeaders.present(in: head.headers) {
                 respond(.error(status: 400, code: "underscore_in_header_name", requestID: requestID, close: true),
-                        to: head, requestID: requestID, route: settings.routes[index].name, start: start)
+                        to: head, requestID: requestID, route: settings.routes[index].name, slot: snapshot.routeSlots[index], start: start)
                 return
             }
             if case .contentLength(let n) = head.framing, settings.maxBodyBytes > 0, n > settings.maxBodyBytes {
                 respond(.error(status: 413, code: "payload_too_large", requestID: requestID, close: true),
-                        to: head, requestID: requestID, route: settings.routes[index].name, start: start)
+                        to: head, requestID: requestID, route: settings.routes[index].name, slot: snapshot.routeSlots[index], start: start)
                 return
             }
             let request = PendingRequest(snapshot: snapshot, head: head, routeIndex: index, params: params, requestID: requestID, start: start)
@@ -178,16 +179,16 @@ final class ClientSession: ConnectionDelegate {
         var start: NanoTime
     }
 
-    private func answerPreflight(_ head: HTTPRequestHead, cors: CORSPolicy, requestID: String, route: String, start: NanoTime) {
+    private func answerPreflight(_ head: HTTPRequestHead, cors: CORSPolicy, requestID: String, route: String, slot: Int, start: NanoTime) {
         switch cors.preflight(headers: head.headers) {
         case .allowed(let headers):
             respond(GatewayResponse(status: 204, headers: headers, body: [], close: head.framing != .none),
-                    to: head, requestID: requestID, route: route, start: start)
+                    to: head, requestID: requestID, route: route, slot: slot, start: start)
         case .refused(let why):
             var h = HTTPHeaders()
             h.add(name: "Vary", value: "Origin")
             respond(.error(status: 403, code: "cors_\(why.rawValue)", requestID: requestID, close: head.framing != .none, extraHeaders: h),
-                    to: head, requestID: requestID, route: route, start: start)
+                    to: head, requestID: requestID, route: route, slot: slot, start: start)
         }
     }
 
@@ -237,6 +238,7 @@ final class ClientSession: ConnectionDelegate {
         switch AuthPolicy.decide(route: routeAuth.policy, credential: credential, origin: request.head.headers.first(name: "origin"),
                                  pathParameters: params, wallNow: EventLoop.wallSeconds()) {
         case .allow(let identity):
+            worker.metrics.authenticated(slot: request.metricsSlot, .ok)
             let auth = identity.map { ExchangeAuth(identity: $0, token: token?.0, digest: token?.1) }
             startExchange(request, auth: auth)
         case .deny(let denial):
@@ -245,14 +247,16 @@ final class ClientSession: ConnectionDelegate {
     }
 
     private func deny(_ request: PendingRequest, _ denial: AuthDenial) {
-        worker.metrics.authDenials += 1
+        let outcome = AuthOutcome(denial.reason)
+        worker.metrics.authenticated(slot: request.metricsSlot, outcome)
         var headers = denial.headers
         // A page on an allowed origin may read why it was refused (to refresh an expired token).
         request.settings.routeAuth[request.routeIndex].cors?.apply(to: &headers, origin: request.head.headers.first(name: "origin"), session: nil)
         headers.replaceOrAdd(name: "Cache-Control", value: "no-store")
         headers.replaceOrAdd(name: "Content-Type", value: "application/json")
         respond(GatewayResponse(status: denial.status, headers: headers, body: Array(denial.body.utf8), close: request.head.framing != .none),
-                to: request.head, requestID: request.requestID, route: request.settings.routes[request.routeIndex].name, start: request.start)
+                to: request.head, requestID: request.requestID, route: request.settings.routes[request.routeIndex].name,
+                slot: request.metricsSlot, start: request.start, deny: outcome)
     }
 
     private func startExchange(_ request: PendingRequest, auth: ExchangeAuth?) {
@@ -298,15 +302,17 @@ final class ClientSession: ConnectionDelegate {
         respond(.error(status: 429, code: "too_many_streams", requestID: request.requestID, close: request.head.framing != .none,
                        extraHeaders: h, description: "\(what) limit of \(exceeded.limit) concurrent streams is reached"),
                 to: request.head, requestID: request.requestID, route: request.settings.routes[request.routeIndex].name,
-                start: request.start, outcome: "limit_\(exceeded.which.rawValue)")
+                slot: request.metricsSlot, start: request.start, outcome: "limit_\(exceeded.which.rawValue)")
     }
 
     // MARK: - Responses the gateway writes itself
 
     /// Writes a gateway-generated response. With `head` nil (unparseable request) the
-    /// connection always closes.
-    func respond(_ response: GatewayResponse, to head: HTTPRequestHead?, requestID: String?, route: String?, start: NanoTime,
-                 logged: Bool = false, outcome: String? = nil) {
+    /// connection always closes. `slot`: the route's in the worker's counters (`noRoute` when none
+    /// matched); `deny`: why authentication refused it.
+    func respond(_ response: GatewayResponse, to head: HTTPRequestHead?, requestID: String?, route: String?,
+                 slot: Int = MetricsRegistry.noRoute, start: NanoTime, logged: Bool = false, outcome: String? = nil,
+                 deny: AuthOutcome? = nil) {
         let close = response.close || head == nil || !(head?.keepAlive ?? false) || worker.isDraining
         var headers = response.headers
         headers.replaceOrAdd(name: "Content-Length", value: String(response.body.count))
@@ -317,13 +323,14 @@ final class ClientSession: ConnectionDelegate {
                                                          reason: HTTPSerializer.reasonPhrase(for: response.status), headers: headers))
         if !isHead { client.output.append(response.body) }
         if !logged {
-            worker.metrics.responses(status: response.status)
+            let elapsedNanos = EventLoop.now().nanoseconds(since: start)
+            worker.metrics.responded(slot: slot, status: response.status, elapsedNanos: elapsedNanos)
             if worker.logsAccess {
                 worker.log(AccessLogRecord(
                     time: worker.logTime(), requestID: requestID ?? "-", route: route, method: head?.method ?? "-",
                     path: head?.path ?? "-", status: response.status, bytesIn: 0,
-                    bytesOut: UInt64(isHead ? 0 : response.body.count), durationMicros: EventLoop.now().since(start).microseconds,
-                    upstream: nil, clientIP: clientIP, outcome: outcome))
+                    bytesOut: UInt64(isHead ? 0 : response.body.count), durationMicros: elapsedNanos / 1000,
+                    upstream: nil, clientIP: clientIP, outcome: outcome, deny: deny?.label))
             }
         }
         if close {

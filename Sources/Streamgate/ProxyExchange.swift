@@ -39,6 +39,8 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
     /// The upstream's reads come straight here (see `readStreamDirectly`).
     private var readsDirectly = false
     private var attempts = 0
+    /// When the first upstream connect attempt began (time to first byte runs from here).
+    var upstreamStart = NanoTime.zero
     private var upstreamTargetText: String?
     /// Connect failover (`nextAddress(after:)`): the target tried first, and the address at
     /// which the walk over the current target's addresses started.
@@ -126,6 +128,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
     // MARK: - Starting
 
     func start() {
+        upstreamStart = EventLoop.now()
         firstTarget = pool.pickTarget()
         firstAddressOfTarget = pool.preferredAddress(of: firstTarget)
         connectUpstream(target: firstTarget)
@@ -333,6 +336,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
         // end events) without being corrupted: it is relayed as it comes, like any body.
         let coded = !codings.isEmpty || headers.first(name: "content-encoding").map { !asciiCaseInsensitiveEquals($0, "identity") } == true
         isStream = !coded && (route.forceStream || contentType.utf8.starts(with: "text/event-stream".utf8))
+        if !isStream { countFirstByte() }
         ForwardingHeaders.removeHopByHop(&headers)
         var bodyFraming = head.framing
         if request.method == "HEAD" { bodyFraming = .none }
@@ -516,6 +520,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
         if isStream {
             if pending > route.stream.maxClientBuffer {
                 worker.metrics.slowConsumerDisconnects += 1
+                stream?.stop(.slowConsumer)
                 // Waiting for this reader to drain what is queued is what it cannot do: reset now.
                 abort(outcome: "slow_consumer", discardPending: true)
             }
@@ -559,7 +564,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
         guard !finished else { return }
         finished = true
         streamSlot?.giveBack()
-        stream?.stop()
+        stream?.stop(.upstreamEnd)
         if let up = upstream {
             upstream = nil
             if readsDirectly { up.connection.setReceiver(nil) }
@@ -699,7 +704,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
         guard !finished else { return }
         finished = true
         streamSlot?.giveBack()
-        stream?.stop()
+        stream?.stop(.upstreamError)
         self.outcome = outcome
         dropUpstream()
         logExchange(status: responseHead?.status ?? 502)
@@ -740,7 +745,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
         guard !finished else { return }
         finished = true
         streamSlot?.giveBack()
-        stream?.stop()
+        stream?.stop(.client)
         outcome = "client_gone"
         dropUpstream()
         logExchange(status: responseHead?.status ?? 499)
@@ -762,7 +767,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
     }
 
     private func logExchange(status: Int) {
-        worker.metrics.responses(status: status)
+        countEnd(status: status)
         // With the access log off, formatting the time and copying the fields is all waste.
         guard worker.logsAccess else { return }
         worker.log(AccessLogRecord(

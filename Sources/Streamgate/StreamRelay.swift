@@ -19,11 +19,20 @@ final class StreamRelay {
     private var recheckTimer: LoopTimer?
     /// `keepalive` in nanoseconds (nil when off), for the per-read fast path in `afterRelay`.
     private let keepaliveNanos: UInt64?
+    /// The route's slot in the worker's counters, and the events and bytes already added there:
+    /// the relay path only counts in the tracker and the exchange, and `flushMetrics` (about
+    /// once a second, and at the end) moves the difference, keeping the per-event path free
+    /// of metrics work.
+    private let metricsSlot: Int
+    private var countedEvents: UInt64 = 0
+    private var countedBytes: UInt64 = 0
 
     init(exchange: ProxyExchange, settings: ProxySettings.StreamSettings, auth: ExchangeAuth?) {
         self.exchange = exchange
         self.auth = auth
         keepaliveNanos = settings.keepalive.flatMap { $0 > .zero ? UInt64($0.nanosecondsClamped) : nil }
+        metricsSlot = exchange.metricsSlot
+        countedBytes = exchange.bytesOut
         let now = EventLoop.now()
         var maxDuration = settings.maxStreamDuration
         var expiresAt: NanoTime?
@@ -44,8 +53,7 @@ final class StreamRelay {
         if let retry = settings.retry {
             exchange.writeToClient(SSEWriter.retry(milliseconds: retry.milliseconds))
         }
-        exchange.worker.metrics.streamsOpen += 1
-        exchange.worker.metrics.streamsStarted += 1
+        exchange.worker.metrics.streamStarted(slot: metricsSlot)
         if let digest = auth?.digest, let store = exchange.snapshot.store {
             store.register(stream: self, digest: digest)
             let t = LoopTimer(loop: exchange.client.loop) { [unowned self] in self.recheck() }
@@ -131,13 +139,13 @@ final class StreamRelay {
         }
         switch action {
         case .sendKeepalive:
-            exchange.worker.metrics.keepalivesSent += 1
+            exchange.worker.metrics.routes[metricsSlot].keepalives &+= 1
             exchange.writeToClient(SSEWriter.keepalive())
             rearm()
         case .endAtBoundary(let reason):
             endStream(reason)
         case .abort(let reason):
-            stop()
+            stop(StreamEndReason(reason))
             exchange.abort(outcome: "stream_\(reason.rawValue)")
         }
     }
@@ -154,12 +162,12 @@ final class StreamRelay {
 
     /// Upstream finished its body cleanly: the client gets the terminating chunk.
     func upstreamEnded() {
-        stop()
+        stop(.upstreamEnd)
         exchange.responseBodyEnded()
     }
 
     private func endStream(_ reason: SSEEndReason) {
-        stop()
+        stop(StreamEndReason(reason))
         if let name = sessionEndEvent, reason == .sessionExpired || reason == .revoked {
             exchange.writeToClient(SSEWriter.event(name: name, data: "{\"reason\":\"\(reason.rawValue)\"}"))
         }
@@ -169,16 +177,30 @@ final class StreamRelay {
         exchange.endStreamCleanly()
     }
 
-    func stop() {
+    /// The stream is over; the first reason given is the one counted.
+    func stop(_ reason: StreamEndReason) {
         guard !stopped else { return }
         stopped = true
-        exchange.worker.metrics.streamsOpen -= 1
+        flushMetrics()
+        exchange.worker.metrics.streamEnded(slot: metricsSlot, reason)
         loopTimer?.cancel()
         loopTimer = nil
         armedDeadline = nil
         recheckTimer?.cancel()
         recheckTimer = nil
         if let digest = auth?.digest { exchange.snapshot.store?.unregister(stream: self, digest: digest) }
+    }
+
+    /// Adds the events and bytes relayed since the last call to the route's counters. Runs
+    /// for every live stream each second: the exchange is loaded once (each load of an
+    /// unowned reference is a retain and a release) and the counters touched in one call.
+    func flushMetrics() {
+        let ex = exchange
+        let events = tracker.eventsSeen, bytes = ex.bytesOut
+        guard events != countedEvents || bytes != countedBytes else { return }
+        ex.worker.metrics.relayed(slot: metricsSlot, events: events &- countedEvents, bytes: bytes &- countedBytes)
+        countedEvents = events
+        countedBytes = bytes
     }
 
     private var armedDeadline: NanoTime?

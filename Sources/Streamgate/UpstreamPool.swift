@@ -27,6 +27,8 @@ final class UpstreamConnection: ConnectionDelegate {
     /// True once it has served an exchange: a failure before any response byte may then be the
     /// server closing an idle connection, and an idempotent request can be retried.
     var reused = false
+    /// When the connect began: `streamgate_upstream_connect_duration_seconds` runs to `.connected`.
+    let connectStart = EventLoop.now()
 
     init(connection: Connection, targetIndex: Int, addressIndex: Int, target: SocketAddress, pool: UpstreamPool) {
         self.connection = connection
@@ -48,10 +50,13 @@ final class UpstreamConnection: ConnectionDelegate {
         if event == .connected {
             isConnected = true
             pool.connected(target: targetIndex, address: addressIndex)
+            pool.metrics.counts.connectDuration.observe(from: connectStart, to: EventLoop.now(), buckets: .connect)
             connection.setTimeouts(read: nil, write: nil)
             owner?.upstreamConnected(self)
             return
         }
+        // Refused, timed out or closed before the connect completed.
+        if !isConnected { pool.metrics.counts.connectErrors &+= 1 }
         if let owner { owner.upstream(self, event: event) } else { pool.idleConnectionBroke(self) }
     }
 }
@@ -66,16 +71,17 @@ final class UpstreamPool {
     /// like `localhost` resolves to `::1` before `127.0.0.1` (Debian 12), and a server listening
     /// on one of them only would otherwise cost a refused connect on every new connection.
     private var preferredAddress: [Int]
-    private(set) var opened: UInt64 = 0
-    private(set) var reusedCount: UInt64 = 0
+    /// This upstream name's counters, kept by the worker across reloads.
+    let metrics: UpstreamMetrics
     /// Idle connections found to have spoken (bytes or EOF) when taken, and closed instead.
     private(set) var staleDiscarded: UInt64 = 0
     /// Replaced by a reload: requests that started before it may still use the pool, but
     /// nothing is kept idle in it any more.
     private(set) var isRetired = false
 
-    init(loop: EventLoop, settings: ProxySettings.Upstream) {
+    init(loop: EventLoop, settings: ProxySettings.Upstream, metrics: UpstreamMetrics) {
         self.loop = loop
+        self.metrics = metrics
         self.settings = settings
         idle = Array(repeating: [], count: settings.targets.count)
         preferredAddress = Array(repeating: 0, count: settings.targets.count)
@@ -107,14 +113,17 @@ final class UpstreamPool {
             c.owner = owner
             c.reused = true
             c.connection.setTimeouts(read: nil, write: nil)
-            reusedCount += 1
+            metrics.counts.reused &+= 1
             return c
         }
         let a = address ?? preferredAddress[target]
         let to = settings.targets[target].addresses[a]
         guard let conn = Connection.connect(loop: loop, to: to, timeout: connectTimeout,
-                                            tls: settings.tls?.context, serverName: settings.serverName(target: target)) else { return nil }
-        opened += 1
+                                            tls: settings.tls?.context, serverName: settings.serverName(target: target)) else {
+            metrics.counts.connectErrors &+= 1
+            return nil
+        }
+        metrics.counts.opened &+= 1
         let up = UpstreamConnection(connection: conn, targetIndex: target, addressIndex: a, target: to, pool: self)
         up.owner = owner
         conn.enableReading()

@@ -4,42 +4,6 @@ import StreamgateIO
 import Glibc
 #endif
 
-/// Counters of one worker; the admin endpoint sums them across workers.
-struct WorkerMetrics: Sendable {
-    var streamsOpen: Int = 0
-    var streamsStarted: UInt64 = 0
-    var keepalivesSent: UInt64 = 0
-    var redisLookups: UInt64 = 0
-    var sessionCacheHits: UInt64 = 0
-    var revocations: UInt64 = 0
-    /// Revocation-channel messages that named no token digest (logged, then ignored).
-    var malformedRevocations: UInt64 = 0
-    /// Redis connections dropped because the server broke the protocol.
-    var redisProtocolErrors: UInt64 = 0
-    var upstreamConnectionsOpened: UInt64 = 0
-    var upstreamConnectionsReused: UInt64 = 0
-    var connectionsAccepted: UInt64 = 0
-    var connectionsOpen: Int = 0
-    var badRequests: UInt64 = 0
-    var slowConsumerDisconnects: UInt64 = 0
-    var authDenials: UInt64 = 0
-    var acceptErrors: UInt64 = 0
-    /// Connections closed at accept: their IP already had `max_connections_per_ip`.
-    var connectionsRejectedPerIP: UInt64 = 0
-    /// Idle keep-alive connections closed to make room at `max_connections`.
-    var idleConnectionsShed: UInt64 = 0
-    /// Streams refused with 429, by the limit that refused them.
-    var streamsRefusedRoute: UInt64 = 0
-    var streamsRefusedUser: UInt64 = 0
-    var streamsRefusedTenant: UInt64 = 0
-    var statusClasses = [UInt64](repeating: 0, count: 6)
-
-    mutating func responses(status: Int) {
-        let c = status / 100
-        if c >= 1 && c <= 5 { statusClasses[c] += 1 } else { statusClasses[0] += 1 }
-    }
-}
-
 /// One event-loop thread's share of the gateway: its own listeners (SO_REUSEPORT siblings),
 /// upstream pools, client sessions and log buffer. Nothing here is shared with other workers.
 final class Worker {
@@ -58,7 +22,9 @@ final class Worker {
     private let logSink: LogSink
     private(set) var isDraining = false
     private var listenersPaused = false
+    /// Live counters (see `Metrics.swift`); `registry` gives route and upstream names their slots.
     var metrics = WorkerMetrics()
+    let registry: MetricsRegistry
     private var maxConnections: Int
     private var onIdleAfterDrain: (() -> Void)?
     private var drainTimer: LoopTimer?
@@ -81,13 +47,16 @@ final class Worker {
         self.logSink = logSink
         self.maxConnections = maxConnections
         self.requestIDs = RequestIDGenerator(randomPrefix: Hex.lowercase(Crypto.randomBytes(6)))
-        current = WorkerSnapshot.make(settings: settings, loop: loop, previous: nil) { message in logSink.error(message) }
+        let registry = MetricsRegistry()
+        self.registry = registry
+        current = WorkerSnapshot.make(settings: settings, loop: loop, previous: nil, registry: registry) { message in logSink.error(message) }
         let t = LoopTimer(loop: loop) { [unowned self] in
             self.publishMetrics?(self.metricsSnapshot())
             self.metricsTimer?.schedule(after: .seconds(1))
         }
         metricsTimer = t
         t.schedule(after: .seconds(1))
+        syncRouteSlots()
         for l in listenFDs { try addListener(configured: l.configured, fd: l.fd) }
     }
 
@@ -114,7 +83,8 @@ final class Worker {
     /// Installs a reloaded configuration for requests read from now on. Requests, exchanges
     /// and streams already running keep the snapshot they started with.
     func apply(settings: ProxySettings, maxConnections: Int) {
-        current = WorkerSnapshot.make(settings: settings, loop: loop, previous: current) { [unowned self] in self.logError($0) }
+        current = WorkerSnapshot.make(settings: settings, loop: loop, previous: current, registry: registry) { [unowned self] in self.logError($0) }
+        syncRouteSlots()
         self.maxConnections = maxConnections
         if listenersPaused, !isDraining, sessions.count < maxConnections {
             listenersPaused = false
@@ -203,7 +173,11 @@ final class Worker {
         for s in Array(sessions.values) { s.beginDrain() }
         if sessions.isEmpty { drained(); return }
         let t = LoopTimer(loop: loop) { [unowned self] in
-            for s in Array(self.sessions.values) { s.closeNow() }
+            for s in Array(self.sessions.values) {
+                // Counted as ended by the drain, not by the client the close is reported as.
+                s.exchange?.stream?.stop(.drain)
+                s.closeNow()
+            }
         }
         drainTimer = t
         t.schedule(after: timeout)
@@ -219,16 +193,22 @@ final class Worker {
 
     var openSessions: Int { sessions.count }
 
-    /// Counters as published to the admin endpoint (gauges from the store and pools folded in).
+    /// New route names from the registry get their counters (slots are only ever appended).
+    private func syncRouteSlots() {
+        while metrics.routes.count < registry.routeNames.count { metrics.routes.append(RouteCounters()) }
+        metrics.routeNames = registry.routeNames
+    }
+
+    /// Counters as published to the admin endpoint: live streams' events and bytes brought up
+    /// to date, upstream and store counters folded in.
     func metricsSnapshot() -> WorkerMetrics {
+        for s in sessions.values { s.exchange?.stream?.flushMetrics() }
+        registry.store.collect()
         var m = metrics
-        m.redisLookups = store?.redisLookups ?? 0
-        m.sessionCacheHits = store?.cacheHits ?? 0
-        m.revocations = store?.revocations ?? 0
-        m.malformedRevocations = store?.malformedRevocations ?? 0
-        m.redisProtocolErrors = store?.redis.protocolErrors ?? 0
-        m.upstreamConnectionsOpened = pools.reduce(0) { $0 + $1.opened }
-        m.upstreamConnectionsReused = pools.reduce(0) { $0 + $1.reusedCount }
+        m.upstreamNames = registry.upstreams.map(\.name)
+        m.upstreams = registry.upstreams.map(\.metrics.counts)
+        m.store = registry.store.counts
+        m.sessionCacheEntries = store?.cacheEntries ?? 0
         return m
     }
 
@@ -240,7 +220,7 @@ final class Worker {
         listeners.removeAll()
         drainTimer = nil
         metricsTimer = nil
-        current = WorkerSnapshot(settings: current.settings, pools: [], store: nil)
+        current = WorkerSnapshot(settings: current.settings, routeSlots: current.routeSlots, pools: [], store: nil)
         logSink.flush()
     }
 }

@@ -8,13 +8,16 @@ import StreamgateIO
 /// belong to the same configuration.
 final class WorkerSnapshot {
     let settings: ProxySettings
+    /// Per route (same indices as `settings.routes`): its slot in the worker's counters.
+    let routeSlots: [Int]
     /// One per `settings.upstreams`, same order.
     let pools: [UpstreamPool]
     /// Present when auth is configured.
     let store: SessionStore?
 
-    init(settings: ProxySettings, pools: [UpstreamPool], store: SessionStore?) {
+    init(settings: ProxySettings, routeSlots: [Int], pools: [UpstreamPool], store: SessionStore?) {
         self.settings = settings
+        self.routeSlots = routeSlots
         self.pools = pools
         self.store = store
     }
@@ -24,7 +27,7 @@ final class WorkerSnapshot {
     /// unchanged session configuration keeps its store (cache, Redis links, subscriptions).
     /// Pools left behind stop pooling; a store left behind lives on while the streams that
     /// registered with it do (each holds it), then closes its Redis links.
-    static func make(settings: ProxySettings, loop: EventLoop, previous: WorkerSnapshot?,
+    static func make(settings: ProxySettings, loop: EventLoop, previous: WorkerSnapshot?, registry: MetricsRegistry,
                      onError: @escaping (String) -> Void) -> WorkerSnapshot {
         var kept = Set<ObjectIdentifier>()
         let pools = settings.upstreams.map { upstream -> UpstreamPool in
@@ -32,7 +35,7 @@ final class WorkerSnapshot {
                 kept.insert(ObjectIdentifier(old))
                 return old
             }
-            return UpstreamPool(loop: loop, settings: upstream)
+            return UpstreamPool(loop: loop, settings: upstream, metrics: registry.upstream(upstream.name))
         }
         for old in previous?.pools ?? [] where !kept.contains(ObjectIdentifier(old)) { old.retire() }
         var store: SessionStore?
@@ -40,9 +43,10 @@ final class WorkerSnapshot {
             if let old = previous?.store, old.runtime == auth {
                 store = old
             } else {
-                store = SessionStore(loop: loop, runtime: auth, onError: onError)
+                store = SessionStore(loop: loop, runtime: auth, metrics: registry.store, onError: onError)
             }
         }
-        return WorkerSnapshot(settings: settings, pools: pools, store: store)
+        return WorkerSnapshot(settings: settings, routeSlots: settings.routes.map { registry.routeSlot($0.name) },
+                              pools: pools, store: store)
     }
 }

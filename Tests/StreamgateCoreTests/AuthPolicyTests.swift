@@ -33,7 +33,8 @@ struct AuthPolicyTests {
         #expect(d.status == 401 && d.reason == .missingToken)
         #expect(d.wwwAuthenticate == "Bearer realm=\"streamgate\"")
         #expect(d.headers["Cache-Control"] == "no-store")
-        #expect(d.body == #"{"error":"unauthorized"}"#)
+        // No error information in the challenge (RFC 6750 §3.1); the body says what is missing.
+        #expect(d.body == #"{"error":"unauthorized","error_description":"no access token was presented"}"#)
     }
 
     @Test func unknownAndExpiredAreInvalidToken() throws {
@@ -42,8 +43,10 @@ struct AuthPolicyTests {
                                      (.session(expired, source: .authorizationHeader), .expiredToken)] {
             let d = try #require(denial(decide(credential)))
             #expect(d.status == 401 && d.reason == reason)
-            #expect(d.wwwAuthenticate == "Bearer realm=\"streamgate\", error=\"invalid_token\"")
-            #expect(d.body == #"{"error":"invalid_token"}"#)
+            let why = reason == .expiredToken ? "the access token has expired" : "the access token is unknown or revoked"
+            #expect(d.errorDescription == why)
+            #expect(d.wwwAuthenticate == "Bearer realm=\"streamgate\", error=\"invalid_token\", error_description=\"\(why)\"")
+            #expect(d.body == #"{"error":"invalid_token","error_description":"\#(why)"}"#)
             #expect(d.headers["Content-Type"] == "application/json")
             #expect(d.httpError == HTTPError(status: 401, reason: "invalid_token", closeConnection: false))
         }
@@ -57,7 +60,8 @@ struct AuthPolicyTests {
         key.kind = .apiKey
         let d = try #require(denial(decide(.session(key, source: .query))))
         #expect(d.status == 401 && d.reason == .apiKeyInQuery)
-        #expect(d.wwwAuthenticate == "Bearer realm=\"streamgate\", error=\"invalid_token\"")
+        #expect(d.wwwAuthenticate == "Bearer realm=\"streamgate\", error=\"invalid_token\", "
+            + "error_description=\"API keys are not accepted in the query string\"")
         #expect(denial(decide(.session(key, source: .apiKeyHeader))) == nil)
         #expect(denial(decide(.session(key, source: .authorizationHeader))) == nil)
     }
@@ -65,8 +69,9 @@ struct AuthPolicyTests {
     @Test func malformedIs400() throws {
         let d = try #require(denial(decide(.malformed(.repeated))))
         #expect(d.status == 400 && d.reason == .malformedToken)
-        #expect(d.wwwAuthenticate == "Bearer realm=\"streamgate\", error=\"invalid_request\"")
-        #expect(d.body == #"{"error":"invalid_request"}"#)
+        #expect(d.wwwAuthenticate == "Bearer realm=\"streamgate\", error=\"invalid_request\", "
+            + "error_description=\"more than one access token was presented\"")
+        #expect(d.body == #"{"error":"invalid_request","error_description":"more than one access token was presented"}"#)
     }
 
     @Test func insufficientScopeListsRequiredScopes() throws {
@@ -76,24 +81,46 @@ struct AuthPolicyTests {
         r.requiredScopes = ["events:read", "admin"]
         let d = try #require(denial(decide(r, .session(s, source: .authorizationHeader))))
         #expect(d.status == 403 && d.reason == .insufficientScope)
-        #expect(d.wwwAuthenticate == "Bearer realm=\"streamgate\", error=\"insufficient_scope\", scope=\"events:read admin\"")
-        #expect(d.body == #"{"error":"insufficient_scope"}"#)
+        #expect(d.wwwAuthenticate == "Bearer realm=\"streamgate\", error=\"insufficient_scope\", "
+            + "error_description=\"the token lacks a scope this route requires\", scope=\"events:read admin\"")
+        #expect(d.body == #"{"error":"insufficient_scope","error_description":"the token lacks a scope this route requires"}"#)
     }
 
-    @Test func tenantMismatchAndOriginLookAlikeToTheClient() throws {
+    /// A tenant or origin mismatch is not a scope problem: no `insufficient_scope`, and the
+    /// client is told which check failed.
+    @Test func tenantAndOriginMismatchesSayWhich() throws {
         let tenant = try #require(denial(decide(.session(session, source: .authorizationHeader), params: ["tenant": "other"])))
         let missingParam = try #require(denial(decide(.session(session, source: .authorizationHeader), params: [:])))
         let origin = try #require(denial(decide(.session(session, source: .authorizationHeader), origin: "https://evil.example")))
         let nullOrigin = try #require(denial(decide(.session(session, source: .authorizationHeader), origin: "null")))
         #expect(tenant.reason == .tenantMismatch && missingParam.reason == .tenantMismatch)
         #expect(origin.reason == .originNotAllowed && nullOrigin.reason == .originNotAllowed)
-        for d in [tenant, missingParam, origin, nullOrigin] {
-            #expect(d.status == 403)
-            #expect(d.wwwAuthenticate == "Bearer realm=\"streamgate\", error=\"insufficient_scope\", scope=\"events:read\"")
-            #expect(d.body == #"{"error":"insufficient_scope"}"#)
+        for d in [tenant, missingParam] {
+            #expect(d.status == 403 && d.errorCode == "forbidden")
+            #expect(d.wwwAuthenticate == "Bearer realm=\"streamgate\", error_description=\"the token's tenant does not match the route\"")
+            #expect(d.body == #"{"error":"forbidden","error_description":"the token's tenant does not match the route"}"#)
+        }
+        for d in [origin, nullOrigin] {
+            #expect(d.status == 403 && d.errorCode == "forbidden")
+            #expect(d.wwwAuthenticate == "Bearer realm=\"streamgate\", error_description=\"the request's Origin is not allowed on this route\"")
+            #expect(d.body == #"{"error":"forbidden","error_description":"the request's Origin is not allowed on this route"}"#)
         }
         // Tenant compare is exact.
-        #expect(denial(decide(.session(session, source: .authorizationHeader), params: ["tenant": "ACME"])) != nil)
+        #expect(denial(decide(.session(session, source: .authorizationHeader), params: ["tenant": "ACME"]))?.reason == .tenantMismatch)
+    }
+
+    /// Every sentence fits RFC 6750's `error_description` (%x20-21 / %x23-5B / %x5D-7E: no
+    /// quote, no backslash, no control), so the challenge needs no escaping.
+    @Test func descriptionsUseOnlyRFC6750Characters() {
+        let allowed: (UInt8) -> Bool = { (0x20...0x21).contains($0) || (0x23...0x5B).contains($0) || (0x5D...0x7E).contains($0) }
+        let reasons: [DenialReason] = [.malformedToken, .missingToken, .unknownToken, .expiredToken, .apiKeyInQuery,
+                                       .insufficientScope, .tenantMismatch, .originNotAllowed, .storeUnavailable]
+        let malformed: [MalformedTokenReason] = [.repeated, .conflicting, .empty, .tooLong, .invalidCharacters, .badAuthorizationSyntax]
+        let texts = reasons.map { AuthPolicy.description(of: $0) } + malformed.map { AuthPolicy.description(of: $0) }
+        for t in texts {
+            #expect(!t.isEmpty && t.utf8.allSatisfy(allowed), "\(t)")
+        }
+        #expect(Set(texts).count == texts.count, "each reason has its own sentence")
     }
 
     @Test func sessionOrigins() {
@@ -131,12 +158,13 @@ struct AuthPolicyTests {
     @Test func storeUnavailable() {
         let d = AuthPolicy.storeUnavailable(retryAfterSeconds: 2)
         #expect(d.status == 503 && d.headers["Retry-After"] == "2" && d.wwwAuthenticate == nil)
+        #expect(d.body == #"{"error":"temporarily_unavailable","error_description":"the session store is unavailable; retry later"}"#)
         #expect(d.headers["Cache-Control"] == "no-store")
     }
 
     @Test func denialsNeverEchoTheToken() {
         let token = "secret-token-value"
-        let credentials: [PresentedCredential] = [.missing, .unknown, .malformed(.invalidCharacters)]
+        let credentials: [PresentedCredential] = [.missing, .unknown, .malformed(.invalidCharacters), .malformed(.tooLong)]
         for c in credentials {
             let d = denial(decide(c))!
             #expect(!d.body.contains(token))

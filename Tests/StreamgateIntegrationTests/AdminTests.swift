@@ -28,10 +28,10 @@ import Testing
             let m = try RawClient(port: gw.adminPort)
             m.send("GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n")
             text = try m.readResponse().bodyText
-            if text.contains("streamgate_responses_total{class=\"2xx\"} 1") { break }
+            if text.contains("streamgate_http_requests_total{route=\"all\",code=\"2xx\"} 1") { break }
             usleep(100_000)
         }
-        #expect(text.contains("streamgate_responses_total{class=\"2xx\"} 1"))
+        #expect(text.contains("streamgate_http_requests_total{route=\"all\",code=\"2xx\"} 1"))
         #expect(text.contains("streamgate_connections_accepted_total 1"))
         #expect(text.contains("# TYPE streamgate_streams_open gauge"))
 

@@ -3,7 +3,24 @@ import Testing
 
 /// Scope, tenant and origin checks, and CORS, for valid sessions.
 @Suite struct AuthPolicyTests {
-    static let forbiddenChallenge = "Bearer realm=\"streamgate\", error=\"insufficient_scope\""
+    // RFC 6750's insufficient_scope only for scopes; tenant and origin say why without a code.
+    static let scopeChallenge = "Bearer realm=\"streamgate\", error=\"insufficient_scope\", "
+        + "error_description=\"the token lacks a scope this route requires\", scope=\"events:read\""
+    static let tenantChallenge = "Bearer realm=\"streamgate\", error_description=\"the token's tenant does not match the route\""
+    static let originChallenge = "Bearer realm=\"streamgate\", error_description=\"the request's Origin is not allowed on this route\""
+
+    /// The `deny` field of every access-log line with `status`, once `count` such lines are in
+    /// (the log is flushed once per loop turn: polled, bounded).
+    static func denyFields(_ rig: AuthRig, status: Int, count: Int, timeout: Double = 3) -> [String?] {
+        let deadline = Date().addingTimeInterval(timeout)
+        var lines: [[String: Any]] = []
+        repeat {
+            lines = rig.gateway.accessLog(minLines: 0).filter { $0["status"] as? Int == status }
+            if lines.count >= count { break }
+            usleep(10_000)
+        } while Date() < deadline
+        return lines.map { $0["deny"] as? String }
+    }
 
     @Test func missingScopeIs403InsufficientScope() throws {
         let rig = try AuthRig()
@@ -14,11 +31,13 @@ import Testing
         for token in [weak, none] {
             let r = try rig.get("/scoped/x", ["Authorization: Bearer \(token)"])
             #expect(r.status == 403)
-            #expect(r.header("www-authenticate") == Self.forbiddenChallenge + ", scope=\"events:read\"")
+            #expect(r.header("www-authenticate") == Self.scopeChallenge)
+            #expect(r.bodyText == #"{"error":"insufficient_scope","error_description":"the token lacks a scope this route requires"}"#)
             #expect(r.header("cache-control") == "no-store")
             #expect(!r.bodyText.contains(token))
         }
         #expect(rig.upstream.requests.isEmpty)
+        #expect(Self.denyFields(rig, status: 403, count: 2) == ["scope", "scope"])
         #expect(try rig.get("/scoped/x", ["Authorization: Bearer \(strong)"]).status == 200)
         #expect(try rig.lastUpstreamRequest().values("X-Auth-Scopes") == ["other events:read"])
     }
@@ -30,9 +49,13 @@ import Testing
         for path in ["/v1/tenants/other/events", "/v1/tenants/ACME/events", "/v1/tenants/acme%20/events"] {
             let r = try rig.get(path, ["Authorization: Bearer \(token)"])
             #expect(r.status == 403, "\(path)")
-            #expect(r.header("www-authenticate") == Self.forbiddenChallenge)
+            // Not a scope problem, and said so: no insufficient_scope, the reason in words.
+            #expect(r.header("www-authenticate") == Self.tenantChallenge)
+            #expect(r.bodyText == #"{"error":"forbidden","error_description":"the token's tenant does not match the route"}"#)
+            #expect(!r.bodyText.contains(token))
         }
         #expect(rig.upstream.requests.isEmpty)
+        #expect(Self.denyFields(rig, status: 403, count: 3) == ["tenant", "tenant", "tenant"])
         let s = try rig.stream("/v1/tenants/acme/events", ["Authorization: Bearer \(token)"])
         #expect(s.status == 200)
         try s.waitForMoreTicks(1)
@@ -57,10 +80,12 @@ import Testing
         for origin in ["https://evil.example.com", "http://app.example.com", "https://app.example.com:444", "null"] {
             let r = try rig.get("/sc/x", ["Authorization: Bearer \(token)", "Origin: \(origin)"])
             #expect(r.status == 403, "\(origin)")
-            #expect(r.header("www-authenticate") == Self.forbiddenChallenge)
+            #expect(r.header("www-authenticate") == Self.originChallenge)
+            #expect(r.bodyText == #"{"error":"forbidden","error_description":"the request's Origin is not allowed on this route"}"#)
             #expect(r.header("access-control-allow-origin") == nil)
         }
         #expect(rig.upstream.requests.count == 2)
+        #expect(Self.denyFields(rig, status: 403, count: 4) == ["origin", "origin", "origin", "origin"])
         // No Origin (not a browser's cross-origin request): allowed, no CORS grant.
         let plain = try rig.get("/sc/x", ["Authorization: Bearer \(token)"])
         #expect(plain.status == 200)

@@ -20,19 +20,20 @@ final class SessionStore {
     private var cache: SessionCache<Waiter>
     private var liveStreams: [TokenDigest: [ObjectIdentifier: WeakStream]] = [:]
     private let onError: (String) -> Void
-    private(set) var redisLookups: UInt64 = 0
-    private(set) var cacheHits: UInt64 = 0
-    private(set) var revocations: UInt64 = 0
-    /// Messages on the revocation channel that named no digest.
-    private(set) var malformedRevocations: UInt64 = 0
+    /// The worker's store counters, shared with the stores before and after this one.
+    let metrics: SessionStoreMetrics
+    /// What the Redis client's own counters stood at when last folded into `metrics`.
+    private var reportedReconnects: UInt64 = 0
+    private var reportedProtocolErrors: UInt64 = 0
     /// The revocation subscription has been confirmed at least once.
     private var subscribedBefore = false
 
     struct WeakStream { weak var relay: StreamRelay? }
 
-    init(loop: EventLoop, runtime: AuthRuntime, onError: @escaping (String) -> Void) {
+    init(loop: EventLoop, runtime: AuthRuntime, metrics: SessionStoreMetrics, onError: @escaping (String) -> Void) {
         self.runtime = runtime
         self.onError = onError
+        self.metrics = metrics
         redis = RedisClient(loop: loop, config: runtime.redis)
         cache = SessionCache(capacity: runtime.cacheSize, cacheTTL: runtime.cacheTTL, negativeTTL: runtime.negativeTTL)
         redis.start()
@@ -41,9 +42,24 @@ final class SessionStore {
         }, onMessage: { [weak self] message in
             self?.revocationMessage(message)
         })
+        metrics.track(self)
     }
 
-    deinit { redis.close() }
+    deinit {
+        reportRedisCounters()
+        redis.close()
+    }
+
+    /// Adds what the Redis client counted since the last report to the worker's totals.
+    func reportRedisCounters() {
+        let reconnects = redis.reconnects, protocolErrors = redis.protocolErrors
+        metrics.counts.reconnects &+= reconnects &- reportedReconnects
+        metrics.counts.protocolErrors &+= protocolErrors &- reportedProtocolErrors
+        reportedReconnects = reconnects
+        reportedProtocolErrors = protocolErrors
+    }
+
+    var cacheEntries: Int { cache.count }
 
     static func digest(of token: String) -> TokenDigest {
         TokenDigest(bytes: Crypto.sha256(token))!
@@ -54,15 +70,16 @@ final class SessionStore {
     func lookup(token: String, digest: TokenDigest, completion: @escaping Waiter) {
         switch cache.lookup(digest, now: EventLoop.now(), wallNow: EventLoop.wallSeconds(), waiter: completion) {
         case .hit(let record):
-            cacheHits += 1
+            metrics.counts.cacheHits &+= 1
             completion(.found(record))
         case .negativeHit:
-            cacheHits += 1
+            metrics.counts.cacheHits &+= 1
             completion(.notFound)
         case .startFetch:
+            metrics.counts.cacheMisses &+= 1
             fetch(token: token, digest: digest)
         case .joinedPending:
-            break
+            metrics.counts.cacheMisses &+= 1
         }
     }
 
@@ -84,12 +101,14 @@ final class SessionStore {
     }
 
     private func fetch(token: String, digest: TokenDigest) {
-        redisLookups += 1
+        metrics.counts.lookups &+= 1
         let key = runtime.keyTemplate.render(token: token, digest: digest)
         var record: RedisResult?
         var ttl: RedisResult?
+        let started = EventLoop.now()
         let finish = { [weak self] in
             guard let self, let record, let ttl else { return }
+            self.metrics.counts.lookupDuration.observe(from: started, to: EventLoop.now(), buckets: .connect)
             self.completeFetch(digest: digest, record: record, ttl: ttl)
         }
         let read = runtime.format == .hash ? "HGETALL" : "GET"
@@ -112,7 +131,9 @@ final class SessionStore {
         switch result {
         case .found(let r, _): outcome = .found(r)
         case .notFound: outcome = .notFound
-        case .failed: outcome = .unavailable
+        case .failed:
+            metrics.counts.lookupErrors &+= 1
+            outcome = .unavailable
         }
         for w in waiters { w(outcome) }
     }
@@ -178,11 +199,12 @@ final class SessionStore {
     /// A published digest: forget the cached session and end every stream opened with it.
     private func revocationMessage(_ message: [UInt8]) {
         guard let digest = RevocationMessage.digest(message) else {
-            malformedRevocations += 1
+            metrics.counts.malformedRevocations &+= 1
+            let malformed = metrics.counts.malformedRevocations
             // Never the payload: it may be a raw token published by mistake. One line per
             // burst, not per message.
-            if malformedRevocations == 1 || malformedRevocations % 1000 == 0 {
-                onError("revocation message ignored: not a hex SHA-256 digest (\(message.count) bytes; \(malformedRevocations) so far)")
+            if malformed == 1 || malformed % 1000 == 0 {
+                onError("revocation message ignored: not a hex SHA-256 digest (\(message.count) bytes; \(malformed) so far)")
             }
             return
         }
@@ -190,7 +212,7 @@ final class SessionStore {
     }
 
     func revoke(_ digest: TokenDigest) {
-        revocations += 1
+        metrics.counts.revocations &+= 1
         _ = cache.evict(digest)
         guard let streams = liveStreams.removeValue(forKey: digest) else { return }
         for s in streams.values { s.relay?.requestEnd(.revoked) }

@@ -75,8 +75,8 @@ public struct Identity: Sendable, Equatable {
     public var requiresNoStore: Bool { tokenSource == .query }
 }
 
-/// Why a request was refused, for logs and metrics. The client sees only the status and a
-/// generic error code: which part of a token was wrong is never said (REFERENCES.md).
+/// Why a request was refused. Logs and metrics group these as `AuthOutcome`; the client is
+/// told the reason in words (`AuthDenial.errorDescription`), never any part of the token.
 public enum DenialReason: String, Sendable, Equatable {
     case malformedToken = "malformed_token"
     case missingToken = "missing_token"
@@ -94,12 +94,15 @@ public enum DenialReason: String, Sendable, Equatable {
 public struct AuthDenial: Error, Sendable, Equatable {
     public var status: Int
     public var reason: DenialReason
-    /// `invalid_request`, `invalid_token`, `insufficient_scope`, `unauthorized` or
-    /// `temporarily_unavailable`: what the JSON body says.
+    /// `invalid_request`, `invalid_token`, `insufficient_scope`, `unauthorized`, `forbidden`
+    /// or `temporarily_unavailable`: what the JSON body says.
     public var errorCode: String
+    /// Why, in words: fixed text per reason (RFC 6750 `error_description` characters only),
+    /// never anything taken from the request.
+    public var errorDescription: String
     /// `WWW-Authenticate`, `Cache-Control: no-store`, `Content-Type`, and `Retry-After` for 503.
     public var headers: HTTPHeaders
-    /// `{"error":"<errorCode>"}`.
+    /// `{"error":"<errorCode>","error_description":"<errorDescription>"}`.
     public var body: String
 
     /// The status and code as an `HTTPError`. Auth refusals leave the byte stream intact,
@@ -122,16 +125,18 @@ public enum AuthDecision: Sendable, Equatable {
 ///
 /// Statuses and challenges (RFC 6750 §3, REFERENCES.md):
 ///
-/// | case | status | `WWW-Authenticate` |
-/// |---|---|---|
-/// | malformed (bad charset, two tokens...) | 400 | `Bearer realm="r", error="invalid_request"` |
-/// | missing on a route that needs identity | 401 | `Bearer realm="r"` (§3.1: no error code when no credentials were sent) |
-/// | unknown, expired, API key via query | 401 | `Bearer realm="r", error="invalid_token"` |
-/// | scope, tenant or origin mismatch | 403 | `Bearer realm="r", error="insufficient_scope"[, scope="..."]` |
+/// | case | status | `WWW-Authenticate` | body `error` |
+/// |---|---|---|---|
+/// | malformed (bad charset, two tokens...) | 400 | `Bearer realm="r", error="invalid_request", error_description="..."` | `invalid_request` |
+/// | missing on a route that needs identity | 401 | `Bearer realm="r"` (§3.1: no error information when no credentials were sent) | `unauthorized` |
+/// | unknown, expired, API key via query | 401 | `Bearer realm="r", error="invalid_token", error_description="..."` | `invalid_token` |
+/// | missing scope | 403 | `Bearer realm="r", error="insufficient_scope", error_description="...", scope="..."` | `insufficient_scope` |
+/// | tenant or origin mismatch | 403 | `Bearer realm="r", error_description="..."` (no RFC 6750 code fits) | `forbidden` |
 ///
-/// The 403 challenge is the same for all three mismatches (with the route's `scope` when it
-/// has any), so a client cannot tell which check failed. Check order: token validity, then
-/// scopes, tenant, origin. 401 and 403 are final answers for `EventSource`, as intended.
+/// Every body also carries `error_description`, a fixed sentence naming the reason (tenant
+/// mismatch: "the token's tenant does not match the route"), so a client or an operator can
+/// tell which check failed; none carries any part of the token. Check order: token validity,
+/// then scopes, tenant, origin. 401 and 403 are final answers for `EventSource`, as intended.
 public enum AuthPolicy {
     public static let defaultRealm = "streamgate"
 
@@ -155,12 +160,14 @@ public enum AuthPolicy {
         let session: SessionRecord
         let source: TokenSource
         switch credential {
-        case .malformed:
-            return .deny(denial(400, .malformedToken, code: "invalid_request",
-                                challenge: challenge(realm: realm, error: "invalid_request")))
+        case .malformed(let why):
+            let text = description(of: why)
+            return .deny(denial(400, .malformedToken, code: "invalid_request", description: text,
+                                challenge: challenge(realm: realm, error: "invalid_request", description: text)))
         case .missing:
             if route.needsIdentity {
-                return .deny(denial(401, .missingToken, code: "unauthorized", challenge: challenge(realm: realm)))
+                return .deny(denial(401, .missingToken, code: "unauthorized", description: description(of: .missingToken),
+                                    challenge: challenge(realm: realm)))
             }
             if let origin, route.corsOrigins != nil, !originAllowed(origin, route: route, session: nil) {
                 return .deny(forbidden(.originNotAllowed, route: route, realm: realm))
@@ -199,7 +206,8 @@ public enum AuthPolicy {
     /// 503 for a token that is not cached while the session store is unreachable: fail
     /// closed, but tell the client it may retry.
     public static func storeUnavailable(retryAfterSeconds: Int) -> AuthDenial {
-        var d = denial(503, .storeUnavailable, code: "temporarily_unavailable", challenge: nil)
+        var d = denial(503, .storeUnavailable, code: "temporarily_unavailable", description: description(of: .storeUnavailable),
+                       challenge: nil)
         d.headers.add(name: "Retry-After", value: String(max(0, retryAfterSeconds)))
         return d
     }
@@ -221,28 +229,73 @@ public enum AuthPolicy {
     // MARK: - Responses
 
     private static func invalidToken(_ reason: DenialReason, realm: String) -> AuthDenial {
-        denial(401, reason, code: "invalid_token", challenge: challenge(realm: realm, error: "invalid_token"))
+        let text = description(of: reason)
+        return denial(401, reason, code: "invalid_token", description: text,
+                      challenge: challenge(realm: realm, error: "invalid_token", description: text))
     }
 
+    /// 403. `insufficient_scope` (RFC 6750 §3.1) only for a missing scope; a tenant or origin
+    /// mismatch is not a scope problem, and RFC 6750 has no code for it: `forbidden` in the
+    /// body, and a challenge that says why without an `error` code.
     private static func forbidden(_ reason: DenialReason, route: RouteAuthPolicy, realm: String) -> AuthDenial {
-        let scope = route.requiredScopes.isEmpty ? nil : route.requiredScopes.joined(separator: " ")
-        return denial(403, reason, code: "insufficient_scope",
-                      challenge: challenge(realm: realm, error: "insufficient_scope", scope: scope))
+        let text = description(of: reason)
+        if reason == .insufficientScope {
+            let scope = route.requiredScopes.isEmpty ? nil : route.requiredScopes.joined(separator: " ")
+            return denial(403, reason, code: "insufficient_scope", description: text,
+                          challenge: challenge(realm: realm, error: "insufficient_scope", description: text, scope: scope))
+        }
+        return denial(403, reason, code: "forbidden", description: text, challenge: challenge(realm: realm, description: text))
     }
 
-    private static func denial(_ status: Int, _ reason: DenialReason, code: String, challenge: String?) -> AuthDenial {
+    private static func denial(_ status: Int, _ reason: DenialReason, code: String, description: String, challenge: String?) -> AuthDenial {
         var headers = HTTPHeaders()
         if let challenge { headers.add(name: "WWW-Authenticate", value: challenge) }
         headers.add(name: "Cache-Control", value: "no-store")
         headers.add(name: "Content-Type", value: "application/json")
-        return AuthDenial(status: status, reason: reason, errorCode: code, headers: headers,
-                          body: "{\"error\":\"\(code)\"}")
+        var body: [UInt8] = []
+        body.append(contentsOf: #"{"error":"#.utf8)
+        JSON.appendQuoted(code, to: &body)
+        body.append(contentsOf: #","error_description":"#.utf8)
+        JSON.appendQuoted(description, to: &body)
+        body.append(UInt8(ascii: "}"))
+        return AuthDenial(status: status, reason: reason, errorCode: code, errorDescription: description, headers: headers,
+                          body: String(decoding: body, as: UTF8.self))
     }
 
-    /// `Bearer realm="r"[, error="e"][, scope="s"]` (RFC 6750 §3).
-    static func challenge(realm: String, error: String? = nil, scope: String? = nil) -> String {
+    /// The `error_description` for a denial: one fixed sentence per reason. RFC 6750 §3 allows
+    /// only %x20-21 / %x23-5B / %x5D-7E there (no quote, no backslash); a test holds every
+    /// sentence to that.
+    public static func description(of reason: DenialReason) -> String {
+        switch reason {
+        case .malformedToken: "the access token is malformed"
+        case .missingToken: "no access token was presented"
+        case .unknownToken: "the access token is unknown or revoked"
+        case .expiredToken: "the access token has expired"
+        case .apiKeyInQuery: "API keys are not accepted in the query string"
+        case .insufficientScope: "the token lacks a scope this route requires"
+        case .tenantMismatch: "the token's tenant does not match the route"
+        case .originNotAllowed: "the request's Origin is not allowed on this route"
+        case .storeUnavailable: "the session store is unavailable; retry later"
+        }
+    }
+
+    /// A malformed credential, more precisely: what the client got wrong in its request.
+    public static func description(of reason: MalformedTokenReason) -> String {
+        switch reason {
+        case .repeated: "more than one access token was presented"
+        case .conflicting: "the Authorization header and the API key header carry different tokens"
+        case .empty: "the access token is empty"
+        case .tooLong: "the access token is too long"
+        case .invalidCharacters: "the access token has characters outside the RFC 6750 token syntax"
+        case .badAuthorizationSyntax: "the Authorization header is not of the form 'Bearer <token>'"
+        }
+    }
+
+    /// `Bearer realm="r"[, error="e"][, error_description="d"][, scope="s"]` (RFC 6750 §3).
+    static func challenge(realm: String, error: String? = nil, description: String? = nil, scope: String? = nil) -> String {
         var value = "Bearer realm=" + quotedString(realm)
         if let error { value += ", error=" + quotedString(error) }
+        if let description { value += ", error_description=" + quotedString(description) }
         if let scope { value += ", scope=" + quotedString(scope) }
         return value
     }

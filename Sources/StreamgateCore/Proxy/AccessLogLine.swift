@@ -16,14 +16,16 @@ public struct AccessLogRecord: Sendable {
     public var clientIP: String
     /// Why the exchange ended abnormally ("upstream_reset", "client_abort", ...), if it did.
     public var outcome: String?
+    /// Why authentication refused the request (`AuthOutcome.label`: "tenant", "expired", ...).
+    public var deny: String?
 
     public init(time: String, requestID: String, route: String?, method: String, path: String, status: Int,
                 bytesIn: UInt64, bytesOut: UInt64, durationMicros: UInt64, upstream: String?,
-                user: String? = nil, tenant: String? = nil, clientIP: String, outcome: String? = nil) {
+                user: String? = nil, tenant: String? = nil, clientIP: String, outcome: String? = nil, deny: String? = nil) {
         self.time = time; self.requestID = requestID; self.route = route; self.method = method
         self.path = path; self.status = status; self.bytesIn = bytesIn; self.bytesOut = bytesOut
         self.durationMicros = durationMicros; self.upstream = upstream; self.user = user
-        self.tenant = tenant; self.clientIP = clientIP; self.outcome = outcome
+        self.tenant = tenant; self.clientIP = clientIP; self.outcome = outcome; self.deny = deny
     }
 
     /// Appends the record as one JSON line (with the trailing newline) to `out`.
@@ -47,6 +49,7 @@ public struct AccessLogRecord: Sendable {
         if let user { out.append(contentsOf: #","user":"#.utf8); JSON.appendQuoted(user, to: &out) }
         if let tenant { out.append(contentsOf: #","tenant":"#.utf8); JSON.appendQuoted(tenant, to: &out) }
         if let outcome { out.append(contentsOf: #","outcome":"#.utf8); JSON.appendQuoted(outcome, to: &out) }
+        if let deny { out.append(contentsOf: #","deny":"#.utf8); JSON.appendQuoted(deny, to: &out) }
         out.append(contentsOf: "}\n".utf8)
     }
 }

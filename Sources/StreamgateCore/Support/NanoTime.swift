@@ -18,6 +18,13 @@ public struct NanoTime: Comparable, Hashable, Sendable, CustomStringConvertible 
         nanoseconds >= earlier.nanoseconds ? .nanoseconds(Int64(clamping: nanoseconds - earlier.nanoseconds)) : .zero
     }
 
+    /// Nanoseconds from `earlier` to `self` (zero if `earlier` is later): `since` without a
+    /// `Duration`, whose conversions cost 128-bit arithmetic on paths that run per request.
+    @inline(__always)
+    public func nanoseconds(since earlier: NanoTime) -> UInt64 {
+        nanoseconds >= earlier.nanoseconds ? nanoseconds &- earlier.nanoseconds : 0
+    }
+
     public var description: String { "\(nanoseconds)ns" }
 }
 

@@ -15,13 +15,14 @@ final class AuthRig {
     ///   - sessions: `[sessions]` keys.
     ///   - sections: whole extra tables (`[identity]`, `[auth]`, ...).
     ///   - routes: `[[routes]]` tables; all use upstream `up`.
+    ///   - admin: start the admin endpoint (`gateway.adminPort`).
     init(workers: Int = 1, redisTimeout: String = "1s", redisExtra: String = "", sessions: String = "", sections: String = "",
-         routes: String = AuthRig.standardRoutes, upstreamHandler: RecordingUpstream.Handler? = nil) throws {
+         routes: String = AuthRig.standardRoutes, upstreamHandler: RecordingUpstream.Handler? = nil, admin: Bool = false) throws {
         redis = try RedisServer()
         upstream = try RecordingUpstream(handler: upstreamHandler)
         gateway = try GatewayHarness(toml: Self.config(workers: workers, redisPort: redis.port, redisTimeout: redisTimeout, redisExtra: redisExtra,
                                                       sessions: sessions, sections: sections, upstreamPort: upstream.port, routes: routes),
-                                     workers: workers)
+                                     workers: workers, admin: admin)
         self.workers = workers
         self.redisTimeout = redisTimeout
         self.redisExtra = redisExtra
