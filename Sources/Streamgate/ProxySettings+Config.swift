@@ -67,7 +67,8 @@ extension ProxySettings {
             keepaliveTimeout: l.keepaliveTimeout, headerTimeout: l.headerTimeout, sendTimeout: l.sendTimeout,
             clientBuffer: l.clientBuffer,
             listeners: config.listeners.map {
-                ListenerPolicy(address: try? SocketAddress.resolve($0.address.description), trustForwarded: $0.trustForwarded)
+                ListenerPolicy(address: try? SocketAddress.resolve($0.address.description), trustForwarded: $0.trustForwarded,
+                               proxyProtocol: $0.proxyProtocol)
             },
             upstreams: upstreams, routes: routes,
             router: Router(routes: config.routes), auth: auth,

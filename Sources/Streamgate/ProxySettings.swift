@@ -57,10 +57,13 @@ public final class ProxySettings: Sendable {
         public var address: SocketAddress?
         /// Peers whose X-Forwarded-For / Forwarded chain is extended (`trust_forwarded`).
         public var trustForwarded: TrustedProxies
+        /// Connections open with a PROXY protocol header naming the client (`proxy_protocol`).
+        public var proxyProtocol: Bool
 
-        public init(address: SocketAddress? = nil, trustForwarded: TrustedProxies = .none) {
+        public init(address: SocketAddress? = nil, trustForwarded: TrustedProxies = .none, proxyProtocol: Bool = false) {
             self.address = address
             self.trustForwarded = trustForwarded
+            self.proxyProtocol = proxyProtocol
         }
 
         /// For a listener the settings do not describe: the edge default, nobody trusted.

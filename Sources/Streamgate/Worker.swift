@@ -128,23 +128,52 @@ final class Worker {
     private func accept(_ fd: Int32, listener: SocketAddress) {
         let conn = Connection(loop: loop, fd: fd)
         metrics.connectionsAccepted += 1
-        let perIP = settings.admission.maxConnectionsPerIP
+        let policy = settings.listener(configured: listener)
         var countedIP: String?
-        if perIP > 0 {
+        // Behind PROXY protocol the TCP peer is the balancer: the client is counted once its
+        // header names it (`admitProxiedClient`).
+        if !policy.proxyProtocol {
             let ip = conn.peerAddress?.ipString ?? "-"
-            guard connectionLimiter.admit(ip, limit: perIP) else {
-                metrics.connectionsRejectedPerIP += 1
-                conn.close()
-                return
-            }
-            countedIP = ip
+            let (admitted, counted) = admitPerIP(ip)
+            guard admitted else { conn.close(); return }
+            if counted { countedIP = ip }
         }
-        let s = ClientSession(worker: self, client: conn, listener: settings.listener(configured: listener))
+        let s = ClientSession(worker: self, client: conn, listener: policy)
         s.countedIP = countedIP
         sessions[ObjectIdentifier(s)] = s
         metrics.connectionsOpen = sessions.count
         if sessions.count >= maxConnections { makeRoom() }
         s.processInput()
+    }
+
+    /// `max_connections_per_ip`: whether `ip` may open another connection, and whether it was
+    /// counted (to be given back when the connection closes).
+    private func admitPerIP(_ ip: String) -> (admitted: Bool, counted: Bool) {
+        let perIP = settings.admission.maxConnectionsPerIP
+        guard perIP > 0 else { return (true, false) }
+        guard connectionLimiter.admit(ip, limit: perIP) else {
+            metrics.connectionsRejectedPerIP += 1
+            return (false, false)
+        }
+        return (true, true)
+    }
+
+    /// The per-IP check of a `proxy_protocol` connection, once its header named the client.
+    func admitProxiedClient(_ s: ClientSession, ip: String) -> Bool {
+        let (admitted, counted) = admitPerIP(ip)
+        if counted { s.countedIP = ip }
+        return admitted
+    }
+
+    /// PROXY headers refused (missing, malformed, late). One line per burst: a balancer that
+    /// does not send the header has every connection refused.
+    private var proxyHeadersRefused: UInt64 = 0
+
+    func proxyHeaderRefused(peer: String, reason: String) {
+        proxyHeadersRefused += 1
+        if proxyHeadersRefused == 1 || proxyHeadersRefused % 1000 == 0 {
+            logError("PROXY protocol header from \(peer) refused: \(reason); connection closed (\(proxyHeadersRefused) so far)")
+        }
     }
 
     /// At `max_connections`: idle keep-alive connections go first (a client that is not using

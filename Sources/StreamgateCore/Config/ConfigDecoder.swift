@@ -89,7 +89,7 @@ struct ConfigDecoder {
         guard let tables = arrayOfTables(top, "listeners", required: true) else { return [] }
         var listeners: [Located<ListenerConfig>] = []
         for table in tables {
-            let r = reader(table, context: "[[listeners]]", keys: ["address", "tls_cert", "tls_key", "trust_forwarded"])
+            let r = reader(table, context: "[[listeners]]", keys: ["address", "tls_cert", "tls_key", "trust_forwarded", "proxy_protocol"])
             _ = r.requireKey("address")
             let address = r.string("address").flatMap { listenAddress($0, r) }
             let cert = r.nonEmptyString("tls_cert"), key = r.nonEmptyString("tls_key")
@@ -105,12 +105,13 @@ struct ConfigDecoder {
                 break
             }
             let trusted = decodeTrustedProxies(r)
+            let proxyProtocol = r.bool("proxy_protocol")?.value ?? false
             guard let address else { continue }
             if let first = listeners.first(where: { $0.value.address.conflicts(with: address.value) }) {
                 r.error("listener address \(address.value) conflicts with the listener at line \(first.position.line)", at: address.position)
                 continue
             }
-            listeners.append(Located(value: ListenerConfig(address: address.value, tls: tls, trustForwarded: trusted),
+            listeners.append(Located(value: ListenerConfig(address: address.value, tls: tls, trustForwarded: trusted, proxyProtocol: proxyProtocol),
                                      position: address.position))
         }
         return listeners

@@ -85,9 +85,12 @@ public struct ListenerConfig: Equatable, Sendable {
     /// `trust_forwarded`: peers whose X-Forwarded-For / Forwarded chain is extended rather
     /// than replaced. Empty (the default): the gateway is the edge and trusts no one.
     public var trustForwarded: TrustedProxies
+    /// `proxy_protocol`: every connection must open with a PROXY protocol header (v1 or v2),
+    /// whose source address then stands for the client (logs, per-IP limits, forwarding).
+    public var proxyProtocol: Bool
 
-    public init(address: ListenAddress, tls: TLSFiles? = nil, trustForwarded: TrustedProxies = .none) {
-        self.address = address; self.tls = tls; self.trustForwarded = trustForwarded
+    public init(address: ListenAddress, tls: TLSFiles? = nil, trustForwarded: TrustedProxies = .none, proxyProtocol: Bool = false) {
+        self.address = address; self.tls = tls; self.trustForwarded = trustForwarded; self.proxyProtocol = proxyProtocol
     }
 }
 
