@@ -11,6 +11,9 @@ final class ClientSession: ConnectionDelegate {
         case readingHead
         /// Waiting for the session store; client reads are paused.
         case authenticating
+        /// Waiting for Redis to count the stream fleet-wide (`shared = true`); reading stays on
+        /// so that a client leaving meanwhile is noticed.
+        case admitting
         case proxying
         /// Final response queued; waiting for it to flush before half-closing.
         case closingAfterFlush
@@ -316,7 +319,43 @@ final class ClientSession: ConnectionDelegate {
                 refuseStream(request, exceeded)
                 return
             }
+            // `shared = true`: this instance's count admitted it; Redis counts the fleet.
+            if let leases = request.snapshot.leases, let local = slot {
+                let wanted = StreamLeases.wanted(user: auth?.identity.userID, tenant: auth?.identity.tenantID, limits: route.streamLimits)
+                if !wanted.isEmpty {
+                    admitFleetWide(request, auth: auth, local: local, leases: leases, wanted: wanted)
+                    return
+                }
+            }
         }
+        openExchange(request, auth: auth, slot: slot)
+    }
+
+    /// Asks Redis for the stream's user and tenant slots. Whatever happens to the client
+    /// meanwhile, both slots (this instance's and the lease) are given back exactly once: by
+    /// the exchange when it ends, or here when there is no exchange to hand them to.
+    private func admitFleetWide(_ request: PendingRequest, auth: ExchangeAuth?, local: StreamSlot, leases: StreamLeases,
+                                wanted: [StreamLeases.Wanted]) {
+        state = .admitting
+        client.setTimeouts(read: nil, write: settings.sendTimeout)
+        leases.acquire(wanted) { [weak self] outcome in
+            switch outcome {
+            case .admitted(let lease):
+                let slot = StreamSlot { local.giveBack(); lease.release() }
+                guard let self, self.state == .admitting else { slot.giveBack(); return }
+                self.client.enableReading()
+                self.openExchange(request, auth: auth, slot: slot)
+            case .refused(let exceeded):
+                local.giveBack()
+                guard let self, self.state == .admitting else { return }
+                self.state = .readingHead
+                self.client.enableReading()
+                self.refuseStream(request, exceeded)
+            }
+        }
+    }
+
+    private func openExchange(_ request: PendingRequest, auth: ExchangeAuth?, slot: StreamSlot?) {
         state = .proxying
         // While an exchange runs the client may legitimately stay silent (long responses).
         client.setTimeouts(read: request.head.framing == .none ? nil : settings.headerTimeout, write: settings.sendTimeout)
@@ -504,6 +543,8 @@ final class ClientSession: ConnectionDelegate {
             if lingerDiscarded > ClientSession.lingerDiscardLimit { closeNow() }
         case .closingAfterFlush, .abortingAfterFlush:
             client.input.drain(client.inputCount)
+        case .admitting:
+            if client.inputCount > ClientSession.pipelineBufferLimit { client.disableReading() }
         case .closed, .authenticating:
             break
         }

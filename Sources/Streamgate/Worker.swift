@@ -235,6 +235,21 @@ final class Worker {
 
     private func drained() {
         drainTimer?.cancel()
+        // Stream leases given back in the last turns must reach Redis before the loop stops,
+        // or their slots stay taken fleet-wide until they expire. Bounded by the Redis timeout.
+        if let leases = current.leases, leases.releasesInFlight > 0, onIdleAfterDrain != nil {
+            let deadline = EventLoop.now() + leases.store.runtime.redis.commandTimeout
+            let t = LoopTimer(loop: loop) { [unowned self] in
+                if leases.releasesInFlight > 0 && EventLoop.now() < deadline { self.drainTimer?.schedule(after: .milliseconds(5)) } else { self.finishDrain() }
+            }
+            drainTimer = t
+            t.schedule(after: .milliseconds(5))
+            return
+        }
+        finishDrain()
+    }
+
+    private func finishDrain() {
         let done = onIdleAfterDrain
         onIdleAfterDrain = nil
         logSink.flush()

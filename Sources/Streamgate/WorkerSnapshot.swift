@@ -12,11 +12,14 @@ final class WorkerSnapshot {
     let pools: [UpstreamPool]
     /// Present when auth is configured.
     let store: SessionStore?
+    /// Fleet-wide stream limits, when `[limits] shared = true` (and so auth) is configured.
+    let leases: StreamLeases?
 
-    init(settings: ProxySettings, pools: [UpstreamPool], store: SessionStore?) {
+    init(settings: ProxySettings, pools: [UpstreamPool], store: SessionStore?, leases: StreamLeases? = nil) {
         self.settings = settings
         self.pools = pools
         self.store = store
+        self.leases = leases
     }
 
     /// The snapshot for `settings`, taking over from `previous` what did not change: a pool
@@ -43,6 +46,14 @@ final class WorkerSnapshot {
                 store = SessionStore(loop: loop, runtime: auth, onError: onError)
             }
         }
-        return WorkerSnapshot(settings: settings, pools: pools, store: store)
+        var leases: StreamLeases?
+        if settings.admission.sharedStreamLimits, let store {
+            if let old = previous?.leases, old.store === store, old.ttl == settings.admission.leaseTTL {
+                leases = old
+            } else {
+                leases = StreamLeases(loop: loop, store: store, ttl: settings.admission.leaseTTL, onError: onError)
+            }
+        }
+        return WorkerSnapshot(settings: settings, pools: pools, store: store, leases: leases)
     }
 }

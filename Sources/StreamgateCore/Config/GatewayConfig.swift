@@ -121,7 +121,8 @@ public struct LimitsConfig: Equatable, Sendable {
     /// Concurrent streams per session user and per tenant (routes may override); 0 = unlimited.
     public var maxStreamsPerUser: Int = 0
     public var maxStreamsPerTenant: Int = 0
-    /// Count streams fleet-wide in Redis (leases) instead of per gateway instance.
+    /// Count the per-user and per-tenant limits fleet-wide in Redis (leases) instead of per
+    /// gateway instance. Needs `[redis]`.
     public var shared: Bool = false
     /// How long a shared lease outlives the instance holding it (it is renewed at a third of it).
     public var leaseTTL: Duration = .seconds(30)
