@@ -240,7 +240,11 @@ final class Worker {
         if let leases = current.leases, leases.releasesInFlight > 0, onIdleAfterDrain != nil {
             let deadline = EventLoop.now() + leases.store.runtime.redis.commandTimeout
             let t = LoopTimer(loop: loop) { [unowned self] in
-                if leases.releasesInFlight > 0 && EventLoop.now() < deadline { self.drainTimer?.schedule(after: .milliseconds(5)) } else { self.finishDrain() }
+                if leases.releasesInFlight > 0 && EventLoop.now() < deadline {
+                    self.drainTimer?.schedule(after: .milliseconds(5))
+                } else {
+                    self.finishDrain()
+                }
             }
             drainTimer = t
             t.schedule(after: .milliseconds(5))
