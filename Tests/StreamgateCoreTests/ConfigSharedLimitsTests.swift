@@ -14,10 +14,12 @@ import Testing
         let config = try #require(validConfig(text(Self.base + Self.redis + ["[limits]", "shared = true", "max_streams_per_user = 2"])))
         #expect(config.limits.shared)
         #expect(config.limits.leaseTTL == .seconds(30))
+        #expect(config.describe().contains("stream limits: per user and tenant across instances (Redis leases, lease_ttl 30s)"))
         let short = try #require(validConfig(text(Self.base + Self.redis + ["timeout = \"300ms\"", "[limits]", "shared = true", "lease_ttl = \"1s\""])))
         #expect(short.limits.leaseTTL == .seconds(1))
         let local = try #require(validConfig(text(Self.base + ["[limits]", "shared = false", "lease_ttl = \"5s\""])))
         #expect(!local.limits.shared, "shared = false needs no Redis")
+        #expect(local.describe().contains("stream limits: per instance"))
     }
 
     @Test func sharedNeedsRedisAndLeasesOutlastRenewals() {

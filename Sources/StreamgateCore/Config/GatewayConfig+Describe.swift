@@ -15,6 +15,7 @@ extension GatewayConfig {
         }.joined(separator: ", "))
         lines.append("admin: " + (admin.map { "\($0.address)" } ?? "off"))
         lines.append("redis: " + (redis.map { "\($0) timeout \(DurationSyntax.format($0.timeout))" } ?? "none (auth disabled)"))
+        lines.append("stream limits: " + (limits.shared ? "per user and tenant across instances (Redis leases, lease_ttl \(DurationSyntax.format(limits.leaseTTL)))" : "per instance"))
         lines.append("identity signing: " + (identity.signingSecret != nil ? "set (\(identity.signatureHeader))" : "off"))
         lines.append("upstreams:")
         for u in upstreams {
