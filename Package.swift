@@ -72,7 +72,7 @@ if Context.environment["STREAMGATE_FUZZ"] == "1" {
                                        swiftSettings: swiftSettings))
     for name in [
         "FuzzRequestHead", "FuzzResponseHead", "FuzzChunkedBody", "FuzzSSEBoundary",
-        "FuzzPathCanonicalizer", "FuzzConfig", "FuzzSessionRecord",
+        "FuzzPathCanonicalizer", "FuzzConfig", "FuzzSessionRecord", "FuzzProxyHeader",
     ] {
         package.targets.append(.executableTarget(
             name: name, dependencies: ["StreamgateCore", "FuzzSupport"], path: "Tests/Fuzz/Targets/\(name)",

@@ -35,6 +35,7 @@ targets=(
     "path FuzzPathCanonicalizer path"
     "config FuzzConfig toml"
     "session-record FuzzSessionRecord json"
+    "proxy-header FuzzProxyHeader proxy"
 )
 
 usage() { sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; }

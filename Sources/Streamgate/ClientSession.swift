@@ -6,9 +6,14 @@ import StreamgateIO
 /// client gets to read the final response.
 final class ClientSession: ConnectionDelegate {
     enum State {
+        /// A `proxy_protocol` listener: waiting for the PROXY header, before any request.
+        case readingProxyHeader
         case readingHead
         /// Waiting for the session store; client reads are paused.
         case authenticating
+        /// Waiting for Redis to count the stream fleet-wide (`shared = true`); reading stays on
+        /// so that a client leaving meanwhile is noticed.
+        case admitting
         case proxying
         /// Final response queued; waiting for it to flush before half-closing.
         case closingAfterFlush
@@ -21,12 +26,14 @@ final class ClientSession: ConnectionDelegate {
 
     unowned let worker: Worker
     let client: Connection
-    /// The previous hop's address: the TCP peer. (When PROXY protocol is added, the address
-    /// its header carries goes here instead, before `forwardingTrusted` is decided from it.)
-    let clientIP: String
+    /// The previous hop's address: the TCP peer, or on a `proxy_protocol` listener the source
+    /// address of the PROXY header (set before any request is read).
+    private(set) var clientIP: String
     /// Whether `clientIP` is in its listener's `trust_forwarded`: the client's X-Forwarded-For
     /// and Forwarded chain is then extended rather than replaced. Decided once per connection.
-    let forwardingTrusted: Bool
+    private(set) var forwardingTrusted: Bool
+    /// The listener's `trust_forwarded`, kept only until the PROXY header names the client.
+    private var proxyHeaderTrust: TrustedProxies?
     private(set) var state: State = .readingHead
     /// Present only while a head is being read: a held stream does not keep ~230 bytes of
     /// parser state.
@@ -56,7 +63,12 @@ final class ClientSession: ConnectionDelegate {
         client.delegate = self
         client.setMaxReadSize(64 * 1024)
         client.setWriteLowWatermark(0)
-        enterReadingHead()
+        if listener.proxyProtocol {
+            proxyHeaderTrust = listener.trustForwarded
+            enterReadingProxyHeader()
+        } else {
+            enterReadingHead()
+        }
         client.enableReading()
     }
 
@@ -78,8 +90,48 @@ final class ClientSession: ConnectionDelegate {
         defer { processing = false }
         repeat {
             needsProcessing = false
+            if state == .readingProxyHeader { readProxyHeader() }
             parseAvailableHead()
         } while needsProcessing
+    }
+
+    // MARK: - PROXY protocol
+
+    /// The header must arrive whole within `header_timeout`, counted from the accept however
+    /// slowly it trickles in.
+    private func enterReadingProxyHeader() {
+        state = .readingProxyHeader
+        client.setTimeouts(read: settings.headerTimeout, write: settings.sendTimeout)
+        startHeadDeadline()
+    }
+
+    /// Reads the PROXY header (HAProxy's "The PROXY protocol", v1 or v2) that must open every
+    /// connection on a `proxy_protocol` listener. Its source address becomes the client's for
+    /// logs, per-IP limits and forwarding; LOCAL and UNKNOWN keep the TCP peer's. Anything
+    /// else closes the connection without a response, as the specification asks.
+    private func readProxyHeader() {
+        let available = client.inputCount
+        guard available > 0 else { return }
+        switch ProxyProtocolHeader.parse(client.input.peek(max: min(available, ProxyProtocolHeader.maxLength))) {
+        case .needMore:
+            return
+        case .invalid(let reason):
+            refuseProxyHeader(reason)
+        case .parsed(let header):
+            client.input.drain(header.length)
+            headDeadline?.cancel()
+            if let source = header.source { clientIP = source.address.description }
+            forwardingTrusted = proxyHeaderTrust?.trusts(peer: clientIP) ?? false
+            proxyHeaderTrust = nil
+            // The per-IP count is of clients, not of the balancer: it starts now.
+            guard worker.admitProxiedClient(self, ip: clientIP) else { closeNow(); return }
+            enterReadingHead()
+        }
+    }
+
+    private func refuseProxyHeader(_ reason: String) {
+        worker.proxyHeaderRefused(peer: clientIP, reason: reason)
+        closeNow()
     }
 
     private func parseAvailableHead() {
@@ -271,7 +323,43 @@ final class ClientSession: ConnectionDelegate {
                 refuseStream(request, exceeded)
                 return
             }
+            // `shared = true`: this instance's count admitted it; Redis counts the fleet.
+            if let leases = request.snapshot.leases, let local = slot {
+                let wanted = StreamLeases.wanted(user: auth?.identity.userID, tenant: auth?.identity.tenantID, limits: route.streamLimits)
+                if !wanted.isEmpty {
+                    admitFleetWide(request, auth: auth, local: local, leases: leases, wanted: wanted)
+                    return
+                }
+            }
         }
+        openExchange(request, auth: auth, slot: slot)
+    }
+
+    /// Asks Redis for the stream's user and tenant slots. Whatever happens to the client
+    /// meanwhile, both slots (this instance's and the lease) are given back exactly once: by
+    /// the exchange when it ends, or here when there is no exchange to hand them to.
+    private func admitFleetWide(_ request: PendingRequest, auth: ExchangeAuth?, local: StreamSlot, leases: StreamLeases,
+                                wanted: [StreamLeases.Wanted]) {
+        state = .admitting
+        client.setTimeouts(read: nil, write: settings.sendTimeout)
+        leases.acquire(wanted) { [weak self] outcome in
+            switch outcome {
+            case .admitted(let lease):
+                let slot = StreamSlot { local.giveBack(); lease.release() }
+                guard let self, self.state == .admitting else { slot.giveBack(); return }
+                self.client.enableReading()
+                self.openExchange(request, auth: auth, slot: slot)
+            case .refused(let exceeded):
+                local.giveBack()
+                guard let self, self.state == .admitting else { return }
+                self.state = .readingHead
+                self.client.enableReading()
+                self.refuseStream(request, exceeded)
+            }
+        }
+    }
+
+    private func openExchange(_ request: PendingRequest, auth: ExchangeAuth?, slot: StreamSlot?) {
         state = .proxying
         // While an exchange runs the client may legitimately stay silent (long responses).
         client.setTimeouts(read: request.head.framing == .none ? nil : settings.headerTimeout, write: settings.sendTimeout)
@@ -355,6 +443,7 @@ final class ClientSession: ConnectionDelegate {
     }
 
     private func headDeadlinePassed() {
+        if state == .readingProxyHeader { refuseProxyHeader("no complete header within header_timeout"); return }
         guard state == .readingHead, hasPartialHead else { return }
         respond(.error(status: 408, code: "request_timeout", requestID: nil, close: true),
                 to: nil, requestID: nil, route: nil, start: EventLoop.now())
@@ -439,7 +528,7 @@ final class ClientSession: ConnectionDelegate {
 
     /// Drain: idle keep-alive connections close now; busy ones close after their exchange.
     func beginDrain() {
-        if state == .readingHead && !hasPartialHead && client.inputCount == 0 { closeNow() }
+        if (state == .readingHead && !hasPartialHead && client.inputCount == 0) || state == .readingProxyHeader { closeNow() }
         exchange?.beginDrain()
     }
 
@@ -447,7 +536,7 @@ final class ClientSession: ConnectionDelegate {
 
     func connectionReadable(_ connection: Connection) {
         switch state {
-        case .readingHead:
+        case .readingHead, .readingProxyHeader:
             processInput()
         case .proxying:
             if let exchange, exchange.wantsRequestBody {
@@ -461,6 +550,8 @@ final class ClientSession: ConnectionDelegate {
             if lingerDiscarded > ClientSession.lingerDiscardLimit { closeNow() }
         case .closingAfterFlush, .abortingAfterFlush:
             client.input.drain(client.inputCount)
+        case .admitting:
+            if client.inputCount > ClientSession.pipelineBufferLimit { client.disableReading() }
         case .closed, .authenticating:
             break
         }
@@ -481,6 +572,8 @@ final class ClientSession: ConnectionDelegate {
 
     func connection(_ connection: Connection, event: ConnectionEvent) {
         switch (state, event) {
+        case (.readingProxyHeader, .readTimeout):
+            refuseProxyHeader("no complete header within header_timeout")
         case (.readingHead, .readTimeout):
             if hasPartialHead {
                 respond(.error(status: 408, code: "request_timeout", requestID: nil, close: true),

@@ -91,7 +91,7 @@ extension ProxySettings {
             clientBuffer: l.clientBuffer,
             listeners: config.listeners.enumerated().map { i, l in
                 ListenerPolicy(address: try? SocketAddress.resolve(l.address.description), trustForwarded: l.trustForwarded,
-                               tls: listenerTLS[i])
+                               proxyProtocol: l.proxyProtocol, tls: listenerTLS[i])
             },
             upstreams: upstreams, routes: routes,
             router: Router(routes: config.routes), auth: auth,

@@ -72,12 +72,16 @@ public final class ProxySettings: Sendable {
         public var address: SocketAddress?
         /// Peers whose X-Forwarded-For / Forwarded chain is extended (`trust_forwarded`).
         public var trustForwarded: TrustedProxies
+        /// Connections open with a PROXY protocol header naming the client (`proxy_protocol`).
+        public var proxyProtocol: Bool
         /// The certificates served when the listener terminates TLS.
         public var tls: TLSServerContext?
 
-        public init(address: SocketAddress? = nil, trustForwarded: TrustedProxies = .none, tls: TLSServerContext? = nil) {
+        public init(address: SocketAddress? = nil, trustForwarded: TrustedProxies = .none, proxyProtocol: Bool = false,
+                    tls: TLSServerContext? = nil) {
             self.address = address
             self.trustForwarded = trustForwarded
+            self.proxyProtocol = proxyProtocol
             self.tls = tls
         }
 

@@ -4,10 +4,14 @@ import Synchronization
 /// Concurrent streams per route, user and tenant in this gateway instance, shared by every
 /// worker. Touched when a stream starts and when it ends, never per event, so one lock costs
 /// nothing the relay would notice. Outlives reloads: the count of streams already open is a
-/// fact, whatever the new limits say.
+/// fact, whatever the new limits say. With `shared = true` it is still the first check (this
+/// instance's streams are a lower bound of the fleet's) and the whole one while Redis cannot
+/// answer (`StreamLeases`).
 final class StreamLimiter: Sendable {
     enum Key: Hashable, Sendable {
-        case route(String), user(String), tenant(String)
+        /// A user within their tenant: user ids need only be unique per tenant, and one
+        /// tenant's users must not use up another's.
+        case route(String), user(tenant: String?, user: String), tenant(String)
     }
 
     /// Which limit refused a stream, for the 429, the access log and the metrics.
@@ -21,7 +25,7 @@ final class StreamLimiter: Sendable {
     func acquire(route: String, user: String?, tenant: String?, limits: StreamLimits) -> Result<[Key], ExceededLimit> {
         var wanted: [(Key, Int, Exceeded)] = []
         if limits.perRoute > 0 { wanted.append((.route(route), limits.perRoute, .route)) }
-        if limits.perUser > 0, let user { wanted.append((.user(user), limits.perUser, .user)) }
+        if limits.perUser > 0, let user { wanted.append((.user(tenant: tenant, user: user), limits.perUser, .user)) }
         if limits.perTenant > 0, let tenant { wanted.append((.tenant(tenant), limits.perTenant, .tenant)) }
         return counts.withLock { counts in
             for (key, limit, which) in wanted where counts[key, default: 0] >= limit {

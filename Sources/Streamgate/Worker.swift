@@ -103,16 +103,14 @@ final class Worker {
             return
         }
         metrics.connectionsAccepted += 1
-        let perIP = settings.admission.maxConnectionsPerIP
         var countedIP: String?
-        if perIP > 0 {
+        // Behind PROXY protocol the TCP peer is the balancer: the client is counted once its
+        // header names it (`admitProxiedClient`).
+        if !policy.proxyProtocol {
             let ip = conn.peerAddress?.ipString ?? "-"
-            guard connectionLimiter.admit(ip, limit: perIP) else {
-                metrics.connectionsRejectedPerIP += 1
-                conn.close()
-                return
-            }
-            countedIP = ip
+            let (admitted, counted) = admitPerIP(ip)
+            guard admitted else { conn.close(); return }
+            if counted { countedIP = ip }
         }
         let s = ClientSession(worker: self, client: conn, listener: policy)
         s.countedIP = countedIP
@@ -120,6 +118,36 @@ final class Worker {
         metrics.connectionsOpen = sessions.count
         if sessions.count >= maxConnections { makeRoom() }
         s.processInput()
+    }
+
+    /// `max_connections_per_ip`: whether `ip` may open another connection, and whether it was
+    /// counted (to be given back when the connection closes).
+    private func admitPerIP(_ ip: String) -> (admitted: Bool, counted: Bool) {
+        let perIP = settings.admission.maxConnectionsPerIP
+        guard perIP > 0 else { return (true, false) }
+        guard connectionLimiter.admit(ip, limit: perIP) else {
+            metrics.connectionsRejectedPerIP += 1
+            return (false, false)
+        }
+        return (true, true)
+    }
+
+    /// The per-IP check of a `proxy_protocol` connection, once its header named the client.
+    func admitProxiedClient(_ s: ClientSession, ip: String) -> Bool {
+        let (admitted, counted) = admitPerIP(ip)
+        if counted { s.countedIP = ip }
+        return admitted
+    }
+
+    /// PROXY headers refused (missing, malformed, late). One line per burst: a balancer that
+    /// does not send the header has every connection refused.
+    private var proxyHeadersRefused: UInt64 = 0
+
+    func proxyHeaderRefused(peer: String, reason: String) {
+        proxyHeadersRefused += 1
+        if proxyHeadersRefused == 1 || proxyHeadersRefused % 1000 == 0 {
+            logError("PROXY protocol header from \(peer) refused: \(reason); connection closed (\(proxyHeadersRefused) so far)")
+        }
     }
 
     /// At `max_connections`: idle keep-alive connections go first (a client that is not using
@@ -185,6 +213,25 @@ final class Worker {
 
     private func drained() {
         drainTimer?.cancel()
+        // Stream leases given back in the last turns must reach Redis before the loop stops,
+        // or their slots stay taken fleet-wide until they expire. Bounded by the Redis timeout.
+        if let leases = current.leases, leases.releasesInFlight > 0, onIdleAfterDrain != nil {
+            let deadline = EventLoop.now() + leases.store.runtime.redis.commandTimeout
+            let t = LoopTimer(loop: loop) { [unowned self] in
+                if leases.releasesInFlight > 0 && EventLoop.now() < deadline {
+                    self.drainTimer?.schedule(after: .milliseconds(5))
+                } else {
+                    self.finishDrain()
+                }
+            }
+            drainTimer = t
+            t.schedule(after: .milliseconds(5))
+            return
+        }
+        finishDrain()
+    }
+
+    private func finishDrain() {
         let done = onIdleAfterDrain
         onIdleAfterDrain = nil
         logSink.flush()

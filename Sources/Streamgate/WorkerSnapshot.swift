@@ -14,12 +14,15 @@ final class WorkerSnapshot {
     let pools: [UpstreamPool]
     /// Present when auth is configured.
     let store: SessionStore?
+    /// Fleet-wide stream limits, when `[limits] shared = true` (and so auth) is configured.
+    let leases: StreamLeases?
 
-    init(settings: ProxySettings, routeSlots: [Int], pools: [UpstreamPool], store: SessionStore?) {
+    init(settings: ProxySettings, routeSlots: [Int], pools: [UpstreamPool], store: SessionStore?, leases: StreamLeases? = nil) {
         self.settings = settings
         self.routeSlots = routeSlots
         self.pools = pools
         self.store = store
+        self.leases = leases
     }
 
     /// The snapshot for `settings`, taking over from `previous` what did not change: a pool
@@ -46,7 +49,15 @@ final class WorkerSnapshot {
                 store = SessionStore(loop: loop, runtime: auth, metrics: registry.store, onError: onError)
             }
         }
+        var leases: StreamLeases?
+        if settings.admission.sharedStreamLimits, let store {
+            if let old = previous?.leases, old.store === store, old.ttl == settings.admission.leaseTTL {
+                leases = old
+            } else {
+                leases = StreamLeases(loop: loop, store: store, ttl: settings.admission.leaseTTL, onError: onError)
+            }
+        }
         return WorkerSnapshot(settings: settings, routeSlots: settings.routes.map { registry.routeSlot($0.name) },
-                              pools: pools, store: store)
+                              pools: pools, store: store, leases: leases)
     }
 }

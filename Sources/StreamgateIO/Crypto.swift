@@ -17,6 +17,17 @@ public enum Crypto {
         return s.withUTF8 { sha256(UnsafeRawBufferPointer($0)) }
     }
 
+    /// SHA-1 of `string`'s UTF-8 (20 bytes). Only for naming Redis scripts (EVALSHA), which
+    /// Redis identifies by their SHA-1; never for anything that needs collision resistance.
+    public static func sha1(_ string: String) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: 20)
+        var s = string
+        s.withUTF8 { b in
+            out.withUnsafeMutableBytes { o in _ = SHA1(b.baseAddress, b.count, o.baseAddress!.assumingMemoryBound(to: UInt8.self)) }
+        }
+        return out
+    }
+
     /// HMAC-SHA256(key, message), 32 bytes.
     public static func hmacSHA256(key: [UInt8], message: [UInt8]) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: 32)

@@ -4,7 +4,7 @@
 The committed seeds are this script's output; run it again after changing a seed list.
 Control bytes come first where a target reads them (see each target's main.swift):
 request-head, response-head, chunked-body: [flags][split lo][split hi]; sse-boundary:
-[split lo][split hi]; session-record: [form]. The configs are copied from the repository.
+[split lo][split hi]; session-record: [form]; proxy-header: [split lo][split hi]. The configs are copied from the repository.
 """
 import hashlib, os, re, shutil
 
@@ -193,3 +193,42 @@ records = [
     ("hash-bad-scope", h("user_id", "u", "tenant_id", "t", "scopes", "a\"b")),
 ]
 write("session-record", records)
+
+# --- proxy-header -------------------------------------------------------------------------
+SIG = b"\r\n\r\n\x00\r\nQUIT\n"
+def v2(cmd, fam, body, length=None):
+    n = len(body) if length is None else length
+    return SIG + bytes([0x20 | cmd, fam, n >> 8, n & 0xFF]) + body
+V4 = bytes([203, 0, 113, 7, 10, 0, 0, 5, 0xC3, 0x50, 0x01, 0xBB])
+V6 = bytes.fromhex("20010db8000000000000000000000001" "fd000000000000000000000000000002") + bytes([0x30, 0x39, 0x00, 0x50])
+def crc32c(data):
+    crc = 0xFFFFFFFF
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0x82F63B78 if crc & 1 else crc >> 1
+    return crc ^ 0xFFFFFFFF
+unsigned = v2(1, 0x11, V4 + bytes([0x03, 0, 4, 0, 0, 0, 0]))
+checksummed = unsigned[:-4] + crc32c(unsigned).to_bytes(4, "big")
+GET = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"
+headers = [
+    ("v1-tcp4", b"PROXY TCP4 192.168.0.1 192.168.0.11 56324 443\r\n" + GET),
+    ("v1-tcp6", b"PROXY TCP6 2001:db8::1 ::ffff:10.0.0.1 1 65535\r\n" + GET),
+    ("v1-unknown", b"PROXY UNKNOWN\r\n" + GET),
+    ("v1-unknown-long", b"PROXY UNKNOWN " + b"f" * 91 + b"\r\n"),
+    ("v1-leading-zero", b"PROXY TCP4 1.2.3.4 5.6.7.8 080 443\r\n"),
+    ("v1-bare-lf", b"PROXY TCP4 1.2.3.4 5.6.7.8 80 443\n"),
+    ("v1-double-space", b"PROXY TCP4  1.2.3.4 5.6.7.8 80 443\r\n"),
+    ("v2-ipv4", v2(1, 0x11, V4) + GET),
+    ("v2-ipv6", v2(1, 0x21, V6) + GET),
+    ("v2-local", v2(0, 0x00, b"") + GET),
+    ("v2-unspec", v2(1, 0x00, b"\x01\x02")),
+    ("v2-unix", v2(1, 0x31, b"/" * 216)),
+    ("v2-tlvs", v2(1, 0x11, V4 + b"\x01\x00\x02h2\x02\x00\x03a.b\x04\x00\x00\xea\x00\x05\x01vpce")),
+    ("v2-crc", checksummed),
+    ("v2-truncated", v2(1, 0x21, V6)[:30]),
+    ("v2-huge-length", v2(1, 0x11, V4, length=0xFFFF)),
+    ("v2-bad-command", v2(2, 0x11, V4)),
+    ("http", GET),
+]
+write("proxy-header", [(n, bytes([7 * i + 3, 0]) + d) for i, (n, d) in enumerate(headers)])

@@ -49,6 +49,22 @@ import Testing
         ])
     }
 
+    @Test func proxyProtocolIsPerListenerAndOffByDefault() throws {
+        let config = try #require(validConfig(text([
+            "[[listeners]]", "address = \"127.0.0.1:8080\"", "proxy_protocol = true", "trust_forwarded = [\"10.0.0.0/8\"]",
+            "[[listeners]]", "address = \"127.0.0.1:8081\"",
+            "[[listeners]]", "address = \"127.0.0.1:8082\"", "proxy_protocol = false",
+        ] + Self.upstreamAndRoute)))
+        #expect(config.listeners.map(\.proxyProtocol) == [true, false, false])
+        #expect(config.describe().contains("listeners: 127.0.0.1:8080 (proxy_protocol) (trusts forwarding from 10.0.0.0/8), 127.0.0.1:8081, 127.0.0.1:8082"))
+        #expect(configErrors(text(["[[listeners]]", "address = \"127.0.0.1:8080\"", "proxy_protocol = \"yes\""] + Self.upstreamAndRoute)) == [
+            "t.toml:3:18: expected a boolean (true or false), found string",
+        ])
+        #expect(configErrors(text(["[[listeners]]", "address = \"127.0.0.1:8080\"", "proxy_protcol = true"] + Self.upstreamAndRoute)) == [
+            "t.toml:3:1: unknown key 'proxy_protcol' in [[listeners]] (did you mean 'proxy_protocol'?)",
+        ])
+    }
+
     @Test func trustForwardedValuesFromTheEnvironmentAreNotEchoed() {
         let found = configErrors(text([
             "[[listeners]]", "address = \"127.0.0.1:8080\"", "trust_forwarded = [\"${PROXIES}\"]",

@@ -517,9 +517,10 @@ final class CLIGateway {
 
     /// `port` nil: a free port (retried if another process takes it before the gateway binds).
     /// `fileLimit`: run under `prlimit --nofile=N:N` (descriptor-exhaustion tests).
-    /// `gatewayExtra`: more `[gateway]` keys (e.g. `pid_file`).
+    /// `gatewayExtra`: more `[gateway]` keys (e.g. `pid_file`); `extraConfig`: more tables,
+    /// after the catch-all route `all` (upstream `demo`).
     init(dir: CLITempDir, name: String, upstreamPort: UInt16, port fixedPort: UInt16? = nil, drainTimeout: String = "5s",
-         fileLimit: Int? = nil, gatewayExtra: String = "") throws {
+         fileLimit: Int? = nil, gatewayExtra: String = "", extraConfig: String = "") throws {
         accessLogPath = dir.path + "/\(name).access.log"
         configPath = dir.path + "/\(name).toml"
         var lastError = ""
@@ -544,6 +545,8 @@ final class CLIGateway {
                 name = "all"
                 path_prefix = "/"
                 upstream = "demo"
+
+                \(extraConfig)
                 """.write(toFile: configPath, atomically: true, encoding: .utf8)
             let gateway = try CLIChild.binary("streamgate")
             let runArgs = ["run", "--config", dir.path + "/\(name).toml"]

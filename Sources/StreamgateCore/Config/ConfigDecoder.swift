@@ -15,10 +15,10 @@ struct ConfigDecoder {
         let gateway = decodeGateway(top.subtable("gateway"))
         let listeners = decodeListeners(top)
         let admin = top.subtable("admin").flatMap(decodeAdmin)
-        let limits = decodeLimits(top.subtable("limits"))
+        let redis = top.subtable("redis").flatMap(decodeRedis)
+        let limits = decodeLimits(top.subtable("limits"), redisConfigured: top.has("redis"), redis: redis)
         let sse = decodeStreamSettings(top.subtable("sse").map { reader($0, context: "[sse]", keys: Self.streamKeys) }, defaults: StreamSettings())
         let upstreams = decodeUpstreams(top)
-        let redis = top.subtable("redis").flatMap(decodeRedis)
         let sessions = decodeSessions(top.subtable("sessions"))
         let auth = decodeAuth(top.subtable("auth"))
         let identity = decodeIdentity(top.subtable("identity"))
@@ -89,7 +89,7 @@ struct ConfigDecoder {
         guard let tables = arrayOfTables(top, "listeners", required: true) else { return [] }
         var listeners: [Located<ListenerConfig>] = []
         for table in tables {
-            let r = reader(table, context: "[[listeners]]", keys: ["address", "tls_cert", "tls_key", "certificates", "trust_forwarded"])
+            let r = reader(table, context: "[[listeners]]", keys: ["address", "tls_cert", "tls_key", "certificates", "trust_forwarded", "proxy_protocol"])
             _ = r.requireKey("address")
             let address = r.string("address").flatMap { listenAddress($0, r) }
             var certificates: [TLSFiles] = []
@@ -103,12 +103,20 @@ struct ConfigDecoder {
                 }
             }
             let trusted = decodeTrustedProxies(r)
+            let proxyFlag = r.bool("proxy_protocol")
+            let proxyProtocol = proxyFlag?.value ?? false
+            if proxyProtocol, !certificates.isEmpty, let proxyFlag {
+                // The PROXY header precedes the TLS handshake in plaintext; reading it before
+                // handing the socket to TLS is not built yet. Refused rather than half-working.
+                r.error("'proxy_protocol' together with TLS on one listener is not supported yet: terminate TLS at the balancer, or drop the PROXY header", at: proxyFlag.position)
+            }
             guard let address else { continue }
             if let first = listeners.first(where: { $0.value.address.conflicts(with: address.value) }) {
                 r.error("listener address \(address.value) conflicts with the listener at line \(first.position.line)", at: address.position)
                 continue
             }
-            listeners.append(Located(value: ListenerConfig(address: address.value, certificates: certificates, trustForwarded: trusted),
+            listeners.append(Located(value: ListenerConfig(address: address.value, certificates: certificates, trustForwarded: trusted,
+                                                           proxyProtocol: proxyProtocol),
                                      position: address.position))
         }
         return listeners
@@ -162,7 +170,9 @@ struct ConfigDecoder {
 
     // MARK: [limits], [sse]
 
-    private func decodeLimits(_ table: TOMLTable?) -> LimitsConfig {
+    /// `redisConfigured`: a `[redis]` table is present (`redis` is nil when it has errors,
+    /// already reported), which `shared = true` needs.
+    private func decodeLimits(_ table: TOMLTable?, redisConfigured: Bool, redis: RedisConfig?) -> LimitsConfig {
         var limits = LimitsConfig()
         guard let table else { return limits }
         let r = reader(table, context: "[limits]", keys: [
@@ -184,14 +194,26 @@ struct ConfigDecoder {
         if let v = r.integer("max_streams_per_tenant", in: 0...10_000_000) { limits.maxStreamsPerTenant = v.value }
         if let v = r.integer("max_connections_per_ip", in: 0...10_000_000) { limits.maxConnectionsPerIP = v.value }
         if let v = r.bool("shared") {
-            // Fleet-wide counting (leases in Redis) is not built yet: refusing the key beats
-            // silently counting per instance when the operator asked for a fleet-wide cap.
-            if v.value {
-                r.error("shared = true (fleet-wide stream limits in Redis) is not supported by this version; limits are counted per gateway instance", at: v.position)
+            // Counted in Redis: without it the fleet-wide cap the operator asked for cannot exist.
+            if v.value && !redisConfigured {
+                r.error("shared = true counts streams in Redis: it needs a [redis] table", at: v.position)
+            } else {
+                limits.shared = v.value
             }
         }
         if let v = r.duration("lease_ttl") {
-            if v.value < .seconds(3) { r.error("'lease_ttl' must be at least 3s (leases are renewed at a third of it)", at: v.position) } else { limits.leaseTTL = v.value }
+            // Renewed every third of it, and a renewal may take the whole Redis timeout: each
+            // must end before the next is due, or a slow Redis lets live leases expire.
+            let floor = max(.seconds(1), (redis?.timeout ?? .zero) * 3)
+            if v.value < .seconds(1) {
+                r.error("'lease_ttl' must be at least 1s (leases are renewed every third of it)", at: v.position)
+            } else if limits.shared && v.value < floor {
+                r.error("'lease_ttl' must be at least 3 x the [redis] timeout (\(DurationSyntax.format(floor))): leases are renewed every third of it, and a renewal may take the whole timeout", at: v.position)
+            } else {
+                limits.leaseTTL = v.value
+            }
+        } else if limits.shared, let redis, limits.leaseTTL < redis.timeout * 3 {
+            r.error("the default 'lease_ttl' (\(DurationSyntax.format(limits.leaseTTL))) is under 3 x the [redis] timeout: set lease_ttl to at least \(DurationSyntax.format(redis.timeout * 3))", at: r.keyPosition("shared") ?? r.position)
         }
         return limits
     }

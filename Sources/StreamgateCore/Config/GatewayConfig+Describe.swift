@@ -10,10 +10,13 @@ extension GatewayConfig {
         let accessLog = switch gateway.accessLog { case .stdout: "stdout"; case .off: "off"; case .file(let p): p }
         lines.append("workers: \(workers), drain_timeout: \(DurationSyntax.format(gateway.drainTimeout)), access_log: \(accessLog), log_level: \(gateway.logLevel.rawValue)")
         lines.append("listeners: " + listeners.map { l in
-            "\(l.address)" + (l.isTLS ? " (tls, \(l.certificates.count) certificate\(l.certificates.count == 1 ? "" : "s"))" : "") + (l.trustForwarded.isEmpty ? "" : " (trusts forwarding from \(l.trustForwarded))")
+            "\(l.address)" + (l.isTLS ? " (tls, \(l.certificates.count) certificate\(l.certificates.count == 1 ? "" : "s"))" : "")
+                + (l.proxyProtocol ? " (proxy_protocol)" : "")
+                + (l.trustForwarded.isEmpty ? "" : " (trusts forwarding from \(l.trustForwarded))")
         }.joined(separator: ", "))
         lines.append("admin: " + (admin.map { "\($0.address)" } ?? "off"))
         lines.append("redis: " + (redis.map { "\($0) timeout \(DurationSyntax.format($0.timeout))" } ?? "none (auth disabled)"))
+        lines.append("stream limits: " + (limits.shared ? "per user and tenant across instances (Redis leases, lease_ttl \(DurationSyntax.format(limits.leaseTTL)))" : "per instance"))
         lines.append("identity signing: " + (identity.signingSecret != nil ? "set (\(identity.signatureHeader))" : "off"))
         lines.append("upstreams:")
         for u in upstreams {

@@ -90,9 +90,12 @@ public struct ListenerConfig: Equatable, Sendable {
     /// `trust_forwarded`: peers whose X-Forwarded-For / Forwarded chain is extended rather
     /// than replaced. Empty (the default): the gateway is the edge and trusts no one.
     public var trustForwarded: TrustedProxies
+    /// `proxy_protocol`: every connection must open with a PROXY protocol header (v1 or v2),
+    /// whose source address then stands for the client (logs, per-IP limits, forwarding).
+    public var proxyProtocol: Bool
 
-    public init(address: ListenAddress, certificates: [TLSFiles] = [], trustForwarded: TrustedProxies = .none) {
-        self.address = address; self.certificates = certificates; self.trustForwarded = trustForwarded
+    public init(address: ListenAddress, certificates: [TLSFiles] = [], trustForwarded: TrustedProxies = .none, proxyProtocol: Bool = false) {
+        self.address = address; self.certificates = certificates; self.trustForwarded = trustForwarded; self.proxyProtocol = proxyProtocol
     }
 }
 
@@ -123,7 +126,8 @@ public struct LimitsConfig: Equatable, Sendable {
     /// Concurrent streams per session user and per tenant (routes may override); 0 = unlimited.
     public var maxStreamsPerUser: Int = 0
     public var maxStreamsPerTenant: Int = 0
-    /// Count streams fleet-wide in Redis (leases) instead of per gateway instance.
+    /// Count the per-user and per-tenant limits fleet-wide in Redis (leases) instead of per
+    /// gateway instance. Needs `[redis]`.
     public var shared: Bool = false
     /// How long a shared lease outlives the instance holding it (it is renewed at a third of it).
     public var leaseTTL: Duration = .seconds(30)

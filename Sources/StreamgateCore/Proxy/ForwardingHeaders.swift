@@ -21,8 +21,8 @@ public enum ForwardingHeaders {
 
     /// Facts about the client hop that the upstream learns from the gateway.
     public struct ClientHop: Sendable {
-        /// The previous hop's address: the TCP peer (PROXY protocol, once supported, would
-        /// supply it instead). Appended to the chain, or the whole chain when not trusted.
+        /// The previous hop's address: the TCP peer, or the source address of its PROXY
+        /// protocol header. Appended to the chain, or the whole chain when not trusted.
         public var clientIP: String
         /// "http" or "https": how the request reached the gateway.
         public var scheme: String
