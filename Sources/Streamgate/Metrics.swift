@@ -201,7 +201,7 @@ final class MetricsRegistry {
     }
 }
 
-extension ClientSession.PendingRequest {
+extension ClientConnection.PendingRequest {
     var metricsSlot: Int { snapshot.routeSlots[routeIndex] }
 }
 

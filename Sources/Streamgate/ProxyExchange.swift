@@ -22,7 +22,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
     /// How the response body is framed towards the client.
     enum ClientFraming { case none, contentLength, chunked, closeDelimited }
 
-    unowned let session: ClientSession
+    unowned let session: ClientConnection
     private(set) var request: HTTPRequestHead
     /// The configuration the exchange started with (`snapshot.settings`, held directly for
     /// the hot path), with the pools and store built for it.
@@ -93,7 +93,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
     var streamSlot: StreamSlot?
     var routeAuth: RouteAuth { settings.routeAuth[routeIndex] }
 
-    init(session: ClientSession, snapshot: WorkerSnapshot, request: HTTPRequestHead, routeIndex: Int,
+    init(session: ClientConnection, snapshot: WorkerSnapshot, request: HTTPRequestHead, routeIndex: Int,
          params: [(name: String, value: String)], requestID: String, start: NanoTime, auth: ExchangeAuth?) {
         self.auth = auth
         self.session = session

@@ -17,7 +17,7 @@ final class Worker {
     var store: SessionStore? { current.store }
     /// Keyed by the configured address (port 0 included), which is what a reload compares.
     private var listeners: [(configured: SocketAddress, listener: Listener)] = []
-    private var sessions: [ObjectIdentifier: ClientSession] = [:]
+    private var sessions: [ObjectIdentifier: ClientConnection] = [:]
     private var requestIDs: RequestIDGenerator
     private let logSink: LogSink
     private(set) var isDraining = false
@@ -112,7 +112,7 @@ final class Worker {
             guard admitted else { conn.close(); return }
             if counted { countedIP = ip }
         }
-        let s = ClientSession(worker: self, client: conn, listener: policy)
+        let s = ClientConnection(worker: self, client: conn, listener: policy)
         s.countedIP = countedIP
         sessions[ObjectIdentifier(s)] = s
         metrics.connectionsOpen = sessions.count
@@ -133,7 +133,7 @@ final class Worker {
     }
 
     /// The per-IP check of a `proxy_protocol` connection, once its header named the client.
-    func admitProxiedClient(_ s: ClientSession, ip: String) -> Bool {
+    func admitProxiedClient(_ s: ClientConnection, ip: String) -> Bool {
         let (admitted, counted) = admitPerIP(ip)
         if counted { s.countedIP = ip }
         return admitted
@@ -164,7 +164,7 @@ final class Worker {
         }
     }
 
-    func sessionClosed(_ s: ClientSession) {
+    func sessionClosed(_ s: ClientConnection) {
         sessions[ObjectIdentifier(s)] = nil
         if let ip = s.countedIP {
             s.countedIP = nil

@@ -4,7 +4,7 @@ import StreamgateIO
 /// One client connection: reads request heads, runs exchanges one at a time (so pipelined
 /// responses leave in request order), answers errors itself, and closes with a linger so the
 /// client gets to read the final response.
-final class ClientSession: ConnectionDelegate {
+final class ClientConnection: ConnectionDelegate {
     enum State {
         /// A `proxy_protocol` listener: waiting for the PROXY header, before any request.
         case readingProxyHeader
@@ -497,7 +497,7 @@ final class ClientSession: ConnectionDelegate {
         state = .lingering
         client.shutdownWrite()
         client.input.drain(client.inputCount)
-        client.setTimeouts(read: ClientSession.lingerTimeout, write: nil)
+        client.setTimeouts(read: ClientConnection.lingerTimeout, write: nil)
         client.enableReading()
     }
 
@@ -541,17 +541,17 @@ final class ClientSession: ConnectionDelegate {
         case .proxying:
             if let exchange, exchange.wantsRequestBody {
                 exchange.clientReadable()
-            } else if client.inputCount > ClientSession.pipelineBufferLimit {
+            } else if client.inputCount > ClientConnection.pipelineBufferLimit {
                 client.disableReading()
             }
         case .lingering:
             lingerDiscarded += client.inputCount
             client.input.drain(client.inputCount)
-            if lingerDiscarded > ClientSession.lingerDiscardLimit { closeNow() }
+            if lingerDiscarded > ClientConnection.lingerDiscardLimit { closeNow() }
         case .closingAfterFlush, .abortingAfterFlush:
             client.input.drain(client.inputCount)
         case .admitting:
-            if client.inputCount > ClientSession.pipelineBufferLimit { client.disableReading() }
+            if client.inputCount > ClientConnection.pipelineBufferLimit { client.disableReading() }
         case .closed, .authenticating:
             break
         }
