@@ -137,7 +137,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
     private func connectUpstream(target: Int, address: Int? = nil) {
         attempts += 1
         guard let up = pool.acquire(target: target, address: address, connectTimeout: route.connectTimeout, owner: self) else {
-            failBeforeResponse(status: 502, code: "bad_gateway", outcome: "upstream_socket_error")
+            fail(.socketUnavailable)
             return
         }
         upstream = up
@@ -276,7 +276,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
             do {
                 result = try parser.value.feed(input.peek(max: min(available, settings.limits.maxHeaderBytes + 4)))
             } catch {
-                failBeforeResponse(status: 502, code: "bad_gateway", outcome: "upstream_bad_response")
+                fail(.badResponseHead)
                 return
             }
             input.drain(result.consumed)
@@ -285,13 +285,13 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
                 // 101 would mean an upgrade we never asked for; other interim answers pass on to
                 // HTTP/1.1 clients (100 Continue unblocks a client waiting to send its body).
                 if head.status == 101 {
-                    failBeforeResponse(status: 502, code: "bad_gateway", outcome: "upstream_unexpected_upgrade")
+                    fail(.unexpectedUpgrade)
                     return
                 }
                 interimResponses += 1
                 if interimResponses > ProxyExchange.maxInterimResponses {
                     worker.logError("upstream \(up.target) sent more than \(ProxyExchange.maxInterimResponses) interim responses (request \(requestID), route \(route.name))")
-                    failBeforeResponse(status: 502, code: "bad_gateway", outcome: "upstream_interim_flood")
+                    fail(.interimFlood)
                     return
                 }
                 if finalResponseTimer == nil {
@@ -314,7 +314,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
     private func finalResponseTimedOut() {
         guard !finished, !hasResponseHead else { return }
         worker.logError("upstream \(upstreamTargetText ?? "-") sent interim responses but no final one within read_timeout (request \(requestID), route \(route.name))")
-        failBeforeResponse(status: 504, code: "gateway_timeout", outcome: "upstream_read_timeout")
+        fail(.responseTimeout)
     }
 
     private func startResponse(_ head: HTTPResponseHead) {
@@ -325,7 +325,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
         let codings = head.transferCodings
         if !codings.isEmpty && request.version != .http1_1 {
             worker.logError("upstream \(upstreamTargetText ?? "-") applied Transfer-Encoding \(codings.joined(separator: ", ")) for an HTTP/1.0 client (request \(requestID))")
-            failBeforeResponse(status: 502, code: "bad_gateway", outcome: "upstream_transfer_coding")
+            fail(.transferCodingForHTTP10)
             return
         }
         responseHead = head
@@ -418,7 +418,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
             }
         } catch {
             responseDecoder = decoder
-            abort(outcome: "upstream_bad_framing")
+            fail(.badFraming)
             return
         }
         responseDecoder = decoder
@@ -484,7 +484,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
         case .upstreamEnded:
             stream?.upstreamEnded()
         case .badFraming:
-            abort(outcome: "upstream_bad_framing")
+            fail(.badFraming)
         }
     }
 
@@ -595,32 +595,18 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
             }
             // Not connected: nothing of the request left the gateway, so any method may go to
             // the next address as long as no body byte was taken from the client.
-            // A refused certificate is not an address problem: every address would show the same.
-            if !up.isConnected, bytesIn == 0, event != .endOfStream, !event.isTLSFailure, let next = nextAddress(after: up) {
-                let how: String
-                if case .error(let e) = event { how = "refused (errno \(e))" } else { how = "timed out connecting" }
+            let failure = ProxyExchange.failureBeforeHead(event, connected: up.isConnected)
+            if failure.triesNextAddress, bytesIn == 0, let next = nextAddress(after: up) {
                 let nextText = pool.settings.targets[next.target].addresses[next.address].description
-                worker.logError("upstream \(up.target) \(how); trying \(nextText) (request \(requestID), route \(route.name))")
+                worker.logError("upstream \(up.target) \(ProxyExchange.describe(failure)); trying \(nextText) (request \(requestID), route \(route.name))")
                 up.owner = nil
                 up.connection.close()
                 upstream = nil
                 connectUpstream(target: next.target, address: next.address)
                 return
             }
-            switch event {
-            case .readTimeout, .writeTimeout:
-                worker.logError("upstream \(up.target) timed out \(up.isConnected ? "waiting for a response" : "connecting") (request \(requestID), route \(route.name))")
-                failBeforeResponse(status: 504, code: "gateway_timeout", outcome: up.isConnected ? "upstream_read_timeout" : "upstream_connect_timeout")
-            case .error(let e):
-                worker.logError("upstream \(up.target) \(up.isConnected ? "reset" : "refused") (errno \(e)) (request \(requestID), route \(route.name))")
-                failBeforeResponse(status: 502, code: "bad_gateway", outcome: up.isConnected ? "upstream_reset" : "upstream_connect_failed")
-            case .tlsFailure(let why):
-                worker.logError("upstream \(up.target) TLS failed: \(why) (request \(requestID), route \(route.name))")
-                failBeforeResponse(status: 502, code: "bad_gateway", outcome: up.isConnected ? "upstream_tls_error" : "upstream_tls_handshake_failed")
-            default:
-                worker.logError("upstream \(up.target) closed before responding (request \(requestID), route \(route.name))")
-                failBeforeResponse(status: 502, code: "bad_gateway", outcome: "upstream_closed")
-            }
+            worker.logError("upstream \(up.target) \(ProxyExchange.describe(failure)) (request \(requestID), route \(route.name))")
+            fail(failure)
             return
         }
         upstreamEndedMidResponse(event)
@@ -638,32 +624,72 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
 
     /// The upstream closed, reset or went quiet after its response head.
     private func upstreamEndedMidResponse(_ event: ConnectionEvent) {
-        let target = upstreamTargetText ?? "-"
-        switch event {
-        case .endOfStream:
-            if !responseDone, peerClosedResponseBody() {
-                if stream != nil {
-                    // The decoder now reports the end, after whatever is still buffered.
-                    if let up = upstream, !readsDirectly {
-                        relayBufferedStream(up)
-                    } else {
-                        streamBatchDone(relayStreamBatch(UnsafeRawBufferPointer(start: nil, count: 0)).end)
-                    }
+        if event == .endOfStream, !responseDone, peerClosedResponseBody() {
+            // Close-delimited body: the close is its end. The decoder now reports the end,
+            // after whatever is still buffered.
+            if stream != nil {
+                if let up = upstream, !readsDirectly {
+                    relayBufferedStream(up)
                 } else {
-                    relayResponseBody()
-                    if !responseDone { responseBodyEnded() }
+                    streamBatchDone(relayStreamBatch(UnsafeRawBufferPointer(start: nil, count: 0)).end)
                 }
-            } else if !responseDone {
-                worker.logError("upstream \(target) closed mid-response (request \(requestID))")
-                abort(outcome: "upstream_truncated")
+            } else {
+                relayResponseBody()
+                if !responseDone { responseBodyEnded() }
             }
-        case .readTimeout, .writeTimeout:
-            worker.logError("upstream \(target) idle mid-response (request \(requestID))")
-            abort(outcome: "upstream_idle_timeout")
-        default:
-            worker.logError("upstream \(target) reset mid-response (request \(requestID))")
-            abort(outcome: "upstream_reset")
+            return
         }
+        if event == .endOfStream && responseDone { return }
+        let failure = ProxyExchange.failureMidResponse(event)
+        worker.logError("upstream \(upstreamTargetText ?? "-") \(ProxyExchange.describe(failure)) (request \(requestID))")
+        fail(failure)
+    }
+
+    /// What a connection event before the response head means for the exchange.
+    static func failureBeforeHead(_ event: ConnectionEvent, connected: Bool) -> UpstreamFailure {
+        switch event {
+        case .readTimeout, .writeTimeout: connected ? .responseTimeout : .connectTimeout
+        case .error(let e): connected ? .reset(errno: e) : .connectRefused(errno: e)
+        case .tlsFailure(let why): connected ? .tlsBroken(reason: why) : .tlsHandshakeFailed(reason: why)
+        case .endOfStream, .connected: .closedBeforeResponse
+        }
+    }
+
+    /// What a connection event after the response head (and before the body's end) means.
+    static func failureMidResponse(_ event: ConnectionEvent) -> UpstreamFailure {
+        switch event {
+        case .endOfStream, .connected: .truncated
+        case .readTimeout, .writeTimeout: .idleMidResponse
+        case .tlsFailure(let why): .tlsBroken(reason: why)
+        case .error: .resetMidResponse
+        }
+    }
+
+    /// The error-log wording of a failure.
+    static func describe(_ failure: UpstreamFailure) -> String {
+        switch failure {
+        case .socketUnavailable: "could not be given a socket"
+        case .connectRefused(let e): "refused (errno \(e))"
+        case .connectTimeout: "timed out connecting"
+        case .tlsHandshakeFailed(let why): "TLS failed: \(why)"
+        case .tlsBroken(let why): "TLS broke: \(why)"
+        case .reset(let e): "reset (errno \(e))"
+        case .closedBeforeResponse: "closed before responding"
+        case .responseTimeout: "timed out waiting for a response"
+        case .badResponseHead: "sent a malformed response head"
+        case .unexpectedUpgrade: "switched protocols unasked"
+        case .interimFlood: "sent more than \(maxInterimResponses) interim responses"
+        case .transferCodingForHTTP10: "applied a transfer coding an HTTP/1.0 client cannot receive"
+        case .badFraming: "sent a malformed body"
+        case .truncated: "closed mid-response"
+        case .idleMidResponse: "idle mid-response"
+        case .resetMidResponse: "reset mid-response"
+        }
+    }
+
+    /// An upstream failure: a gateway error response while no head was sent, else an abort.
+    private func fail(_ failure: UpstreamFailure) {
+        failBeforeResponse(status: failure.status, code: failure.errorCode, outcome: failure.outcome)
     }
 
     /// Where a request goes after failing to connect to `up`: the target's other addresses in
