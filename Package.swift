@@ -39,6 +39,9 @@ let package = Package(
             dependencies: ["StreamgateCore", "CLibevent", "CHiredis", "COpenSSL", "CStreamgateShims"],
             swiftSettings: swiftSettings
         ),
+        // What the bundled tools (demo upstream, load generator) and tests share, kept out of
+        // the gateway's own modules.
+        .target(name: "StreamgateTools", dependencies: ["StreamgateIO"], swiftSettings: swiftSettings),
         // Composition: gateway server, proxy sessions, upstream pools.
         .target(name: "Streamgate", dependencies: ["StreamgateCore", "StreamgateIO"], swiftSettings: swiftSettings),
         .executableTarget(
@@ -48,18 +51,18 @@ let package = Package(
         ),
         .executableTarget(
             name: "DemoUpstream",
-            dependencies: ["StreamgateIO", "StreamgateCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["StreamgateIO", "StreamgateCore", "StreamgateTools", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
             name: "StreamgateBench",
-            dependencies: ["StreamgateIO", "StreamgateCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["StreamgateIO", "StreamgateCore", "StreamgateTools", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "StreamgateCoreTests", dependencies: ["StreamgateCore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "StreamgateIntegrationTests",
-            dependencies: ["Streamgate", "StreamgateIO", "StreamgateCore"],
+            dependencies: ["Streamgate", "StreamgateIO", "StreamgateCore", "StreamgateTools"],
             swiftSettings: swiftSettings
         ),
     ]

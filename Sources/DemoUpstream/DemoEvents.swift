@@ -1,5 +1,6 @@
 import StreamgateCore
 import StreamgateIO
+import StreamgateTools
 
 /// What `GET /events` was asked for.
 struct EventParams {

@@ -1,4 +1,5 @@
 import StreamgateIO
+import StreamgateTools
 #if canImport(Glibc)
 import Glibc
 #endif

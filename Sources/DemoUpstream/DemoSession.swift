@@ -1,5 +1,6 @@
 import StreamgateCore
 import StreamgateIO
+import StreamgateTools
 
 /// A response that outlives the request callback (a stream, a delayed answer, a large body).
 protocol ActiveResponse: AnyObject {

@@ -1,4 +1,5 @@
 import StreamgateIO
+import StreamgateTools
 
 /// The human table and the single JSON line that scripts parse (always the last stdout line).
 struct BenchReport {

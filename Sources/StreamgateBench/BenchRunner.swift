@@ -1,5 +1,6 @@
 import StreamgateCore
 import StreamgateIO
+import StreamgateTools
 #if canImport(Glibc)
 import Glibc
 #endif

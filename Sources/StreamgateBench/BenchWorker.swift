@@ -1,5 +1,6 @@
 import StreamgateCore
 import StreamgateIO
+import StreamgateTools
 import Synchronization
 
 /// A client connection the worker can stop at the end of the run.

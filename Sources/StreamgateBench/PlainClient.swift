@@ -1,5 +1,6 @@
 import StreamgateCore
 import StreamgateIO
+import StreamgateTools
 import Synchronization
 #if canImport(Glibc)
 import Glibc

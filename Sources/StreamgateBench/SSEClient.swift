@@ -1,4 +1,5 @@
 import StreamgateIO
+import StreamgateTools
 import Synchronization
 #if canImport(Glibc)
 import Glibc

@@ -149,7 +149,7 @@ public final class Connection {
     }
 
     /// `connect` on a socket the caller made (and perhaps bound); takes ownership of it.
-    static func connect(loop: EventLoop, socket fd: Int32, to address: SocketAddress, timeout: Duration?,
+    public static func connect(loop: EventLoop, socket fd: Int32, to address: SocketAddress, timeout: Duration?,
                         tls: TLSClientContext? = nil, serverName: String? = nil) -> Connection? {
         let rc = address.withSockaddr { sa, len in Glibc.connect(fd, sa, len) }
         if rc != 0 && errno != EINPROGRESS {

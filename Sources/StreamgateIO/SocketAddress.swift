@@ -94,6 +94,9 @@ public struct SocketAddress: Sendable, CustomStringConvertible, Equatable {
 
     public var description: String { family == AF_INET6 ? "[\(ipString)]:\(port)" : "\(ipString):\(port)" }
 
+    /// `bind(fd, self)`: 0, or -1 with errno set.
+    public func bind(socket fd: Int32) -> Int32 { withSockaddr { sa, len in Glibc.bind(fd, sa, len) } }
+
     func withSockaddr<R>(_ body: (UnsafePointer<sockaddr>, socklen_t) -> R) -> R {
         withUnsafeBytes(of: storage) { raw in
             body(raw.baseAddress!.assumingMemoryBound(to: sockaddr.self), length)

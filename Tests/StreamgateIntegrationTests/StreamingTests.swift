@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import StreamgateIO
+import StreamgateTools
 #if canImport(Glibc)
 import Glibc
 #endif

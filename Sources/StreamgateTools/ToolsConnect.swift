@@ -1,4 +1,4 @@
-internal import CLibevent
+import StreamgateIO
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -18,7 +18,7 @@ extension Connection {
         var one: Int32 = 1
         // 24 = IP_BIND_ADDRESS_NO_PORT (Linux 4.2+); harmless if unsupported.
         _ = setsockopt(fd, Int32(IPPROTO_IP), 24, &one, socklen_t(MemoryLayout<Int32>.size))
-        let bound = source.withSockaddr { sa, len in bind(fd, sa, len) }
+        let bound = source.bind(socket: fd)
         guard bound == 0 else {
             let e = errno
             Glibc.close(fd)
