@@ -133,13 +133,28 @@ import Glibc
         let origin = try RecordingUpstream()
         let nginx = try Self.nginxFront(leaf, origin: origin.port)
         defer { nginx.stop() }
-        let gw = try GatewayHarness(toml: simpleConfig(upstreamPort: nginx.port, upstreamExtra: "tls = true\nca_file = \"\(certs.caCertificate)\"\n"))
+        let gw = try GatewayHarness(toml: simpleConfig(upstreamPort: nginx.port, upstreamExtra: "tls = true\nca_file = \"\(certs.caCertificate)\"\n"),
+                                    admin: true)
         let c = try gw.client()
         c.send("GET /a HTTP/1.1\r\nHost: h\r\n\r\n")
         let r = try c.readResponse()
         #expect(r.status == 200 && r.bodyText.hasPrefix("ok"), "\(r.status) \(r.bodyText) \(gw.errorLogText)")
         c.send("GET /b HTTP/1.1\r\nHost: h\r\n\r\n")
         #expect(try c.readResponse().status == 200)
+        // The second request went over the pooled TLS connection: the session tickets TLS 1.3
+        // servers send after the handshake do not count as unexpected bytes on an idle one.
+        // Workers publish their counters periodically: poll (bounded) until the two requests show.
+        var lines: [Substring] = []
+        let deadline = Date().addingTimeInterval(5)
+        repeat {
+            let m = try RawClient(port: gw.adminPort)
+            m.send("GET /metrics HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+            lines = try m.readResponse().bodyText.split(separator: "\n").filter { $0.hasPrefix("streamgate_upstream_connections_") }
+            if lines.contains("streamgate_upstream_connections_opened_total{upstream=\"up\"} 1") { break }
+            usleep(50_000)
+        } while Date() < deadline
+        #expect(lines.contains("streamgate_upstream_connections_opened_total{upstream=\"up\"} 1"), "\(lines)")
+        #expect(lines.contains("streamgate_upstream_connections_reused_total{upstream=\"up\"} 1"), "\(lines)")
         let s = try SSETestClient(port: gw.port, path: "/feed/events?count=30&interval_ms=2")
         #expect(s.status == 200)
         try s.read(until: { $0.isFinished }, what: "the end of the stream")
