@@ -34,6 +34,8 @@ final class ClientConnection: ConnectionDelegate {
     private(set) var forwardingTrusted: Bool
     /// The listener's `trust_forwarded`, kept only until the PROXY header names the client.
     private var proxyHeaderTrust: TrustedProxies?
+    /// A TLS listener with `proxy_protocol`: the certificates to start TLS with after the header.
+    private var pendingTLS: TLSServerContext?
     private(set) var state: State = .readingHead
     /// Present only while a head is being read: a held stream does not keep ~230 bytes of
     /// parser state.
@@ -65,6 +67,8 @@ final class ClientConnection: ConnectionDelegate {
         client.setWriteLowWatermark(0)
         if listener.proxyProtocol {
             proxyHeaderTrust = listener.trustForwarded
+            // Accepted plain (see `Worker.accept`): TLS starts once the header is read.
+            pendingTLS = listener.tls
             enterReadingProxyHeader()
         } else {
             enterReadingHead()
@@ -125,6 +129,11 @@ final class ClientConnection: ConnectionDelegate {
             proxyHeaderTrust = nil
             // The per-IP count is of clients, not of the balancer: it starts now.
             guard worker.admitProxiedClient(self, ip: clientIP) else { closeNow(); return }
+            if let tls = pendingTLS {
+                // The PROXY header travels in the clear before the TLS handshake.
+                pendingTLS = nil
+                guard client.startServerTLS(tls) else { closeNow(); return }
+            }
             enterReadingHead()
         }
     }

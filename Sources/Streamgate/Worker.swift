@@ -97,7 +97,10 @@ final class Worker {
 
     private func accept(_ fd: Int32, listener: SocketAddress) {
         let policy = settings.listener(configured: listener)
-        let made: Connection? = policy.tls.map { Connection(loop: loop, fd: fd, tls: $0) } ?? Connection(loop: loop, fd: fd)
+        // Behind PROXY protocol the header comes in the clear first: TLS starts after it
+        // (`ClientConnection.readProxyHeader`).
+        let tls = policy.proxyProtocol ? nil : policy.tls
+        let made: Connection? = tls.map { Connection(loop: loop, fd: fd, tls: $0) } ?? Connection(loop: loop, fd: fd)
         guard let conn = made else {
             logError("cannot start TLS on an accepted connection (out of memory?)")
             return

@@ -1,5 +1,6 @@
 internal import CLibevent
 internal import COpenSSL
+internal import CStreamgateShims
 import StreamgateCore
 #if canImport(Glibc)
 import Glibc
@@ -116,6 +117,27 @@ public final class Connection {
         tlsContext = tls
         handshakeWait = .read
         armRead()
+    }
+
+    /// Starts a TLS server handshake on an open plain connection whose first bytes were
+    /// something else (a PROXY protocol header, read and drained by the owner): whatever is
+    /// still in `input` is the start of the client's handshake and goes to TLS first. False
+    /// (nothing changed) if the connection is not plain and open or OpenSSL fails.
+    public func startServerTLS(_ context: TLSServerContext) -> Bool {
+        guard phase == .open, ssl == nil, !isClientSide, let session = SSL_new(context.contexts[0]) else { return false }
+        let pending = evbuffer_get_length(inputBuffer)
+        let bio = sg_prefixed_socket_bio(descriptor, evbuffer_pullup(inputBuffer, pending), pending)
+        guard let bio else { SSL_free(session); return false }
+        evbuffer_drain(inputBuffer, pending)
+        SSL_set_bio(session, bio, bio)
+        SSL_set_accept_state(session)
+        ssl = session
+        tlsContext = context
+        phase = .handshaking
+        handshakeWait = .read
+        disarmRead()
+        continueHandshake()
+        return true
     }
 
     private init(loop: EventLoop, fd: Int32, phase: Phase) {

@@ -74,6 +74,35 @@ import Glibc
         #expect(body["body"] as? String == big)
     }
 
+    /// Behind an L4 balancer the PROXY header comes in the clear, then the TLS handshake
+    /// (often in the same packet): the address it names is the client's.
+    @Test func proxyProtocolHeaderBeforeTheHandshake() throws {
+        let certs = try TestCertificates()
+        let leaf = try certs.issue(["localhost"])
+        let up = try RecordingUpstream()
+        let gw = try GatewayHarness(toml: simpleConfig(upstreamPort: up.port), listenerExtra: """
+            proxy_protocol = true
+            tls_cert = "\(leaf.certificate)"
+            tls_key = "\(leaf.key)"
+            """)
+        let r = try TLSProbe.run(port: gw.port, ca: certs.caCertificate, serverName: "localhost", path: "/p",
+                                 extra: ["--proxy-v1", "PROXY TCP4 203.0.113.7 10.0.0.1 51234 443"])
+        #expect(r["status"] as? Int == 200, "\(r)")
+        let seen = try up.waitForRequests(1)
+        #expect(seen[0].header("x-forwarded-for") == "203.0.113.7")
+        #expect(seen[0].header("x-forwarded-proto") == "https")
+        // The header and the ClientHello in one segment: the handshake's first bytes were read
+        // with the header and must reach TLS ahead of the socket's.
+        let together = try TLSProbe.run(port: gw.port, ca: certs.caCertificate, serverName: "localhost", path: "/c",
+                                        extra: ["--proxy-v1", "PROXY TCP4 198.51.100.9 10.0.0.1 40000 443", "--coalesce"])
+        #expect(together["status"] as? Int == 200, "\(together)")
+        #expect(try up.waitForRequests(2)[1].header("x-forwarded-for") == "198.51.100.9")
+        // Without the header the handshake bytes are not a PROXY header: closed, nothing forwarded.
+        let bare = try TLSProbe.run(port: gw.port, ca: certs.caCertificate, serverName: "localhost", path: "/q")
+        #expect(bare["error"] != nil, "\(bare)")
+        #expect(up.requests.count == 2)
+    }
+
     @Test func reloadServesRenewedCertificatesAndABrokenOneChangesNothing() throws {
         let certs = try TestCertificates()
         let first = try certs.issue(["localhost"])

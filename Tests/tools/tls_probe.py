@@ -17,6 +17,8 @@ p.add_argument("--events", type=int, default=0)
 p.add_argument("--alpn", default="h2,http/1.1")
 p.add_argument("--max-version", default="")
 p.add_argument("--timeout", type=float, default=10)
+p.add_argument("--proxy-v1", default="", help="a PROXY protocol v1 line (without CRLF) sent in the clear first")
+p.add_argument("--coalesce", action="store_true", help="send the PROXY line and the ClientHello in one write")
 a = p.parse_args()
 
 ctx = ssl.create_default_context(cafile=a.ca)
@@ -24,10 +26,69 @@ ctx.set_alpn_protocols(a.alpn.split(","))
 if a.max_version:
     ctx.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
     ctx.maximum_version = getattr(ssl.TLSVersion, a.max_version)
+
+
+class MemoryTLS:
+    """TLS over memory BIOs, so the first flight can share a write with the PROXY line."""
+
+    def __init__(self, raw, prefix):
+        self.raw, self.inc, self.out = raw, ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.obj = ctx.wrap_bio(self.inc, self.out, server_hostname=a.server_name)
+        while True:
+            try:
+                self.obj.do_handshake()
+                self.flush()
+                return
+            except ssl.SSLWantReadError:
+                data = prefix + self.out.read()
+                prefix = b""
+                if data:
+                    raw.sendall(data)
+                self.fill()
+
+    def flush(self):
+        data = self.out.read()
+        if data:
+            self.raw.sendall(data)
+
+    def fill(self):
+        chunk = self.raw.recv(65536)
+        if not chunk:
+            raise OSError("closed during TLS")
+        self.inc.write(chunk)
+
+    def sendall(self, data):
+        self.obj.write(data)
+        self.flush()
+
+    def recv(self, n):
+        while True:
+            try:
+                return self.obj.read(n)
+            except ssl.SSLWantReadError:
+                try:
+                    self.fill()
+                except OSError:
+                    return b""
+            except ssl.SSLZeroReturnError:
+                return b""
+
+    def version(self): return self.obj.version()
+    def selected_alpn_protocol(self): return self.obj.selected_alpn_protocol()
+    def getpeercert(self): return self.obj.getpeercert()
+    def close(self): self.raw.close()
+
+
 out = {}
 try:
     raw = socket.create_connection((a.host, a.port), timeout=a.timeout)
-    s = ctx.wrap_socket(raw, server_hostname=a.server_name)
+    line = a.proxy_v1.encode() + b"\r\n" if a.proxy_v1 else b""
+    if a.coalesce:
+        s = MemoryTLS(raw, line)
+    else:
+        if line:
+            raw.sendall(line)
+        s = ctx.wrap_socket(raw, server_hostname=a.server_name)
     out["version"] = s.version()
     out["alpn"] = s.selected_alpn_protocol()
     cert = s.getpeercert()

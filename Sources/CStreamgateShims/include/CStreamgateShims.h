@@ -35,6 +35,13 @@ void sg_ssl_ctx_set_servername_callback(struct ssl_ctx_st *ctx, int (*cb)(struct
 /// The TLS version of an established connection, e.g. "TLSv1.3".
 const char *sg_ssl_version(const struct ssl_st *ssl);
 
+struct bio_st;
+/// A BIO on socket `fd` that first returns a copy of `prefix` (bytes already read from the
+/// socket, e.g. past a PROXY protocol header) and then reads the socket; writes go to the
+/// socket (MSG_NOSIGNAL). Non-blocking semantics like OpenSSL's socket BIO. The BIO does not
+/// close `fd`. NULL if out of memory.
+struct bio_st *sg_prefixed_socket_bio(int fd, const unsigned char *prefix, size_t length);
+
 /// Stores `n` random bytes; 1 on success.
 int sg_random_bytes(unsigned char *out, int n);
 

@@ -103,13 +103,7 @@ struct ConfigDecoder {
                 }
             }
             let trusted = decodeTrustedProxies(r)
-            let proxyFlag = r.bool("proxy_protocol")
-            let proxyProtocol = proxyFlag?.value ?? false
-            if proxyProtocol, !certificates.isEmpty, let proxyFlag {
-                // The PROXY header precedes the TLS handshake in plaintext; reading it before
-                // handing the socket to TLS is not built yet. Refused rather than half-working.
-                r.error("'proxy_protocol' together with TLS on one listener is not supported yet: terminate TLS at the balancer, or drop the PROXY header", at: proxyFlag.position)
-            }
+            let proxyProtocol = r.bool("proxy_protocol")?.value ?? false
             guard let address else { continue }
             if let first = listeners.first(where: { $0.value.address.conflicts(with: address.value) }) {
                 r.error("listener address \(address.value) conflicts with the listener at line \(first.position.line)", at: address.position)
