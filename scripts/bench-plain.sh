@@ -8,7 +8,8 @@
 #      UPSTREAM_THREADS (1), SG_WORKERS (2), TARGETS ("direct streamgate nginx haproxy"; target@N
 #      as in bench-sse.sh), REF (nginx; the target the ratios compare with),
 #      STREAMGATE_BIN (default: the release build), BUILD=0 skips the release build,
-#      KEEP_WORK=1 keeps logs and configs.
+#      KEEP_WORK=1 keeps logs and configs. TLS=1: the proxies terminate TLS, as in bench-sse.sh
+#      (direct stays plain; wrk does not verify the certificate, streamgate-bench does).
 source "$(dirname "${BASH_SOURCE[0]}")/bench/lib.sh"
 
 CONNECTIONS=${CONNECTIONS:-50}
@@ -47,16 +48,18 @@ wrk_json() {
 
 build
 start_demo
+if [ "$TLS" = 1 ]; then make_tls_material; fi
 
 for t in $TARGETS; do
     start_target "$t"
     port=$TARGET_PORT pid=$TARGET_PID
     if [ -z "$port" ]; then continue; fi
-    url="http://127.0.0.1:$port/plain"
+    url=$(load_url "$port" /plain) tls_args=()
+    if [ "$t" = direct ]; then url="http://127.0.0.1:$port/plain"; else mapfile -t tls_args < <(load_tls_args); fi
     if [ "$TOOL" = wrk ]; then
         run_case "$t" "$pid" wrk_json "$url"
     else
-        run_case "$t" "$pid" "$BIN/streamgate-bench" --json --mode plain --url "$url" \
+        run_case "$t" "$pid" "$BIN/streamgate-bench" --json --mode plain --url "$url" ${tls_args[@]+"${tls_args[@]}"} \
             --connections "$CONNECTIONS" --duration "$DURATION" --threads "$BENCH_THREADS"
     fi
     # Only one proxy holds the machine at a time.

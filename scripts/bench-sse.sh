@@ -11,9 +11,17 @@
 #      TARGETS ("direct streamgate nginx haproxy"; a target@N sets N workers per streamgate
 #      process, N nginx workers or N HAProxy threads: "streamgate@1 nginx nginx@1"),
 #      REF (nginx; the target the cpu and rss ratios compare with), STREAMGATE_BIN (default: the release build),
+#      BASELINE_BIN (the streamgate binary the target `baseline` runs: another build to compare,
+#      e.g. TARGETS="direct streamgate baseline nginx" BASELINE_BIN=/tmp/sg-before/.build/release/streamgate),
 #      REPEAT (1; n runs every target n times, in a rotated order each round, and reports
 #      medians), BUILD=0 skips the release build,
 #      KEEP_WORK=1 keeps logs and configs.
+#      TLS=1: the proxies terminate TLS (TLS 1.2/1.3, a throwaway CA and localhost certificate
+#      made with openssl at run time, ECDSA P-256 or TLS_KEY=rsa for RSA 2048) and the load tool
+#      connects with --tls and verifies against that CA; `direct` stays plain (the upstream is
+#      plain HTTP), a baseline for the latency the proxy adds, TLS included.
+#
+#   TLS=1 REPEAT=3 STREAMS=1000 RATE=1 scripts/bench-sse.sh
 source "$(dirname "${BASH_SOURCE[0]}")/bench/lib.sh"
 
 STREAMS=${STREAMS:-1000}
@@ -34,6 +42,7 @@ fi
 
 build
 start_demo
+if [ "$TLS" = 1 ]; then make_tls_material; fi
 QUERY="rate=$RATE&size=$SIZE"
 if [ "$MODE" = broadcast ]; then QUERY="$QUERY&mode=broadcast"; fi
 
@@ -42,8 +51,10 @@ for round in $(seq 1 "$REPEAT"); do
         start_target "$t"
         port=$TARGET_PORT pid=$TARGET_PID
         if [ -z "$port" ]; then continue; fi
+        url=$(load_url "$port" "/events?$QUERY") tls_args=()
+        if [ "$t" = direct ]; then url="http://127.0.0.1:$port/events?$QUERY"; else mapfile -t tls_args < <(load_tls_args); fi
         run_case "$t.r$round" "$pid" "$BIN/streamgate-bench" --json \
-            --url "http://127.0.0.1:$port/events?$QUERY" --streams "$STREAMS" --ramp "$RAMP" \
+            --url "$url" ${tls_args[@]+"${tls_args[@]}"} --streams "$STREAMS" --ramp "$RAMP" \
             --duration "$DURATION" --threads "$BENCH_THREADS" --source-ip-count "$SOURCE_IPS"
         # Only one proxy holds the machine at a time.
         if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
@@ -69,7 +80,9 @@ if [ "$REPEAT" -gt 1 ]; then
 fi
 
 echo
-echo "SSE: $STREAMS streams x $RATE ev/s, $SIZE B/event, mode=$MODE, duration $DURATION, ramp $RAMP/s (loopback, $(nproc) cores)"
+tls_note=""
+if [ "$TLS" = 1 ]; then tls_note=", TLS ($TLS_KEY) to the proxies, direct plain"; fi
+echo "SSE: $STREAMS streams x $RATE ev/s, $SIZE B/event, mode=$MODE, duration $DURATION, ramp $RAMP/s (loopback, $(nproc) cores$tls_note)"
 if [ "$REPEAT" -gt 1 ]; then echo "Median of $REPEAT rounds per target."; fi
 fmt="%-13s %7s %6s %10s %8s %8s %8s %6s %8s %8s %7s %9s %8s %9s %9s\n"
 printf "$fmt" target conn_ok failed events/s p50_ms p99_ms max_ms early rss_MB "KB/strm" cpu_s "ev/s:dir" "+p99_ms" "cpu:$REF" "rss:$REF"

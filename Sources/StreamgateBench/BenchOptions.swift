@@ -19,15 +19,25 @@ struct BenchOptions: Sendable {
     var sourceIPs: [String] = []
     var json = false
     var connectTimeoutSeconds: Double = 10
+    /// TLS to the target (`--tls`, or an `https://` URL).
+    var tls = false
+    /// PEM CA bundle to verify the target with (nil: the system store).
+    var caFile: String?
+    /// No certificate verification (`--insecure`).
+    var insecure = false
+    /// SNI and the name verified (`--server-name`; default: the URL's host).
+    var serverName: String?
 
     // Derived from `url`.
     var hostPort = ""
     var requestTarget = "/"
 
-    /// Splits `url` into `hostPort` and `requestTarget`; false unless it is `http://HOST[:PORT][/PATH]`.
+    /// Splits `url` into `hostPort` and `requestTarget` (an `https://` URL turns `tls` on);
+    /// false unless it is `http[s]://HOST[:PORT][/PATH]`.
     mutating func resolveURL() -> Bool {
-        guard url.hasPrefix("http://") else { return false }
-        let rest = url.dropFirst("http://".count)
+        let scheme: String
+        if url.hasPrefix("http://") { scheme = "http://" } else if url.hasPrefix("https://") { scheme = "https://"; tls = true } else { return false }
+        let rest = url.dropFirst(scheme.count)
         if let slash = rest.firstIndex(of: "/") {
             hostPort = String(rest[..<slash])
             requestTarget = String(rest[slash...])
@@ -36,8 +46,16 @@ struct BenchOptions: Sendable {
             requestTarget = "/"
         }
         guard !hostPort.isEmpty else { return false }
-        if !hostPort.contains(":") { hostPort += ":80" }
+        if !hostPort.contains(":") { hostPort += tls ? ":443" : ":80" }
         return true
+    }
+
+    /// The host part of `hostPort` (brackets of an IPv6 literal removed): the default TLS name.
+    var host: String {
+        var h = hostPort
+        if let colon = h.lastIndex(of: ":") { h = String(h[..<colon]) }
+        if h.hasPrefix("[") && h.hasSuffix("]") { h = String(h.dropFirst().dropLast()) }
+        return h
     }
 
     /// "60s", "500ms", "2m", "1h", or bare seconds.
@@ -97,6 +115,12 @@ struct BenchCommand: ParsableCommand {
     var sourceIPCount: Int?
     @Option(name: .customLong("connect-timeout"), help: "Connect timeout, e.g. 5s.") var connectTimeout = "10s"
     @Flag(help: "Print only the JSON summary.") var json = false
+    @Flag(help: "Connect with TLS (implied by an https:// URL).") var tls = false
+    @Option(name: .customLong("ca-file"), help: ArgumentHelp("PEM CA certificates to verify the target with (default: the system store).", valueName: "file"))
+    var caFile: String?
+    @Flag(help: "TLS without certificate verification.") var insecure = false
+    @Option(name: .customLong("server-name"), help: ArgumentHelp("TLS name to send (SNI) and verify; default: the URL's host.", valueName: "name"))
+    var serverName: String?
 
     func validate() throws {
         guard BenchOptions.Mode(rawValue: mode) != nil else { throw ValidationError("--mode is sse or plain") }
@@ -109,14 +133,22 @@ struct BenchCommand: ParsableCommand {
         if let k = sourceIPCount, !(1..<(1 << 24)).contains(k) { throw ValidationError("--source-ip-count needs 1...16M") }
         var probe = BenchOptions()
         probe.url = url
-        guard probe.resolveURL() else { throw ValidationError("--url must be http://HOST[:PORT][/PATH]") }
+        guard probe.resolveURL() else { throw ValidationError("--url must be http[s]://HOST[:PORT][/PATH]") }
+        guard !(insecure && caFile != nil) else { throw ValidationError("give --ca-file or --insecure, not both") }
+        if !(tls || probe.tls) && (insecure || caFile != nil || serverName != nil) {
+            throw ValidationError("--ca-file, --insecure and --server-name need --tls or an https:// URL")
+        }
     }
 
     func run() throws {
         var o = BenchOptions()
         o.mode = BenchOptions.Mode(rawValue: mode)!
         o.url = url
+        o.tls = tls
         _ = o.resolveURL()
+        o.caFile = caFile
+        o.insecure = insecure
+        o.serverName = serverName
         o.streams = streams
         o.ramp = ramp
         o.durationSeconds = BenchOptions.parseDuration(duration)!

@@ -21,6 +21,16 @@ enum BenchRunner {
             ToolsProcess.printError("error: \(error)")
             exit(2)
         }
+        var tls: TLSClientContext?
+        if options.tls {
+            do {
+                tls = try TLSClientContext(caFile: options.caFile, verifyPeer: !options.insecure)
+            } catch {
+                ToolsProcess.printError("error: \(error)")
+                exit(2)
+            }
+        }
+        let tlsContext = tls
         let progress = BenchProgress()
         let start = EventLoop.now().nanoseconds
         let wallStart = ToolsProcess.wallMicroseconds()
@@ -28,11 +38,11 @@ enum BenchRunner {
         var threads: [ToolsThread] = []
         for i in 1..<options.threads {
             threads.append(ToolsThread.start {
-                let w = BenchWorker(index: i, options: options, target: target, sources: sourceList, progress: progress, startNanos: start)
+                let w = BenchWorker(index: i, options: options, target: target, sources: sourceList, progress: progress, startNanos: start, tls: tlsContext)
                 progress.submit(w.run())
             })
         }
-        let first = BenchWorker(index: 0, options: options, target: target, sources: sourceList, progress: progress, startNanos: start)
+        let first = BenchWorker(index: 0, options: options, target: target, sources: sourceList, progress: progress, startNanos: start, tls: tlsContext)
         progress.submit(first.run())
         for t in threads { t.join() }
         let merged = progress.merged()

@@ -21,6 +21,9 @@ final class BenchWorker {
     let startNanos: UInt64
     let endNanos: UInt64
     let connectTimeout: Duration
+    /// TLS for every connection (nil: plain), shared by all workers; the name to send and verify.
+    let tls: TLSClientContext?
+    let serverName: String
     var result = BenchResult()
 
     private let share: Int
@@ -34,8 +37,11 @@ final class BenchWorker {
     private var lastProgressRequests = 0
     private var finished = false
 
-    init(index: Int, options: BenchOptions, target: SocketAddress, sources: [SocketAddress], progress: BenchProgress, startNanos: UInt64) {
+    init(index: Int, options: BenchOptions, target: SocketAddress, sources: [SocketAddress], progress: BenchProgress, startNanos: UInt64,
+         tls: TLSClientContext?) {
         self.index = index
+        self.tls = tls
+        serverName = options.serverName ?? options.host
         self.options = options
         self.target = target
         self.sources = sources
@@ -106,6 +112,11 @@ final class BenchWorker {
         if let token { r += "Authorization: Bearer \(token)\r\n" }
         r += "\r\n"
         return Array(r.utf8)
+    }
+
+    /// Starts a client's connection: plain or TLS as the options say.
+    func connect(from source: SocketAddress?) -> Connection? {
+        Connection.connect(loop: loop, to: target, from: source, timeout: connectTimeout, tls: tls, serverName: serverName)
     }
 
     func remove(_ client: BenchClient) { clients.removeValue(forKey: ObjectIdentifier(client)) }

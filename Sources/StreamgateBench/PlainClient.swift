@@ -32,7 +32,7 @@ final class PlainClient: ConnectionDelegate, BenchClient {
         connected = false
         head = nil
         inFlight = false
-        guard let c = Connection.connect(loop: worker.loop, to: worker.target, from: source, timeout: worker.connectTimeout) else {
+        guard let c = worker.connect(from: source) else {
             connectFailed(BenchResult.errnoName(errno))
             return
         }

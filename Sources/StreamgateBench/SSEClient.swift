@@ -25,7 +25,7 @@ final class SSEClient: ConnectionDelegate, BenchClient {
     }
 
     func start() {
-        guard let c = Connection.connect(loop: worker.loop, to: worker.target, from: source, timeout: worker.connectTimeout) else {
+        guard let c = worker.connect(from: source) else {
             connectFailed(BenchResult.errnoName(errno))
             return
         }

@@ -11,7 +11,9 @@
 # Prints the instructions per event or request (start-up included), for sse also those under the
 # relay callback alone, then the functions that spend the most.
 # Valgrind 3.19 cannot read the DWARF 5 debug info Swift 6 writes, so a copy of the binary
-# without it (symbols kept) is what runs.
+# without it (symbols kept) is what runs. STREAMGATE_BIN profiles another build (e.g. an older
+# commit's release binary; the load tool stays this tree's). TLS=1: the gateway's listener
+# terminates TLS (see lib.sh), so the counts include OpenSSL's.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 MODE=${1:-sse}
@@ -25,7 +27,9 @@ OUT=${OUT:-$WORK/callgrind.out}
 command -v valgrind >/dev/null || { log "needs valgrind (apt-get install valgrind)"; exit 1; }
 build
 start_demo
-objcopy --strip-debug "$BIN/streamgate" "$WORK/streamgate-nodebug"
+if [ "$TLS" = 1 ]; then make_tls_material; fi
+objcopy --strip-debug "${STREAMGATE_BIN:-$BIN/streamgate}" "$WORK/streamgate-nodebug"
+mapfile -t tls_args < <(load_tls_args)
 
 SG_PORT=$(free_port)
 write_streamgate_config "$WORK/callgrind.toml" "$SG_PORT" 1
@@ -38,12 +42,12 @@ for _ in 1 2 3 4 5 6; do wait_port "$SG_PORT" "$VG_PID" && break; done
 kill -0 "$VG_PID" 2>/dev/null || { log "gateway under valgrind did not start: $(tail -5 "$WORK/callgrind.log")"; exit 1; }
 
 if [ "$MODE" = plain ]; then
-    "$BIN/streamgate-bench" --json --mode plain --url "http://127.0.0.1:$SG_PORT/plain" \
+    "$BIN/streamgate-bench" --json --mode plain --url "$(load_url "$SG_PORT" /plain)" ${tls_args[@]+"${tls_args[@]}"} \
         --connections "$CONNECTIONS" --duration "$DURATION" >"$WORK/load.out" 2>"$WORK/load.err"
     units=$(tail -1 "$WORK/load.out" | jq -r '.requests // 0' 2>/dev/null || echo 0)
     unit=request
 else
-    "$BIN/streamgate-bench" --json --url "http://127.0.0.1:$SG_PORT/events?rate=$RATE&size=200" \
+    "$BIN/streamgate-bench" --json --url "$(load_url "$SG_PORT" "/events?rate=$RATE&size=200")" ${tls_args[@]+"${tls_args[@]}"} \
         --streams "$STREAMS" --ramp 0 --duration "$DURATION" >"$WORK/load.out" 2>"$WORK/load.err"
     units=$(tail -1 "$WORK/load.out" | jq -r '.events // 0' 2>/dev/null || echo 0)
     unit=event
@@ -64,10 +68,15 @@ echo "mode $MODE: $units ${unit}s, $total instructions in the gateway"
 # same settings. For sse the figure under the relay callback has no start-up in it.
 awk -v t="$total" -v n="$units" -v u="$unit" 'BEGIN { if (n > 0) printf "%.0f instructions per %s, start-up included\n", t / n, u }'
 if [ "$MODE" = sse ]; then
-    # The relay itself: everything under the direct-read callback, per event.
+    # The relay itself: everything under the upstream read callback, per event. Before the
+    # transport rewrite (b9d30d3) that was StreamSource.onReadable; since, Connection.plainRead
+    # (or tlsRead), which also reads the request and response heads (a few reads per stream,
+    # about 1% of the reads at the default settings).
     callgrind_annotate --inclusive=yes "$OUT" 2>/dev/null >"$WORK/inclusive.txt"
-    awk -v n="$units" '/StreamSourceC10onReadable/ && !seen { gsub(",", "", $1); seen = 1
-        if (n > 0) printf "%.0f instructions per event in StreamSource.onReadable (recv, relay, sendmsg)\n", $1 / n }' "$WORK/inclusive.txt"
+    awk -v n="$units" '!seen && /StreamSourceC10onReadable|ConnectionC9plainRead|ConnectionC7tlsRead/ {
+        gsub(",", "", $1); seen = 1; name = "StreamSource.onReadable"
+        if ($0 ~ /plainRead/) name = "Connection.plainRead"; else if ($0 ~ /tlsRead/) name = "Connection.tlsRead"
+        if (n > 0) printf "%.0f instructions per event in %s (recv, relay, sendmsg)\n", $1 / n, name }' "$WORK/inclusive.txt"
 fi
 echo
 grep -E '^ *[0-9,]+ \(' "$WORK/annotate.txt" | sed -n "2,$((TOP + 1))p" | cut -c1-160

@@ -5,15 +5,18 @@
 #   scripts/bench/heap-per-stream.sh [STREAMS]      (default 5000; needs gdb; BUILD=0 skips the build)
 #
 # gdb pauses the gateway for a moment, so ignore the latency figures in the load tool's line.
+# TLS=1: the streams come over TLS (see scripts/bench/lib.sh).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 N=${1:-5000}
 
 build
 start_demo
+if [ "$TLS" = 1 ]; then make_tls_material; fi
 SG_WORKERS=1 start_streamgate
 [ -n "$SG_PORT" ] || exit 1
 idle=$(rss_kb "$SG_PID")
-"$BIN/streamgate-bench" --json --url "http://127.0.0.1:$SG_PORT/events?rate=1&size=200" --streams "$N" \
+mapfile -t tls_args < <(load_tls_args)
+"$BIN/streamgate-bench" --json --url "$(load_url "$SG_PORT" "/events?rate=1&size=200")" ${tls_args[@]+"${tls_args[@]}"} --streams "$N" \
     --ramp 5000 --duration 12s --source-ip-count 8 >"$WORK/bench.out" 2>&1 &
 BENCH=$!
 sleep 8

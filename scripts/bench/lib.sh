@@ -2,6 +2,11 @@
 # Shared by scripts/bench-sse.sh, scripts/bench-plain.sh and scripts/bench/heap-per-stream.sh: build, start the demo upstream,
 # streamgate, nginx and HAProxy on loopback, sample their CPU and RSS from /proc, and tear
 # everything down on exit. Sourced, not run.
+#
+# TLS=1: every proxy terminates TLS on its listener (a throwaway CA and a localhost certificate
+# made with `openssl` in the work dir at run time; ECDSA P-256 unless TLS_KEY=rsa), and
+# load_url / load_tls_args give the load tool an https:// URL and the CA to verify with. The
+# upstream stays plain (the demo upstream has no TLS), so `direct` stays a plain baseline.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -37,6 +42,38 @@ build() {
         (cd "$ROOT" && swift build -c release >&2)
     fi
     BIN=$(cd "$ROOT" && swift build -c release --show-bin-path)
+}
+
+TLS=${TLS:-0}
+TLS_KEY=${TLS_KEY:-ec}
+
+# make_tls_material: $WORK/tls/{ca.pem, cert.pem, key.pem, combined.pem}: a CA and a leaf for
+# localhost and 127.0.0.1 signed by it (combined.pem = leaf + key, what HAProxy's crt takes).
+make_tls_material() {
+    local dir="$WORK/tls"
+    [ -s "$dir/combined.pem" ] && return 0
+    command -v openssl >/dev/null || { log "TLS=1 needs the openssl command"; exit 1; }
+    mkdir -p "$dir"
+    local newkey=(-newkey ec -pkeyopt ec_paramgen_curve:P-256)
+    if [ "$TLS_KEY" = rsa ]; then newkey=(-newkey rsa:2048); fi
+    openssl req -x509 "${newkey[@]}" -nodes -days 2 -subj "/CN=streamgate bench CA" \
+        -keyout "$dir/ca.key" -out "$dir/ca.pem" 2>/dev/null
+    openssl req "${newkey[@]}" -nodes -subj "/CN=localhost" -keyout "$dir/key.pem" -out "$dir/leaf.csr" 2>/dev/null
+    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n' >"$dir/leaf.ext"
+    openssl x509 -req -in "$dir/leaf.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" -CAcreateserial -days 2 \
+        -extfile "$dir/leaf.ext" -out "$dir/cert.pem" 2>/dev/null
+    cat "$dir/cert.pem" "$dir/key.pem" >"$dir/combined.pem"
+    log "TLS: throwaway CA and localhost certificate ($TLS_KEY) in $dir"
+}
+
+# load_url PORT PATH: the URL the load tool uses for a proxy on PORT (https with TLS=1).
+load_url() {
+    if [ "$TLS" = 1 ]; then echo "https://127.0.0.1:$1$2"; else echo "http://127.0.0.1:$1$2"; fi
+}
+
+# load_tls_args: the load tool's TLS flags (none without TLS=1), one a line.
+load_tls_args() {
+    if [ "$TLS" = 1 ]; then printf '%s\n' --ca-file "$WORK/tls/ca.pem"; fi
 }
 
 free_port() {
@@ -82,6 +119,7 @@ access_log = "${SG_ACCESS_LOG:-off}"
 
 [[listeners]]
 address = "127.0.0.1:$port"
+$(if [ "$TLS" = 1 ]; then printf 'tls_cert = "%s"\ntls_key = "%s"\n' "$WORK/tls/cert.pem" "$WORK/tls/key.pem"; fi)
 
 [upstreams.demo]
 targets = ["127.0.0.1:$UPORT"]
@@ -101,10 +139,11 @@ auth = "none"
 TOML
 }
 
+# start_streamgate [BINARY]: the gateway (default: STREAMGATE_BIN, else this tree's release build).
 start_streamgate() {
     SG_PORT=$(free_port)
     write_streamgate_config "$WORK/streamgate.toml" "$SG_PORT" "${SG_WORKERS:-2}"
-    local sg=${STREAMGATE_BIN:-$BIN/streamgate}
+    local sg=${1:-${STREAMGATE_BIN:-$BIN/streamgate}}
     if [ ! -x "$sg" ]; then log "no streamgate binary at $sg"; SG_PORT=""; return; fi
     if [ "${SG_PROCESSES:-1}" -gt 1 ]; then
         # Several gateway processes sharing the port through SO_REUSEPORT (how one host goes
@@ -130,7 +169,13 @@ start_nginx() {
     mkdir -p "$dir"
     # As root, nginx would hand workers to `nobody`, who cannot use the temp dirs under $WORK.
     if [ "$(id -u)" = 0 ]; then user="user root;"; fi
-    sed -e "s|@WORK@|$dir|g" -e "s|@PORT@|$NGINX_PORT|g" -e "s|@UPORT@|$UPORT|g" -e "s|@USER@|$user|g" -e "s|@FDLIMIT@|$FD_LIMIT|g" \
+    # TLS: the same certificate and protocol versions as streamgate's listener.
+    local ssl="" tls=""
+    if [ "$TLS" = 1 ]; then
+        ssl=" ssl"
+        tls="ssl_certificate $WORK/tls/cert.pem; ssl_certificate_key $WORK/tls/key.pem; ssl_protocols TLSv1.2 TLSv1.3;"
+    fi
+    sed -e "s|@WORK@|$dir|g" -e "s|@PORT@|$NGINX_PORT|g" -e "s|@SSL@|$ssl|g" -e "s|@TLS@|$tls|g" -e "s|@UPORT@|$UPORT|g" -e "s|@USER@|$user|g" -e "s|@FDLIMIT@|$FD_LIMIT|g" \
         -e "s|@NGINX_WORKERS@|${NGINX_WORKERS:-2}|g" \
         "$BENCH_DIR/nginx.conf.in" >"$dir/nginx.conf"
     "$NGINX" -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf" >"$dir/stdout.log" 2>&1 &
@@ -147,7 +192,9 @@ start_nginx() {
 start_haproxy() {
     HAPROXY_PORT=$(free_port)
     local maxconn=$(( (FD_LIMIT - 200) / 2 ))
-    sed -e "s|@PORT@|$HAPROXY_PORT|g" -e "s|@UPORT@|$UPORT|g" -e "s|@MAXCONN@|$maxconn|g" \
+    local tls=""
+    if [ "$TLS" = 1 ]; then tls="ssl crt $WORK/tls/combined.pem ssl-min-ver TLSv1.2 alpn http/1.1"; fi
+    sed -e "s|@PORT@|$HAPROXY_PORT|g" -e "s|@TLS@|$tls|g" -e "s|@UPORT@|$UPORT|g" -e "s|@MAXCONN@|$maxconn|g" \
         -e "s|@HAPROXY_THREADS@|${HAPROXY_THREADS:-2}|g" \
         "$BENCH_DIR/haproxy.cfg.in" >"$WORK/haproxy.cfg"
     "$HAPROXY" -db -f "$WORK/haproxy.cfg" >"$WORK/haproxy.log" 2>&1 &
@@ -162,8 +209,8 @@ start_haproxy() {
 }
 
 # start_target SPEC: starts what a benchmark target names and sets TARGET_PORT (empty when it
-# could not start) and TARGET_PID (empty for direct). SPEC is direct, streamgate, nginx or
-# haproxy, optionally with @N: N workers per streamgate process, N nginx worker processes or N
+# could not start) and TARGET_PID (empty for direct). SPEC is direct, streamgate, baseline
+# (the streamgate binary BASELINE_BIN), nginx or haproxy, optionally with @N: N workers per streamgate process, N nginx worker processes or N
 # HAProxy threads (so one run can compare, say, streamgate@1 with nginx and nginx@1).
 start_target() {
     local name=${1%@*} n=""
@@ -172,6 +219,14 @@ start_target() {
     case $name in
         direct) TARGET_PORT=$UPORT ;;
         streamgate) SG_WORKERS=${n:-${SG_WORKERS:-2}} start_streamgate; TARGET_PORT=$SG_PORT; TARGET_PID=${SG_PID:-} ;;
+        # Another streamgate build (BASELINE_BIN, e.g. an older commit's release binary), to
+        # compare two builds in one run under the same conditions.
+        baseline)
+            if [ -x "${BASELINE_BIN:-}" ]; then
+                SG_WORKERS=${n:-${SG_WORKERS:-2}} start_streamgate "$BASELINE_BIN"; TARGET_PORT=$SG_PORT; TARGET_PID=${SG_PID:-}
+            else
+                log "baseline: BASELINE_BIN is not an executable (skipped)"
+            fi ;;
         nginx) NGINX_WORKERS=${n:-${NGINX_WORKERS:-2}} start_nginx; TARGET_PORT=$NGINX_PORT; TARGET_PID=${NGINX_PID:-} ;;
         haproxy) HAPROXY_THREADS=${n:-${HAPROXY_THREADS:-2}} start_haproxy; TARGET_PORT=$HAPROXY_PORT; TARGET_PID=${HAPROXY_PID:-} ;;
         *) log "unknown target $1" ;;
