@@ -309,7 +309,7 @@ import Glibc
         for flag in ["--mode", "--url", "--streams", "--connections", "--duration", "--tokens", "--source-ip-count", "--json"] {
             #expect(help.stdout.contains(flag), "\(flag) in \(help.stdout)")
         }
-        for (args, fragment) in [(["--mode", "udp"], "--mode"), (["--url", "https://x/"], "--url"), (["--duration", "soon"], "--duration"),
+        for (args, fragment) in [(["--mode", "udp"], "--mode"), (["--url", "ftp://x/"], "--url"), (["--duration", "soon"], "--duration"),
                                  (["--connections", "0"], "--streams"), (["--tokens", "/nonexistent/tokens"], "cannot read")] {
             let r = try CLIChild.run(bench, args)
             #expect(r.code == 64, "\(args): \(r.stderr)")
