@@ -342,13 +342,17 @@ public final class Connection {
         phase = .open
         let client = isClientSide
         if client {
-            disarmWrite()
             disarmRead()
+            // The connect's write event is rarely needed again (writes go straight to the
+            // kernel; it is made anew if output ever waits): an upstream held by a long stream
+            // need not keep it.
+            disarmWrite()
+            if let writeEvent { event_free(writeEvent); self.writeEvent = nil }
         }
-        // Reads the owner asked for before the handshake finished, with the owner's timeout.
+        // Reads the owner asked for before the handshake finished, with the owner's timeout
+        // (replacing the handshake's, or removing it when the owner has none).
         if isReading {
-            readArmed = false
-            armRead()
+            if readArmed, let readEvent { Connection.rearm(readEvent, timeout: currentReadTimeout) } else { armRead() }
         } else if readArmed {
             disarmRead()
         }
@@ -613,6 +617,14 @@ public final class Connection {
         event_del(writeEvent)
     }
 
+    /// A pending event's new timeout. `event_add(ev, NULL)` leaves a timeout already scheduled
+    /// in place, so nil removes it explicitly: otherwise a stream's upstream kept the head's
+    /// `read_timeout` (aborting a quiet stream after it, and re-scheduling that timer on every
+    /// read of the persistent event).
+    private static func rearm(_ event: OpaquePointer, timeout: Duration?) {
+        if timeout != nil { add(event, timeout: timeout) } else { event_remove_timer(event) }
+    }
+
     private static func add(_ event: OpaquePointer, timeout: Duration?) {
         if let timeout {
             var tv = makeTimeval(timeout)
@@ -694,8 +706,8 @@ public final class Connection {
     public func setTimeouts(read: Duration?, write: Duration?) {
         readTimeout = read
         writeTimeout = write
-        if readArmed, let readEvent { Connection.add(readEvent, timeout: currentReadTimeout) }
-        if writeArmed, let writeEvent { Connection.add(writeEvent, timeout: write) }
+        if readArmed, let readEvent { Connection.rearm(readEvent, timeout: currentReadTimeout) }
+        if writeArmed, let writeEvent { Connection.rearm(writeEvent, timeout: write) }
     }
 
     /// The write callback fires when output drains to `low` bytes.

@@ -296,6 +296,26 @@ import Glibc
         gw.stop()
     }
 
+    /// read_timeout bounds the wait for the response head; once a stream is live, its quiet
+    /// spells are upstream_idle_timeout's (off here). The socket timeout must not linger.
+    @Test func quietStreamOutlivesTheHeadReadTimeout() throws {
+        let up = try ScriptedUpstream()
+        let gw = try GatewayHarness(toml: simpleConfig(upstreamPort: up.port, routeExtra: "read_timeout = \"300ms\""))
+        let c = try SSETestClient(port: gw.port, path: "/quiet", readHead: false)
+        let u = try up.accept()
+        _ = try u.readHead()
+        u.send(Self.streamHead + Self.chunk("data: first\n\n"))
+        try c.readHead()
+        try c.read(events: 1)
+        _ = c.bytesArriving(within: 1.0)
+        #expect(!c.connectionClosed && !c.isFinished, "the stream ended after read_timeout of upstream silence")
+        u.send(Self.chunk("data: second\n\n"))
+        try c.read(events: 2)
+        #expect(c.events.map(\.data) == ["first", "second"])
+        c.close()
+        gw.stop()
+    }
+
     @Test func upstreamIdleTimeoutMidEventAbortsTheClient() throws {
         let up = try ScriptedUpstream()
         let gw = try GatewayHarness(toml: simpleConfig(upstreamPort: up.port, routeExtra: "upstream_idle_timeout = \"200ms\""))
