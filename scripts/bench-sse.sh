@@ -6,6 +6,7 @@
 #
 # Env: STREAMS (1000), RATE events/s per stream (1), DURATION (20s), SIZE bytes/event (200),
 #      RAMP new connections/s (2000, 0 = all at once), MODE (stream | broadcast),
+#      WARMUP (0s; e.g. 5s leaves the connects and TLS handshakes out of events/s and latency),
 #      BENCH_THREADS (1), UPSTREAM_THREADS (1), SG_WORKERS (2), SG_PROCESSES (1; 2 = two gateway
 #      processes sharing the port, each with SG_WORKERS workers), SOURCE_IPS (8 source addresses),
 #      TARGETS ("direct streamgate nginx haproxy"; a target@N sets N workers per streamgate
@@ -29,6 +30,7 @@ RATE=${RATE:-1}
 DURATION=${DURATION:-20s}
 SIZE=${SIZE:-200}
 RAMP=${RAMP:-2000}
+WARMUP=${WARMUP:-0s}
 MODE=${MODE:-stream}
 BENCH_THREADS=${BENCH_THREADS:-1}
 SOURCE_IPS=${SOURCE_IPS:-8}
@@ -55,7 +57,7 @@ for round in $(seq 1 "$REPEAT"); do
         if [ "$t" = direct ]; then url="http://127.0.0.1:$port/events?$QUERY"; else mapfile -t tls_args < <(load_tls_args); fi
         run_case "$t.r$round" "$pid" "$BIN/streamgate-bench" --json \
             --url "$url" ${tls_args[@]+"${tls_args[@]}"} --streams "$STREAMS" --ramp "$RAMP" \
-            --duration "$DURATION" --threads "$BENCH_THREADS" --source-ip-count "$SOURCE_IPS"
+            --duration "$DURATION" --warmup "$WARMUP" --threads "$BENCH_THREADS" --source-ip-count "$SOURCE_IPS"
         # Only one proxy holds the machine at a time.
         if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
     done
@@ -82,7 +84,7 @@ fi
 echo
 tls_note=""
 if [ "$TLS" = 1 ]; then tls_note=", TLS ($TLS_KEY) to the proxies, direct plain"; fi
-echo "SSE: $STREAMS streams x $RATE ev/s, $SIZE B/event, mode=$MODE, duration $DURATION, ramp $RAMP/s (loopback, $(nproc) cores$tls_note)"
+echo "SSE: $STREAMS streams x $RATE ev/s, $SIZE B/event, mode=$MODE, duration $DURATION (warm-up $WARMUP not counted), ramp $RAMP/s (loopback, $(nproc) cores$tls_note)"
 if [ "$REPEAT" -gt 1 ]; then echo "Median of $REPEAT rounds per target."; fi
 fmt="%-13s %7s %6s %10s %8s %8s %8s %6s %8s %8s %7s %9s %8s %9s %9s\n"
 printf "$fmt" target conn_ok failed events/s p50_ms p99_ms max_ms early rss_MB "KB/strm" cpu_s "ev/s:dir" "+p99_ms" "cpu:$REF" "rss:$REF"

@@ -14,6 +14,9 @@ struct BenchOptions: Sendable {
     /// New connections per second; 0 = as fast as possible.
     var ramp: Double = 0
     var durationSeconds: Double = 10
+    /// SSE: events in the first `warmupSeconds` (connects, TLS handshakes) are neither counted
+    /// nor timed; events/s is over the rest of the run.
+    var warmupSeconds: Double = 0
     var threads = 1
     var tokens: [String] = []
     var sourceIPs: [String] = []
@@ -107,6 +110,8 @@ struct BenchCommand: ParsableCommand {
     @Option(name: [.customLong("streams"), .customLong("connections")], help: "Streams (SSE) or connections (plain).") var streams = 100
     @Option(help: ArgumentHelp("New connections per second; 0 = as fast as possible.", valueName: "conn-per-s")) var ramp: Double = 0
     @Option(help: "Run time: 60s, 500ms, 2m, 1h, or bare seconds.") var duration = "10s"
+    @Option(help: "SSE: leave the first part of the run (connects, TLS handshakes) out of the event count and latencies, e.g. 5s.")
+    var warmup = "0s"
     @Option(help: "Event-loop threads, 1...256.") var threads = 1
     @Option(help: ArgumentHelp("A file of bearer tokens, one a line, used round-robin.", valueName: "file")) var tokens: String?
     @Option(name: .customLong("source-ips"), help: ArgumentHelp("Local addresses to connect from, comma-separated.", valueName: "a,b,..."))
@@ -127,6 +132,9 @@ struct BenchCommand: ParsableCommand {
         guard streams >= 1 else { throw ValidationError("--streams needs a positive number") }
         guard ramp >= 0 else { throw ValidationError("--ramp needs a number >= 0") }
         guard let d = BenchOptions.parseDuration(duration), d > 0 else { throw ValidationError("--duration needs e.g. 60s, 500ms, 2m") }
+        guard let w = BenchOptions.parseDuration(warmup), w >= 0, w < BenchOptions.parseDuration(duration)! else {
+            throw ValidationError("--warmup needs e.g. 5s, shorter than --duration")
+        }
         guard let t = BenchOptions.parseDuration(connectTimeout), t > 0 else { throw ValidationError("--connect-timeout needs e.g. 5s") }
         guard (1...256).contains(threads) else { throw ValidationError("--threads needs 1...256") }
         guard sourceIPs == nil || sourceIPCount == nil else { throw ValidationError("give --source-ips or --source-ip-count, not both") }
@@ -152,6 +160,7 @@ struct BenchCommand: ParsableCommand {
         o.streams = streams
         o.ramp = ramp
         o.durationSeconds = BenchOptions.parseDuration(duration)!
+        o.warmupSeconds = BenchOptions.parseDuration(warmup)!
         o.connectTimeoutSeconds = BenchOptions.parseDuration(connectTimeout)!
         o.threads = threads
         o.json = json

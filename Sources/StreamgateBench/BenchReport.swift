@@ -75,6 +75,7 @@ struct BenchReport {
             "\"mode\":\"\(options.mode.rawValue)\"",
             "\"url\":\"\(options.url.replacingQuotes())\"",
             "\"duration_s\":\(fmt(elapsedSeconds, 3))",
+            "\"warmup_s\":\(fmt(options.warmupSeconds, 3))",
             "\"\(options.mode == .sse ? "streams" : "connections")\":\(options.streams)",
             "\"threads\":\(options.threads)",
             "\"connects_ok\":\(result.connectsOK)",

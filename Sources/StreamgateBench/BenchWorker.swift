@@ -20,11 +20,15 @@ final class BenchWorker {
     let progress: BenchProgress
     let startNanos: UInt64
     let endNanos: UInt64
+    /// Events count (and are timed) from here on: the end of the warm-up.
+    let measureFromNanos: UInt64
     let connectTimeout: Duration
     /// TLS for every connection (nil: plain), shared by all workers; the name to send and verify.
     let tls: TLSClientContext?
     let serverName: String
     var result = BenchResult()
+    /// Where warm-up latencies go (never reported).
+    var warmupHistogram = LatencyHistogram()
 
     private let share: Int
     private let rampPerSecond: Double
@@ -48,6 +52,7 @@ final class BenchWorker {
         self.progress = progress
         self.startNanos = startNanos
         endNanos = startNanos + UInt64(options.durationSeconds * 1e9)
+        measureFromNanos = startNanos + UInt64(options.warmupSeconds * 1e9)
         connectTimeout = .nanoseconds(Int64(options.connectTimeoutSeconds * 1e9))
         share = options.streams / options.threads + (index < options.streams % options.threads ? 1 : 0)
         rampPerSecond = options.ramp / Double(options.threads)
@@ -127,7 +132,7 @@ final class BenchWorker {
 
     private func finish() {
         finished = true
-        result.measuredNanos = EventLoop.now().nanoseconds &- startNanos
+        result.measuredNanos = EventLoop.now().nanoseconds &- measureFromNanos
         rampTimer?.cancel()
         progressTimer?.cancel()
         for c in Array(clients.values) { c.stop() }

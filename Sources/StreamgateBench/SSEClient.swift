@@ -63,13 +63,20 @@ final class SSEClient: ConnectionDelegate, BenchClient {
         }
         let now = ToolsProcess.wallMicroseconds()
         let n = input.count
+        // During the warm-up the scanner still frames events, but nothing is counted or timed.
+        let measuring = worker.measureFromNanos == worker.startNanos || EventLoop.now().nanoseconds >= worker.measureFromNanos
         input.forEachSegment(length: n) { segment in
             body.feed(segment) { payload in
-                scanner.feed(payload, nowMicros: now, histogram: &worker.result.histogram)
+                if measuring {
+                    scanner.feed(payload, nowMicros: now, histogram: &worker.result.histogram)
+                } else {
+                    scanner.feed(payload, nowMicros: now, histogram: &worker.warmupHistogram)
+                }
             }
         }
         input.drain(n)
-        let (events, comments) = scanner.take()
+        var (events, comments) = scanner.take()
+        if !measuring { events = 0; comments = 0 }
         if events > 0 {
             worker.result.events += events
             worker.progress.events.add(events, ordering: .relaxed)

@@ -306,11 +306,14 @@ import Glibc
         let bench = try CLIChild.binary("streamgate-bench")
         let help = try CLIChild.run(bench, ["--help"])
         #expect(help.code == 0)
-        for flag in ["--mode", "--url", "--streams", "--connections", "--duration", "--tokens", "--source-ip-count", "--json"] {
+        for flag in ["--mode", "--url", "--streams", "--connections", "--duration", "--tokens", "--source-ip-count", "--json",
+                     "--tls", "--ca-file", "--insecure", "--server-name", "--warmup"] {
             #expect(help.stdout.contains(flag), "\(flag) in \(help.stdout)")
         }
         for (args, fragment) in [(["--mode", "udp"], "--mode"), (["--url", "ftp://x/"], "--url"), (["--duration", "soon"], "--duration"),
-                                 (["--connections", "0"], "--streams"), (["--tokens", "/nonexistent/tokens"], "cannot read")] {
+                                 (["--connections", "0"], "--streams"), (["--tokens", "/nonexistent/tokens"], "cannot read"),
+                                 (["--insecure"], "--tls"), (["--tls", "--insecure", "--ca-file", "/tmp/ca.pem"], "--insecure"),
+                                 (["--duration", "5s", "--warmup", "5s"], "--warmup")] {
             let r = try CLIChild.run(bench, args)
             #expect(r.code == 64, "\(args): \(r.stderr)")
             #expect(r.stderr.contains(fragment), "\(args): \(r.stderr)")

@@ -10,6 +10,7 @@
 #      is deleted at exit unless KEEP_WORK=1).
 # Prints the instructions per event or request (start-up included), for sse also those under the
 # relay callback alone, then the functions that spend the most.
+# (Connects may take 60 s: TLS handshakes under valgrind are slow.)
 # Valgrind 3.19 cannot read the DWARF 5 debug info Swift 6 writes, so a copy of the binary
 # without it (symbols kept) is what runs. STREAMGATE_BIN profiles another build (e.g. an older
 # commit's release binary; the load tool stays this tree's). TLS=1: the gateway's listener
@@ -43,12 +44,12 @@ kill -0 "$VG_PID" 2>/dev/null || { log "gateway under valgrind did not start: $(
 
 if [ "$MODE" = plain ]; then
     "$BIN/streamgate-bench" --json --mode plain --url "$(load_url "$SG_PORT" /plain)" ${tls_args[@]+"${tls_args[@]}"} \
-        --connections "$CONNECTIONS" --duration "$DURATION" >"$WORK/load.out" 2>"$WORK/load.err"
+        --connections "$CONNECTIONS" --duration "$DURATION" --connect-timeout 60s >"$WORK/load.out" 2>"$WORK/load.err"
     units=$(tail -1 "$WORK/load.out" | jq -r '.requests // 0' 2>/dev/null || echo 0)
     unit=request
 else
     "$BIN/streamgate-bench" --json --url "$(load_url "$SG_PORT" "/events?rate=$RATE&size=200")" ${tls_args[@]+"${tls_args[@]}"} \
-        --streams "$STREAMS" --ramp 0 --duration "$DURATION" >"$WORK/load.out" 2>"$WORK/load.err"
+        --streams "$STREAMS" --ramp 0 --duration "$DURATION" --connect-timeout 60s >"$WORK/load.out" 2>"$WORK/load.err"
     units=$(tail -1 "$WORK/load.out" | jq -r '.events // 0' 2>/dev/null || echo 0)
     unit=event
 fi
@@ -69,14 +70,21 @@ echo "mode $MODE: $units ${unit}s, $total instructions in the gateway"
 awk -v t="$total" -v n="$units" -v u="$unit" 'BEGIN { if (n > 0) printf "%.0f instructions per %s, start-up included\n", t / n, u }'
 if [ "$MODE" = sse ]; then
     # The relay itself: everything under the upstream read callback, per event. Before the
-    # transport rewrite (b9d30d3) that was StreamSource.onReadable; since, Connection.plainRead
-    # (or tlsRead), which also reads the request and response heads (a few reads per stream,
-    # about 1% of the reads at the default settings).
-    callgrind_annotate --inclusive=yes "$OUT" 2>/dev/null >"$WORK/inclusive.txt"
-    awk -v n="$units" '!seen && /StreamSourceC10onReadable|ConnectionC9plainRead|ConnectionC7tlsRead/ {
-        gsub(",", "", $1); seen = 1; name = "StreamSource.onReadable"
-        if ($0 ~ /plainRead/) name = "Connection.plainRead"; else if ($0 ~ /tlsRead/) name = "Connection.tlsRead"
-        if (n > 0) printf "%.0f instructions per event in %s (recv, relay, sendmsg)\n", $1 / n, name }' "$WORK/inclusive.txt"
+    # transport rewrite (b9d30d3) that was StreamSource.onReadable; since, Connection.plainRead,
+    # which also reads the request and the response head into input buffers: those reads
+    # (connectionReadable callees, and readFailed at the end) are subtracted.
+    callgrind_annotate --tree=calling --inclusive=yes "$OUT" 2>/dev/null >"$WORK/tree.txt"
+    awk -v n="$units" '
+        function num(s) { gsub(",", "", s); return s + 0 }
+        /^ *[0-9,]+ .*\*  .*(StreamSourceC10onReadable|ConnectionC9plainRead)/ && !found {
+            found = 1; inside = 1; total = num($1)
+            name = ($0 ~ /plainRead/) ? "Connection.plainRead, less head reads" : "StreamSource.onReadable"
+            next
+        }
+        inside && /^ *$/ { inside = 0 }
+        inside && /connectionReadable|readFailed/ { total -= num($1) }
+        END { if (found && n > 0) printf "%.0f instructions per event in %s (recv, relay, sendmsg)\n", total / n, name }
+    ' "$WORK/tree.txt"
 fi
 echo
 grep -E '^ *[0-9,]+ \(' "$WORK/annotate.txt" | sed -n "2,$((TOP + 1))p" | cut -c1-160
