@@ -1,13 +1,15 @@
 internal import COpenSSL
 internal import CStreamgateShims
 
-/// libssl's digests, the few the gateway needs.
+/// libcrypto's digests, the few the gateway needs. SHA-256 and HMAC go through
+/// `CStreamgateShims/digest.c`, which skips OpenSSL 3's per-call algorithm fetch (a token
+/// digest and a signed assertion are on every authenticated request).
 public enum Crypto {
     /// SHA-256 of `bytes` (32 bytes).
     public static func sha256(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: 32)
         out.withUnsafeMutableBytes { o in
-            _ = SHA256(bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count, o.baseAddress!.assumingMemoryBound(to: UInt8.self))
+            sg_sha256(bytes.baseAddress, bytes.count, o.baseAddress!.assumingMemoryBound(to: UInt8.self))
         }
         return out
     }
@@ -31,13 +33,10 @@ public enum Crypto {
     /// HMAC-SHA256(key, message), 32 bytes.
     public static func hmacSHA256(key: [UInt8], message: [UInt8]) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: 32)
-        var len: UInt32 = 32
         key.withUnsafeBytes { k in
             message.withUnsafeBytes { m in
                 out.withUnsafeMutableBytes { o in
-                    _ = HMAC(EVP_sha256(), k.baseAddress, Int32(k.count),
-                             m.baseAddress?.assumingMemoryBound(to: UInt8.self), m.count,
-                             o.baseAddress!.assumingMemoryBound(to: UInt8.self), &len)
+                    sg_hmac_sha256(k.baseAddress, k.count, m.baseAddress, m.count, o.baseAddress!.assumingMemoryBound(to: UInt8.self))
                 }
             }
         }

@@ -45,6 +45,25 @@ struct AuthSessionCacheTests {
         #expect(cache.complete(d, result: .notFound, now: .zero, wallNow: wall).isEmpty)  // no fetch in flight
     }
 
+    /// `cached` answers hits without registering anyone, and a miss leaves no pending fetch:
+    /// the caller then goes through `lookup`, which starts exactly one.
+    @Test func cachedAnswersHitsAndLeavesMissesToLookup() {
+        var cache = Cache(capacity: 10, cacheTTL: .seconds(30), negativeTTL: .seconds(5))
+        let found = Self.digest(1), missing = Self.digest(2), unknown = Self.digest(3)
+        #expect(cache.cached(found, now: .zero, wallNow: wall) == nil)
+        #expect(cache.pendingCount == 0)
+        fill(&cache, found, .found(record, keyTTL: nil))
+        fill(&cache, unknown, .notFound)
+        #expect(cache.cached(found, now: Self.at(1), wallNow: wall).flatMap(hitRecord) == record)
+        #expect(cache.cached(unknown, now: Self.at(1), wallNow: wall).map(isNegative) == true)
+        #expect(cache.cached(missing, now: Self.at(1), wallNow: wall) == nil)
+        #expect(cache.pendingCount == 0)
+        // Stale entries are dropped on sight, and the next lookup fetches.
+        #expect(cache.cached(unknown, now: Self.at(5), wallNow: wall) == nil)
+        #expect(cache.count == 1)
+        #expect(isStartFetch(cache.lookup(unknown, now: Self.at(5), wallNow: wall, waiter: 0)))
+    }
+
     @Test func positiveTTLIsCacheTTL() {
         var cache = Cache(capacity: 10, cacheTTL: .seconds(30), negativeTTL: .seconds(5))
         let d = Self.digest(1)

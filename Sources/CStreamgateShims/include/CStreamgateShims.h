@@ -45,4 +45,8 @@ struct bio_st *sg_prefixed_socket_bio(int fd, const unsigned char *prefix, size_
 /// Stores `n` random bytes; 1 on success.
 int sg_random_bytes(unsigned char *out, int n);
 
+// SHA-256 and HMAC-SHA-256 (RFC 2104) without OpenSSL 3's per-call algorithm fetch (digest.c).
+void sg_sha256(const void *data, size_t length, unsigned char out[32]);
+void sg_hmac_sha256(const void *key, size_t key_length, const void *message, size_t length, unsigned char out[32]);
+
 #endif

@@ -65,6 +65,20 @@ final class SessionStore {
         TokenDigest(bytes: Crypto.sha256(token))!
     }
 
+    /// The cache's answer for a digest, nil on a miss (then `lookup`). Counted as a hit.
+    func cachedAnswer(digest: TokenDigest) -> SessionLookupOutcome? {
+        switch cache.cached(digest, now: EventLoop.now(), wallNow: EventLoop.wallSeconds()) {
+        case .hit(let record)?:
+            metrics.counts.cacheHits &+= 1
+            return .found(record)
+        case .negativeHit?:
+            metrics.counts.cacheHits &+= 1
+            return .notFound
+        default:
+            return nil
+        }
+    }
+
     /// Resolves a token. Cached answers complete synchronously; otherwise one Redis lookup
     /// serves every concurrent request for the same digest.
     func lookup(token: String, digest: TokenDigest, completion: @escaping Waiter) {

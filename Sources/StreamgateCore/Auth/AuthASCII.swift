@@ -22,6 +22,28 @@ enum AuthASCII {
 
     /// Header field names equal ignoring ASCII case and with `_` read as `-`: how some
     /// upstreams (CGI-style frameworks) see them, hence how spoofing attempts are matched.
+    static func headerNamesCollide(_ name: UnsafeRawBufferPointer, _ b: String) -> Bool {
+        guard name.count == b.utf8.count else { return false }
+        let fold = { (c: UInt8) -> UInt8 in c == UInt8(ascii: "_") ? UInt8(ascii: "-") : lower(c) }
+        var i = 0
+        for c in b.utf8 {
+            if fold(c) != fold(name[i]) { return false }
+            i += 1
+        }
+        return true
+    }
+
+    /// ASCII case-insensitive equality of a name's bytes and a string.
+    static func headerNamesEqual(_ name: UnsafeRawBufferPointer, _ b: String) -> Bool {
+        guard name.count == b.utf8.count else { return false }
+        var i = 0
+        for c in b.utf8 {
+            if lower(c) != lower(name[i]) { return false }
+            i += 1
+        }
+        return true
+    }
+
     static func headerNamesCollide(_ a: String, _ b: String) -> Bool {
         utf8Equal(a, b) { $0 == UInt8(ascii: "_") ? UInt8(ascii: "-") : lower($0) }
     }

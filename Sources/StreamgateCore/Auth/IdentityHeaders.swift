@@ -55,7 +55,11 @@ public struct IdentityHeaders: Sendable, Equatable {
 
     /// Removes every client copy of the owned names (any case, `_` variants, duplicates).
     public func strip(_ headers: inout HTTPHeaders) {
-        headers.removeAll(where: isOwned)
+        headers.removeAll { _, name in
+            AuthASCII.headerNamesCollide(name, userHeader) || AuthASCII.headerNamesCollide(name, tenantHeader)
+                || AuthASCII.headerNamesCollide(name, scopesHeader) || AuthASCII.headerNamesCollide(name, expiresHeader)
+                || AuthASCII.headerNamesCollide(name, signatureHeader)
+        }
     }
 
     /// Strips client copies, then (for an authenticated request) appends the identity.

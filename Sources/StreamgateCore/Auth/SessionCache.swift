@@ -95,21 +95,29 @@ public struct SessionCache<Waiter> {
     ///     expired by the wall clock is dropped even if its monotonic deadline has not
     ///     passed, e.g. after the wall clock was stepped forward).
     public mutating func lookup(_ digest: TokenDigest, now: NanoTime, wallNow: Int64, waiter: Waiter) -> Lookup {
-        if let slot = slots[digest] {
-            let node = nodes[slot]
-            if node.deadline > now && !(node.record?.isExpired(wallNow: wallNow) ?? false) {
-                moveToFront(slot)
-                if let record = node.record { return .hit(record) }
-                return .negativeHit
-            }
-            remove(slot)
-        }
+        if let answer = cached(digest, now: now, wallNow: wallNow) { return answer }
         if pending[digest] != nil {
             pending[digest]!.waiters.append(waiter)
             return .joinedPending
         }
         pending[digest] = Pending(waiters: [waiter])
         return .startFetch
+    }
+
+    /// The cached answer for `digest` (`.hit` or `.negativeHit`), or nil when the store must be
+    /// asked. Lets a caller answer a hit in line, before it sets up the asynchronous path
+    /// (pausing reads, a completion closure) that only a miss needs. Drops an entry it finds
+    /// stale, as `lookup` would.
+    public mutating func cached(_ digest: TokenDigest, now: NanoTime, wallNow: Int64) -> Lookup? {
+        guard let slot = slots[digest] else { return nil }
+        let node = nodes[slot]
+        if node.deadline > now && !(node.record?.isExpired(wallNow: wallNow) ?? false) {
+            moveToFront(slot)
+            if let record = node.record { return .hit(record) }
+            return .negativeHit
+        }
+        remove(slot)
+        return nil
     }
 
     /// Like `lookup`, but never answered from the cache: a re-validation must see the store.

@@ -88,13 +88,11 @@ public enum HTTPSerializer {
     }
 
     private static func estimate(_ startLine: Int, _ headers: HTTPHeaders) -> Int {
-        var n = startLine + 4
-        for (name, value) in headers { n += name.utf8.count + value.utf8.count + 4 }
-        return n
+        startLine + 4 + headers.wireByteCount
     }
 
     private static func appendVersion(_ v: HTTPVersion, to out: inout [UInt8]) {
-        out.append(contentsOf: "HTTP/".utf8)
+        for b: UInt8 in [0x48, 0x54, 0x54, 0x50, 0x2F] { out.append(b) }  // "HTTP/", without a String
         out.append(UInt8(0x30 + min(max(v.major, 0), 9)))
         out.append(UInt8(ascii: "."))
         out.append(UInt8(0x30 + min(max(v.minor, 0), 9)))
@@ -103,14 +101,9 @@ public enum HTTPSerializer {
     private static func appendFields(_ headers: HTTPHeaders, to out: inout [UInt8]) {
         out.append(HTTPByte.cr)
         out.append(HTTPByte.lf)
-        for (name, value) in headers {
-            appendSafe(name, to: &out)
-            out.append(HTTPByte.colon)
-            out.append(HTTPByte.sp)
-            appendSafe(value, to: &out)
-            out.append(HTTPByte.cr)
-            out.append(HTTPByte.lf)
-        }
+        // Stored names and values are already safe: validated by the parser or sanitised by
+        // `HTTPHeaders.add`.
+        headers.appendWire(to: &out)
         out.append(HTTPByte.cr)
         out.append(HTTPByte.lf)
     }

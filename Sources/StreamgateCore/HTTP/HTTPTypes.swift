@@ -27,58 +27,6 @@ public struct HTTPVersion: Equatable, Hashable, Sendable, CustomStringConvertibl
     public var description: String { "HTTP/\(major).\(minor)" }
 }
 
-/// Header fields in arrival order. Names keep the case they arrived with; lookups ignore case.
-public struct HTTPHeaders: Sendable, Equatable, Sequence {
-    public typealias Element = (name: String, value: String)
-    public private(set) var fields: [(name: String, value: String)]
-
-    public init(_ fields: [(name: String, value: String)] = []) { self.fields = fields }
-
-    public static func == (lhs: HTTPHeaders, rhs: HTTPHeaders) -> Bool {
-        lhs.fields.count == rhs.fields.count
-            && zip(lhs.fields, rhs.fields).allSatisfy { $0.name == $1.name && $0.value == $1.value }
-    }
-
-    public var count: Int { fields.count }
-    public func makeIterator() -> IndexingIterator<[(name: String, value: String)]> { fields.makeIterator() }
-
-    public mutating func add(name: String, value: String) { fields.append((name, value)) }
-
-    /// Replaces every field of that name with one field.
-    public mutating func replaceOrAdd(name: String, value: String) {
-        remove(name: name)
-        add(name: name, value: value)
-    }
-
-    public mutating func remove(name: String) {
-        fields.removeAll { asciiCaseInsensitiveEquals($0.name, name) }
-    }
-
-    public mutating func removeAll(where predicate: (_ name: String) -> Bool) {
-        fields.removeAll { predicate($0.name) }
-    }
-
-    /// First value of the field, if present.
-    public subscript(name: String) -> String? { first(name: name) }
-
-    public func first(name: String) -> String? {
-        fields.first { asciiCaseInsensitiveEquals($0.name, name) }?.value
-    }
-
-    public func values(name: String) -> [String] {
-        fields.filter { asciiCaseInsensitiveEquals($0.name, name) }.map(\.value)
-    }
-
-    public func contains(name: String) -> Bool { first(name: name) != nil }
-
-    /// Comma-separated list members across every field of that name, trimmed, empty ones dropped.
-    public func listMembers(name: String) -> [Substring] {
-        values(name: name).flatMap { $0.split(separator: ",") }
-            .map { $0.trimmingOWS() }
-            .filter { !$0.isEmpty }
-    }
-}
-
 /// How a message body is delimited on the wire (RFC 9112 §6).
 public enum BodyFraming: Equatable, Sendable {
     case none

@@ -27,7 +27,7 @@ protocol HeadStartLine {
 struct HeadParserCore<Start: HeadStartLine> {
     let limits: HTTPLimits
     private(set) var start: Start?
-    private(set) var fields: [(name: String, value: String)] = []
+    private(set) var headers = HTTPHeaders()
     /// The unfinished line carried between feeds (only when a line straddles two feeds).
     private var line: [UInt8] = []
     /// Head bytes consumed so far, for `maxHeaderBytes`.
@@ -48,7 +48,7 @@ struct HeadParserCore<Start: HeadStartLine> {
 
     mutating func reset() {
         start = nil
-        fields = []
+        headers = HTTPHeaders()
         line.removeAll(keepingCapacity: true)
         headBytes = 0
         emptyLinesBeforeStart = 0
@@ -57,11 +57,11 @@ struct HeadParserCore<Start: HeadStartLine> {
         failure = nil
     }
 
-    /// Hands the fields over without copying the array.
-    mutating func takeFields() -> [(name: String, value: String)] {
-        let f = fields
-        fields = []
-        return f
+    /// Hands the fields over without copying their storage.
+    mutating func takeHeaders() -> HTTPHeaders {
+        var h = HTTPHeaders()
+        swap(&h, &headers)
+        return h
     }
 
     private func malformed(_ reason: String) -> HTTPError { HTTPError(status: Start.malformedStatus, reason: reason) }
@@ -158,7 +158,7 @@ struct HeadParserCore<Start: HeadStartLine> {
             isComplete = true
             return
         }
-        if fields.count >= limits.maxHeaderCount { throw tooLarge("too many header fields") }
+        if headers.count >= limits.maxHeaderCount { throw tooLarge("too many header fields") }
         try parseField(l)
     }
 
@@ -167,7 +167,7 @@ struct HeadParserCore<Start: HeadStartLine> {
         let n = l.count
         // Whitespace at the start of a field line is obs-fold, or (right after the start line)
         // an attempt to hide a field from some parsers; both are refused (RFC 9112 §2.2, §5.2).
-        if HTTPByte.isOWS(l[0]) { throw malformed(fields.isEmpty ? "whitespace before first field" : "obs-fold") }
+        if HTTPByte.isOWS(l[0]) { throw malformed(headers.isEmpty ? "whitespace before first field" : "obs-fold") }
         var k = 0
         while k < n && HTTPByte.isToken(l[k]) { k &+= 1 }
         guard k < n, l[k] == HTTPByte.colon else {
@@ -186,22 +186,19 @@ struct HeadParserCore<Start: HeadStartLine> {
             if b >= 0x80 { nonASCII = true }
         }
         let valueBytes = l.slice(vs, ve)
-        let value: String
-        if !nonASCII {
-            value = String(asciiBytes: valueBytes)
-        } else if let v = String(validating: valueBytes, as: UTF8.self) {
-            value = v
+        if !nonASCII || String(validating: valueBytes, as: UTF8.self) != nil {
+            headers.appendValidated(name: l.slice(0, k), value: valueBytes)
         } else if Start.malformedStatus == 400 {
-            // Headers are stored as Strings; non-UTF-8 obs-text could not be forwarded intact,
-            // so a request carrying it is refused rather than silently altered.
+            // Values are read as UTF-8 strings by policy code (identity, CORS, tokens):
+            // non-UTF-8 obs-text could not be handled intact, so a request carrying it is
+            // refused rather than silently altered.
             throw malformed("invalid field value encoding")
         } else {
             // Upstream responses: legacy Latin-1 values (Content-Disposition filenames) should
             // not turn a working response into a 502; the odd bytes become U+FFFD.
-            value = String(decoding: valueBytes, as: UTF8.self)
+            var repaired = String(decoding: valueBytes, as: UTF8.self)
+            repaired.withUTF8 { headers.appendValidated(name: l.slice(0, k), value: UnsafeRawBufferPointer($0)) }
         }
-        if fields.capacity == 0 { fields.reserveCapacity(16) }
-        fields.append((String(asciiBytes: l.slice(0, k)), value))
     }
 }
 

@@ -51,25 +51,25 @@ public struct RequestHeadParser {
     private func bad(_ reason: String) -> HTTPError { HTTPError(status: 400, reason: reason) }
 
     private mutating func makeHead(_ line: RequestLine) throws(HTTPError) -> HTTPRequestHead {
-        var headers = HTTPHeaders(core.takeFields())
+        var headers = core.takeHeaders()
         var host: String?
         var hostCount = 0
         var contentLengths: [String] = []
         var contentLengthFields = 0
         var transferEncodings: [String] = []
         var connection: [String] = []
-        for (name, value) in headers {
-            switch name.utf8.count {
-            case 4 where asciiCaseInsensitiveEquals(name, "host"):
+        headers.forEachField { name, _, value in
+            switch name {
+            case .host:
                 hostCount += 1
-                host = value
-            case 10 where asciiCaseInsensitiveEquals(name, "connection"):
-                connection.append(value)
-            case 14 where asciiCaseInsensitiveEquals(name, "content-length"):
-                contentLengths.append(value)
+                host = String(decoding: value, as: UTF8.self)
+            case .connection:
+                connection.append(String(decoding: value, as: UTF8.self))
+            case .contentLength:
+                contentLengths.append(String(decoding: value, as: UTF8.self))
                 contentLengthFields += 1
-            case 17 where asciiCaseInsensitiveEquals(name, "transfer-encoding"):
-                transferEncodings.append(value)
+            case .transferEncoding:
+                transferEncodings.append(String(decoding: value, as: UTF8.self))
             default:
                 break
             }

@@ -12,10 +12,20 @@ public enum ForwardingHeaders {
 
     /// Removes hop-by-hop fields and every field named in `Connection`.
     public static func removeHopByHop(_ headers: inout HTTPHeaders) {
-        let listed = headers.listMembers(name: "connection").map { String($0) }
-        headers.removeAll { name in
-            hopByHop.contains { asciiCaseInsensitiveEquals($0, name) }
-                || listed.contains { asciiCaseInsensitiveEquals($0, name) }
+        let listed = headers.contains(.connection) ? headers.listMembers(name: "connection").map { String($0) } : []
+        headers.removeAll { known, name in
+            isHopByHop(known) || listed.contains { AuthASCII.headerNamesEqual(name, $0) }
+        }
+    }
+
+    /// `hopByHop`, by the name's classification.
+    static func isHopByHop(_ name: HTTPFieldName) -> Bool {
+        switch name {
+        case .connection, .keepAlive, .proxyConnection, .te, .transferEncoding, .upgrade, .proxyAuthorization,
+             .proxyAuthenticate, .trailer:
+            true
+        default:
+            false
         }
     }
 
@@ -84,7 +94,9 @@ public enum ForwardingHeaders {
             if let p = single(headers, "x-forwarded-proto").flatMap(trustedProto) { proto = p }
             if let h = single(headers, "x-forwarded-host"), isPlausibleHost(h) { host = h }
         }
-        headers.removeAll(where: isOwned)
+        headers.removeAll { _, name in
+            ownedNames.contains { AuthASCII.headerNamesCollide(name, $0) } || framingNames.contains { AuthASCII.headerNamesCollide(name, $0) }
+        }
         headers.add(name: "X-Forwarded-For", value: xff)
         headers.add(name: "X-Forwarded-Proto", value: proto)
         headers.add(name: "X-Forwarded-Host", value: host)

@@ -10,6 +10,6 @@
 public enum UnderscoreHeaders {
     /// Whether any field name contains `_`.
     public static func present(in headers: HTTPHeaders) -> Bool {
-        headers.contains { $0.name.utf8.contains(UInt8(ascii: "_")) }
+        headers.containsName { _, name in name.contains(UInt8(ascii: "_")) }
     }
 }

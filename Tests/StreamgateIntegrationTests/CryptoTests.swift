@@ -1,0 +1,31 @@
+import Testing
+import StreamgateIO
+
+/// The gateway's SHA-256 and HMAC-SHA-256 (CStreamgateShims/digest.c, on libcrypto's block
+/// functions) against the tests' own implementation (`TestCrypto`, FIPS 180-4 and RFC 2104
+/// written out), over the lengths where padding and key handling change: empty input, one
+/// block less a byte, exactly a block, and keys shorter than, equal to and longer than a block.
+@Suite struct CryptoTests {
+    @Test func sha256MatchesAnIndependentImplementation() {
+        for length in [0, 1, 31, 32, 55, 56, 63, 64, 65, 119, 128, 1000] {
+            let message = (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
+            let ours = message.withUnsafeBytes { Crypto.sha256($0) }
+            #expect(ours == TestCrypto.sha256(message), "length \(length)")
+        }
+        #expect(TestCrypto.hex(Crypto.sha256("abc")) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+    }
+
+    @Test func hmacSHA256MatchesAnIndependentImplementation() {
+        for keyLength in [0, 1, 20, 32, 63, 64, 65, 131] {
+            for length in [0, 1, 55, 64, 200] {
+                let key = (0..<keyLength).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ 1) }
+                let message = (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ 3) }
+                #expect(Crypto.hmacSHA256(key: key, message: message) == TestCrypto.hmacSHA256(key: key, message: message),
+                        "key \(keyLength), message \(length)")
+            }
+        }
+        // RFC 4231 test case 2.
+        #expect(TestCrypto.hex(Crypto.hmacSHA256(key: Array("Jefe".utf8), message: Array("what do ya want for nothing?".utf8)))
+                == "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
+    }
+}
