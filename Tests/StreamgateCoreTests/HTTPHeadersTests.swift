@@ -24,6 +24,16 @@ import Testing
         }
     }
 
+    /// `classify` (a hand-written switch) and the table of spellings agree for every name, in
+    /// lower and upper case.
+    @Test func everyKnownSpellingClassifiesToItsOwnCode() {
+        for code in 1..<HTTPFieldName.spellings.count {
+            let lower = String(decoding: HTTPFieldName.spellings[code], as: UTF8.self)
+            #expect(HTTPFieldName.classify(lower).code == UInt8(code), "\(lower)")
+            #expect(HTTPFieldName.classify(lower.uppercased()).code == UInt8(code), "\(lower)")
+        }
+    }
+
     @Test func lookupsIgnoreCaseForKnownAndUnknownNames() {
         let h = HTTPHeaders([("HOST", "a.example"), ("X-Custom", "1"), ("x-custom", "2"), ("Origin", "https://o.example")])
         #expect(h.first(name: "host") == "a.example")

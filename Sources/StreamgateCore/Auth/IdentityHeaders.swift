@@ -55,8 +55,15 @@ public struct IdentityHeaders: Sendable, Equatable {
 
     /// Removes every client copy of the owned names (any case, `_` variants, duplicates).
     public func strip(_ headers: inout HTTPHeaders) {
+        // Only a name as long as one of the owned names can collide with it: one bit test
+        // skips the compares for nearly every field.
+        var lengths: UInt64 = 0
+        for owned in [userHeader, tenantHeader, scopesHeader, expiresHeader, signatureHeader] where owned.utf8.count < 64 {
+            lengths |= 1 << UInt64(owned.utf8.count)
+        }
         headers.removeAll { _, name in
-            AuthASCII.headerNamesCollide(name, userHeader) || AuthASCII.headerNamesCollide(name, tenantHeader)
+            guard name.count < 64, lengths & (1 << UInt64(name.count)) != 0 else { return false }
+            return AuthASCII.headerNamesCollide(name, userHeader) || AuthASCII.headerNamesCollide(name, tenantHeader)
                 || AuthASCII.headerNamesCollide(name, scopesHeader) || AuthASCII.headerNamesCollide(name, expiresHeader)
                 || AuthASCII.headerNamesCollide(name, signatureHeader)
         }

@@ -38,7 +38,8 @@ public struct HTTPFieldName: Hashable, Sendable, CustomStringConvertible {
     public static let accessControlRequestMethod = HTTPFieldName(code: 28)
     public static let accessControlRequestHeaders = HTTPFieldName(code: 29)
 
-    /// Lowercase spellings, indexed by `code` (index 0, `.other`, has none).
+    /// Lowercase spellings, indexed by `code` (index 0, `.other`, has none): for `description`
+    /// and the tests, which check `classify` against this list.
     static let spellings: [[UInt8]] = ([
         "", "host", "connection", "content-length", "transfer-encoding", "keep-alive", "proxy-connection", "te",
         "trailer", "upgrade", "proxy-authenticate", "proxy-authorization", "authorization", "x-request-id",
@@ -47,39 +48,69 @@ public struct HTTPFieldName: Hashable, Sendable, CustomStringConvertible {
         "access-control-request-method", "access-control-request-headers",
     ] as [String]).map { Array($0.utf8) }
 
-    /// Codes of the known names, by name length: classifying compares at most a few names.
-    static let codesByLength: [[UInt8]] = {
-        let longest = spellings.map(\.count).max() ?? 0
-        var table = [[UInt8]](repeating: [], count: longest + 1)
-        for code in 1..<spellings.count { table[spellings[code].count].append(UInt8(code)) }
-        return table
-    }()
-
-    /// The known name these bytes spell (in any case), else `.other`.
+    /// The known name these bytes spell (in any case), else `.other`. Runs for every field
+    /// parsed or added: a switch on the length, then at most three byte compares against
+    /// static spellings, each usually ending at the first byte.
     public static func classify(_ name: UnsafeRawBufferPointer) -> HTTPFieldName {
-        let n = name.count
-        guard n < codesByLength.count else { return .other }
-        for code in codesByLength[n] where asciiLowercaseEquals(name, spellings[Int(code)]) {
-            return HTTPFieldName(code: code)
+        switch name.count {
+        case 2: if equals(name, "te") { return .te }
+        case 3: if equals(name, "via") { return .via }
+        case 4:
+            if equals(name, "host") { return .host }
+            if equals(name, "vary") { return .vary }
+        case 6:
+            if equals(name, "accept") { return .accept }
+            if equals(name, "origin") { return .origin }
+            if equals(name, "expect") { return .expect }
+        case 7:
+            if equals(name, "trailer") { return .trailer }
+            if equals(name, "upgrade") { return .upgrade }
+        case 9:
+            if equals(name, "forwarded") { return .forwarded }
+            if equals(name, "x-real-ip") { return .xRealIP }
+        case 10:
+            if equals(name, "connection") { return .connection }
+            if equals(name, "keep-alive") { return .keepAlive }
+        case 12:
+            if equals(name, "content-type") { return .contentType }
+            if equals(name, "x-request-id") { return .xRequestID }
+        case 13:
+            if equals(name, "authorization") { return .authorization }
+            if equals(name, "cache-control") { return .cacheControl }
+            if equals(name, "last-event-id") { return .lastEventID }
+        case 14: if equals(name, "content-length") { return .contentLength }
+        case 15: if equals(name, "x-forwarded-for") { return .xForwardedFor }
+        case 16:
+            if equals(name, "proxy-connection") { return .proxyConnection }
+            if equals(name, "content-encoding") { return .contentEncoding }
+            if equals(name, "x-forwarded-host") { return .xForwardedHost }
+        case 17:
+            if equals(name, "transfer-encoding") { return .transferEncoding }
+            if equals(name, "x-forwarded-proto") { return .xForwardedProto }
+        case 18: if equals(name, "proxy-authenticate") { return .proxyAuthenticate }
+        case 19: if equals(name, "proxy-authorization") { return .proxyAuthorization }
+        case 29: if equals(name, "access-control-request-method") { return .accessControlRequestMethod }
+        case 30: if equals(name, "access-control-request-headers") { return .accessControlRequestHeaders }
+        default: break
         }
         return .other
+    }
+
+    /// Whether `bytes`, ASCII-lowercased, equal `lower` (a lowercase literal of the same length).
+    @inline(__always)
+    static func equals(_ bytes: UnsafeRawBufferPointer, _ lower: StaticString) -> Bool {
+        let l = lower.utf8Start
+        for i in 0..<bytes.count {
+            var b = bytes[i]
+            if b &- 0x41 < 26 { b |= 0x20 }
+            if b != l[i] { return false }
+        }
+        return true
     }
 
     public static func classify(_ name: String) -> HTTPFieldName {
         var name = name
         return name.withUTF8 { classify(UnsafeRawBufferPointer($0)) }
-    }
-
-    /// Whether `bytes`, lowercased, equal `lower` (already lowercase).
-    @inline(__always)
-    static func asciiLowercaseEquals(_ bytes: UnsafeRawBufferPointer, _ lower: [UInt8]) -> Bool {
-        guard bytes.count == lower.count else { return false }
-        for i in 0..<lower.count {
-            var b = bytes[i]
-            if b >= 0x41 && b <= 0x5A { b |= 0x20 }
-            if b != lower[i] { return false }
-        }
-        return true
     }
 
     public var description: String {

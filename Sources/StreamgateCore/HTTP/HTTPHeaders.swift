@@ -80,8 +80,9 @@ public struct HTTPHeaders: Sendable, Equatable, Sequence {
     private mutating func append(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, known: HTTPFieldName?, sanitize: Bool) {
         if entries.capacity == 0 { entries.reserveCapacity(16) }
         let start = bytes.count
-        bytes.append(contentsOf: name)
-        bytes.append(contentsOf: value)
+        // Typed views: appending a raw buffer goes byte by byte, a typed one is one copy.
+        bytes.append(contentsOf: name.assumingMemoryBound(to: UInt8.self))
+        bytes.append(contentsOf: value.assumingMemoryBound(to: UInt8.self))
         if sanitize {
             for i in start..<bytes.count where bytes[i] == HTTPByte.cr || bytes[i] == HTTPByte.lf || bytes[i] == 0 {
                 bytes[i] = HTTPByte.sp
@@ -198,12 +199,13 @@ public struct HTTPHeaders: Sendable, Equatable, Sequence {
 
     /// Appends `name: value CRLF` for each field, copied from the stored bytes.
     public func appendWire(to out: inout [UInt8]) {
-        bytes.withUnsafeBytes { b in
+        out.reserveCapacity(out.count + wireByteCount)
+        bytes.withUnsafeBufferPointer { b in
             for e in entries {
-                out.append(contentsOf: UnsafeRawBufferPointer(rebasing: b[Int(e.start)..<e.valueStart]))
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: b[Int(e.start)..<e.valueStart]))
                 out.append(HTTPByte.colon)
                 out.append(HTTPByte.sp)
-                out.append(contentsOf: UnsafeRawBufferPointer(rebasing: b[e.valueStart..<e.valueStart + Int(e.valueCount)]))
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: b[e.valueStart..<e.valueStart + Int(e.valueCount)]))
                 out.append(HTTPByte.cr)
                 out.append(HTTPByte.lf)
             }

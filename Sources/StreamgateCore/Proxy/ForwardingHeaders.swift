@@ -94,8 +94,19 @@ public enum ForwardingHeaders {
             if let p = single(headers, "x-forwarded-proto").flatMap(trustedProto) { proto = p }
             if let h = single(headers, "x-forwarded-host"), isPlausibleHost(h) { host = h }
         }
-        headers.removeAll { _, name in
-            ownedNames.contains { AuthASCII.headerNamesCollide(name, $0) } || framingNames.contains { AuthASCII.headerNamesCollide(name, $0) }
+        headers.removeAll { known, name in
+            // Every owned name is a known one, and known spellings hold no `_`: a known field
+            // collides exactly when it is one of them. Only unknown names need the `_` fold.
+            switch known {
+            case .xForwardedFor, .xForwardedProto, .xForwardedHost, .forwarded, .xRequestID, .contentLength,
+                 .transferEncoding, .host:
+                return true
+            case .other:
+                return ownedNames.contains { AuthASCII.headerNamesCollide(name, $0) }
+                    || framingNames.contains { AuthASCII.headerNamesCollide(name, $0) }
+            default:
+                return false
+            }
         }
         headers.add(name: "X-Forwarded-For", value: xff)
         headers.add(name: "X-Forwarded-Proto", value: proto)
@@ -129,22 +140,41 @@ public enum ForwardingHeaders {
 
     /// One RFC 7239 element; IPv6 addresses are bracketed and quoted.
     static func forwardedElement(_ hop: ClientHop) -> String {
-        let forValue = hop.clientIP.utf8.contains(UInt8(ascii: ":")) ? "\"[" + hop.clientIP + "]\"" : hop.clientIP
-        // RFC 7239 token characters can go bare; anything else (a port's ':', IPv6) is quoted.
-        let bare = hop.host.utf8.allSatisfy { b in
-            (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b == 0x2E || b == 0x2D
+        var ip = hop.clientIP, host = hop.host, scheme = hop.scheme
+        return ip.withUTF8 { ip in
+            host.withUTF8 { host in
+                scheme.withUTF8 { scheme in
+                    let ipv6 = ip.contains(UInt8(ascii: ":"))
+                    // RFC 7239 token characters can go bare; anything else (a port's ':', IPv6) is quoted.
+                    let bare = host.allSatisfy { b in
+                        (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b == 0x2E || b == 0x2D
+                    }
+                    // Written straight into the string's storage: per request, this was several
+                    // thousand instructions when built by appending strings.
+                    let capacity = 17 + ip.count + (ipv6 ? 4 : 0) + host.count + (bare ? 0 : 2) + scheme.count
+                    return String(unsafeUninitializedCapacity: capacity) { out in
+                        var n = 0
+                        func put(_ bytes: UnsafeBufferPointer<UInt8>) {
+                            for b in bytes { out[n] = b; n += 1 }
+                        }
+                        func put(_ s: StaticString) {
+                            put(UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
+                        }
+                        put("for=")
+                        if ipv6 { put("\"[") }
+                        put(ip)
+                        if ipv6 { put("]\"") }
+                        put(";host=")
+                        if !bare { put("\"") }
+                        put(host)
+                        if !bare { put("\"") }
+                        put(";proto=")
+                        put(scheme)
+                        return n
+                    }
+                }
+            }
         }
-        let hostValue = bare ? hop.host : "\"" + hop.host + "\""
-        // One allocation, sized up front: built by concatenation it grew (and copied) per piece.
-        var element = String()
-        element.reserveCapacity(17 + forValue.utf8.count + hostValue.utf8.count + hop.scheme.utf8.count)
-        element += "for="
-        element += forValue
-        element += ";host="
-        element += hostValue
-        element += ";proto="
-        element += hop.scheme
-        return element
     }
 }
 
