@@ -181,9 +181,9 @@ final class ClientConnection: ConnectionDelegate {
         // credentials (browsers never send them on preflight), for routes that configure CORS.
         if head.method == "OPTIONS", head.headers.contains(name: "access-control-request-method"),
            let m = settings.router.matchIgnoringMethod(host: head.authority, path: head.path),
-           let cors = settings.routeAuth[m.index].cors {
-            answerPreflight(head, cors: cors, requestID: requestID, route: settings.routes[m.index].name,
-                            slot: snapshot.routeSlots[m.index], start: start)
+           let cors = m.route.auth.cors {
+            answerPreflight(head, cors: cors, requestID: requestID, route: m.route.name,
+                            slot: snapshot.metricsSlot(m.route), start: start)
             return
         }
         switch settings.router.match(method: head.method, host: head.authority, path: head.path) {
@@ -195,38 +195,38 @@ final class ClientConnection: ConnectionDelegate {
             h.add(name: "Allow", value: allow.joined(separator: ", "))
             respond(.error(status: 405, code: "method_not_allowed", requestID: requestID, close: head.framing != .none, extraHeaders: h),
                     to: head, requestID: requestID, route: nil, start: start)
-        case .matched(let index, let params):
+        case .matched(let route, let params):
             // `%2F`, `%5C` and `\` mean different things to different upstreams: only a route
             // that forwards raw paths (and accepts that risk) takes them.
             // A raw_path route takes them only if reading them as `/` (as the upstream may)
             // still lands on this route.
             if head.hasAmbiguousSeparator
-                && !(settings.router.routes[index].rawPath && separatorsStayOnRoute(head, index: index, router: settings.router)) {
+                && !(route.rawPath && separatorsStayOnRoute(head, route: route, router: settings.router)) {
                 respond(.error(status: 400, code: "bad_request", requestID: requestID, close: true),
-                        to: head, requestID: requestID, route: settings.routes[index].name, slot: snapshot.routeSlots[index], start: start)
+                        to: head, requestID: requestID, route: route.name, slot: snapshot.metricsSlot(route), start: start)
                 return
             }
             // A `_` name can alias a header the upstream trusts (RFC 3875 §4.1.18): refused on
             // routes that authenticate unless the route allows it.
-            if settings.routeAuth[index].refusesUnderscoreHeaders && UnderscoreHeaders.present(in: head.headers) {
+            if route.auth.refusesUnderscoreHeaders && UnderscoreHeaders.present(in: head.headers) {
                 respond(.error(status: 400, code: "underscore_in_header_name", requestID: requestID, close: true),
-                        to: head, requestID: requestID, route: settings.routes[index].name, slot: snapshot.routeSlots[index], start: start)
+                        to: head, requestID: requestID, route: route.name, slot: snapshot.metricsSlot(route), start: start)
                 return
             }
             if case .contentLength(let n) = head.framing, settings.maxBodyBytes > 0, n > settings.maxBodyBytes {
                 respond(.error(status: 413, code: "payload_too_large", requestID: requestID, close: true),
-                        to: head, requestID: requestID, route: settings.routes[index].name, slot: snapshot.routeSlots[index], start: start)
+                        to: head, requestID: requestID, route: route.name, slot: snapshot.metricsSlot(route), start: start)
                 return
             }
-            let request = PendingRequest(snapshot: snapshot, head: head, routeIndex: index, params: params, requestID: requestID, start: start)
+            let request = PendingRequest(snapshot: snapshot, head: head, route: route, params: params, requestID: requestID, start: start)
             authorize(request)
         }
     }
 
-    private func separatorsStayOnRoute(_ head: HTTPRequestHead, index: Int, router: Router) -> Bool {
+    private func separatorsStayOnRoute(_ head: HTTPRequestHead, route: Route, router: Router) -> Bool {
         guard let alternative = PathCanonicalizer.separatorsAsSlashes(head.rawPath ?? head.path),
               case .matched(let other, _) = router.match(method: head.method, host: head.authority, path: alternative) else { return false }
-        return other == index
+        return other === route
     }
 
     /// A routed request on its way to an exchange.
@@ -234,7 +234,7 @@ final class ClientConnection: ConnectionDelegate {
         let snapshot: WorkerSnapshot
         var settings: ProxySettings { snapshot.settings }
         var head: HTTPRequestHead
-        var routeIndex: Int
+        var route: Route
         var params: [(name: String, value: String)]
         var requestID: String
         var start: NanoTime
@@ -256,7 +256,7 @@ final class ClientConnection: ConnectionDelegate {
     // MARK: - Authentication
 
     private func authorize(_ request: PendingRequest) {
-        let routeAuth = request.settings.routeAuth[request.routeIndex]
+        let routeAuth = request.route.auth
         if routeAuth.policy.mode == .none && routeAuth.policy.corsOrigins == nil {
             startExchange(request, auth: nil)
             return
@@ -293,7 +293,7 @@ final class ClientConnection: ConnectionDelegate {
     }
 
     private func decide(_ request: PendingRequest, credential: PresentedCredential, token: (String, TokenDigest)?) {
-        let routeAuth = request.settings.routeAuth[request.routeIndex]
+        let routeAuth = request.route.auth
         var params: [String: String] = [:]
         for p in request.params { params[p.name] = p.value }
         switch AuthPolicy.decide(route: routeAuth.policy, credential: credential, origin: request.head.headers.first(name: "origin"),
@@ -312,17 +312,17 @@ final class ClientConnection: ConnectionDelegate {
         worker.metrics.authenticated(slot: request.metricsSlot, outcome)
         var headers = denial.headers
         // A page on an allowed origin may read why it was refused (to refresh an expired token).
-        request.settings.routeAuth[request.routeIndex].cors?.apply(to: &headers, origin: request.head.headers.first(name: "origin"), session: nil)
+        request.route.auth.cors?.apply(to: &headers, origin: request.head.headers.first(name: "origin"), session: nil)
         headers.replaceOrAdd(name: "Cache-Control", value: "no-store")
         headers.replaceOrAdd(name: "Content-Type", value: "application/json")
         respond(GatewayResponse(status: denial.status, headers: headers, body: Array(denial.body.utf8), close: request.head.framing != .none),
-                to: request.head, requestID: request.requestID, route: request.settings.routes[request.routeIndex].name,
+                to: request.head, requestID: request.requestID, route: request.route.name,
                 slot: request.metricsSlot, start: request.start, deny: outcome)
     }
 
     private func startExchange(_ request: PendingRequest, auth: ExchangeAuth?) {
         var slot: StreamSlot?
-        let route = request.settings.routes[request.routeIndex]
+        let route = request.route
         if !route.streamLimits.isUnlimited && (route.forceStream || Self.asksForEventStream(request.head)) {
             let limiter = worker.streamLimiter
             switch limiter.acquire(route: route.name, user: auth?.identity.userID, tenant: auth?.identity.tenantID, limits: route.streamLimits) {
@@ -372,7 +372,7 @@ final class ClientConnection: ConnectionDelegate {
         state = .proxying
         // While an exchange runs the client may legitimately stay silent (long responses).
         client.setTimeouts(read: request.head.framing == .none ? nil : settings.headerTimeout, write: settings.sendTimeout)
-        let ex = ProxyExchange(session: self, snapshot: request.snapshot, request: request.head, routeIndex: request.routeIndex, params: request.params,
+        let ex = ProxyExchange(session: self, snapshot: request.snapshot, request: request.head, route: request.route, params: request.params,
                                requestID: request.requestID, start: request.start, auth: auth)
         ex.streamSlot = slot
         exchange = ex
@@ -398,7 +398,7 @@ final class ClientConnection: ConnectionDelegate {
         let what = exceeded.which == .route ? "this route's" : "the \(exceeded.which.rawValue)'s"
         respond(.error(status: 429, code: "too_many_streams", requestID: request.requestID, close: request.head.framing != .none,
                        extraHeaders: h, description: "\(what) limit of \(exceeded.limit) concurrent streams is reached"),
-                to: request.head, requestID: request.requestID, route: request.settings.routes[request.routeIndex].name,
+                to: request.head, requestID: request.requestID, route: request.route.name,
                 slot: request.metricsSlot, start: request.start, outcome: "limit_\(exceeded.which.rawValue)")
     }
 

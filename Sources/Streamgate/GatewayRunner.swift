@@ -36,16 +36,12 @@ public enum GatewayRunner {
 
     /// Reads, validates and resolves `configPath`.
     static func load(configPath: String) -> Result<LoadedConfig, LoadErrors> {
-        let text: String
-        switch ConfigLoader.readFile(configPath) {
-        case .failure(let f): return .failure(LoadErrors(messages: ["\(configPath): \(f.message)"]))
-        case .success(let t): text = t
-        }
-        let config: GatewayConfig
-        switch ConfigLoader.load(text: text, fileName: configPath, environment: environment()) {
+        let file: ConfigFile.Loaded
+        switch ConfigFile.load(path: configPath, environment: environment()) {
         case .failure(let errors): return .failure(LoadErrors(messages: errors.errors.map(\.description)))
-        case .success(let c): config = c
+        case .success(let f): file = f
         }
+        let config = file.config
         let settings: ProxySettings
         do { settings = try ProxySettings(config: config) } catch { return .failure(LoadErrors(messages: [error.description])) }
         var addresses: [SocketAddress] = []
@@ -55,7 +51,7 @@ public enum GatewayRunner {
             }
         }
         return .success(LoadedConfig(config: config, settings: settings, listenAddresses: addresses,
-                                     digest: Hex.lowercase(Crypto.sha256(text))))
+                                     digest: Hex.lowercase(file.bytes.withUnsafeBytes { Crypto.sha256($0) })))
     }
 
     /// `streamgate check`: 0 when valid (route table printed), 1 with every error listed.
@@ -74,19 +70,18 @@ public enum GatewayRunner {
 
     /// The `[gateway] pid_file` of a config, if it loads and sets one.
     public static func pidFile(configPath: String) -> String? {
-        guard case .success(let text) = ConfigLoader.readFile(configPath),
-              case .success(let config) = ConfigLoader.load(text: text, fileName: configPath, environment: environment()) else { return nil }
-        return config.gateway.pidFile
+        guard case .success(let file) = ConfigFile.load(path: configPath, environment: environment()) else { return nil }
+        return file.config.gateway.pidFile
     }
 
     /// `streamgate reload`: sends SIGHUP to the process whose id is in `pidFile`.
     public static func reload(pidFile: String) -> Int32 {
         let text: String
-        switch ConfigLoader.readFile(pidFile) {
+        switch ConfigFile.read(pidFile) {
         case .failure(let f):
             printError("streamgate reload: \(pidFile): \(f.message)")
             return 1
-        case .success(let t): text = t
+        case .success(let bytes): text = String(decoding: bytes, as: UTF8.self)
         }
         guard let pid = Int32(String(text.split(whereSeparator: { $0 == "\n" || $0 == " " || $0 == "\r" }).first ?? "")), pid > 1 else {
             printError("streamgate reload: \(pidFile): not a process id")

@@ -202,11 +202,11 @@ final class MetricsRegistry {
 }
 
 extension ClientConnection.PendingRequest {
-    var metricsSlot: Int { snapshot.routeSlots[routeIndex] }
+    var metricsSlot: Int { snapshot.metricsSlot(route) }
 }
 
 extension ProxyExchange {
-    var metricsSlot: Int { snapshot.routeSlots[routeIndex] }
+    var metricsSlot: Int { snapshot.metricsSlot(route) }
 
     /// The exchange's response ended (or was abandoned): its status, and for anything but an
     /// event stream its duration and body bytes (a stream's bytes are counted as they flow,

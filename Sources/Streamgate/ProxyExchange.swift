@@ -28,8 +28,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
     /// the hot path), with the pools and store built for it.
     let snapshot: WorkerSnapshot
     let settings: ProxySettings
-    var route: ProxySettings.Route { settings.routes[routeIndex] }
-    let routeIndex: Int
+    let route: Route
     let params: [(name: String, value: String)]
     let requestID: String
     let startTime: NanoTime
@@ -91,21 +90,21 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
     /// This request's concurrent-stream slots (when the route limits streams): given back when
     /// the exchange ends, however it ends.
     var streamSlot: StreamSlot?
-    var routeAuth: RouteAuth { settings.routeAuth[routeIndex] }
+    var routeAuth: RouteAuth { route.auth }
 
-    init(session: ClientConnection, snapshot: WorkerSnapshot, request: HTTPRequestHead, routeIndex: Int,
+    init(session: ClientConnection, snapshot: WorkerSnapshot, request: HTTPRequestHead, route: Route,
          params: [(name: String, value: String)], requestID: String, start: NanoTime, auth: ExchangeAuth?) {
         self.auth = auth
         self.session = session
         self.client = session.client
         self.request = request
-        self.routeIndex = routeIndex
+        self.route = route
         self.snapshot = snapshot
         self.settings = snapshot.settings
         self.params = params
         self.requestID = requestID
         self.startTime = start
-        self.pool = snapshot.pools[snapshot.settings.routes[routeIndex].upstream]
+        self.pool = snapshot.pools[route.upstreamIndex]
         self.requestBodyDone = request.framing == .none
         self.responseParser = Box(ResponseHeadParser(limits: snapshot.settings.limits, requestMethod: request.method))
     }
@@ -154,7 +153,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
         // a client cannot use Connection to delete what the gateway injects afterwards.
         ForwardingHeaders.removeHopByHop(&headers)
         headers.remove(name: "content-length")
-        var target = settings.router.upstreamPath(for: routeIndex, path: request.path, rawPath: request.rawPath)
+        var target = route.upstreamPath(request.path, rawPath: request.rawPath)
         if let q = request.query { target += "?" + q }
         if let runtime = settings.auth {
             // Credentials never travel on unless the route says so; the query token never does.

@@ -6,8 +6,9 @@ public struct SettingsError: Error, CustomStringConvertible, Sendable {
 }
 
 extension ProxySettings {
-    /// Resolves a validated config for the data path. Upstream host names are resolved here,
-    /// once, to every address they have (getaddrinfo blocks; the event loops never call it).
+    /// Derives from a validated config what the data path needs beyond it. Upstream host names
+    /// are resolved here, once, to every address they have (getaddrinfo blocks; the event
+    /// loops never call it).
     public convenience init(config: GatewayConfig) throws(SettingsError) {
         // Certificates and keys are read here, at start and on every reload: a reload picks
         // up renewed files, and a file that fails to load fails the reload (old config stays).
@@ -44,61 +45,17 @@ extension ProxySettings {
                     throw SettingsError(description: "\(config.fileName):\(t.line): upstream '\(u.name)': \(error)")
                 }
             }
-            upstreams.append(Upstream(name: u.name, targets: targets, connectTimeout: u.connectTimeout,
-                                      readTimeout: u.readTimeout, poolSize: u.poolSize, idleTimeout: u.idleTimeout, tls: tls))
-        }
-        let routes: [Route] = config.routes.map { r in
-            let upstreamIndex = config.upstreams.firstIndex { $0.name == r.upstream } ?? 0
-            return Route(
-                name: r.name, upstream: upstreamIndex, connectTimeout: r.connectTimeout, readTimeout: r.readTimeout,
-                forceStream: r.sse,
-                stream: StreamSettings(
-                    keepalive: r.stream.keepalive > .zero ? r.stream.keepalive : nil,
-                    upstreamIdleTimeout: r.stream.upstreamIdleTimeout > .zero ? r.stream.upstreamIdleTimeout : nil,
-                    maxStreamDuration: r.stream.maxStreamDuration > .zero ? r.stream.maxStreamDuration : nil,
-                    retry: r.stream.retry, maxClientBuffer: r.stream.maxClientBuffer),
-                streamLimits: r.streamLimits)
+            upstreams.append(Upstream(config: u, targets: targets, tls: tls))
         }
         var auth: AuthRuntime?
-        if let r = config.redis {
-            let template: SessionKeyTemplate
-            do { template = try SessionKeyTemplate(config.sessions.key) } catch {
+        if let redis = config.redis {
+            do { auth = try AuthRuntime(redis: redis, sessions: config.sessions, tokens: config.auth.tokens) } catch {
                 throw SettingsError(description: "\(config.fileName): [sessions] key: \(error)")
             }
-            let f = config.sessions.fields
-            auth = AuthRuntime(
-                redis: RedisClientConfig(host: r.host, port: Int(r.port), username: r.user, password: r.password,
-                                         database: r.database, commandTimeout: r.timeout, connectTimeout: r.connectTimeout),
-                keyTemplate: template, format: config.sessions.format,
-                fields: SessionFieldMapping(user: f.user, tenant: f.tenant, expiresAt: f.expiresAt, kind: f.kind,
-                                            scopes: f.scopes, origins: f.origins),
-                cacheTTL: config.sessions.cacheTTL, negativeTTL: config.sessions.negativeTTL,
-                cacheSize: config.sessions.cacheSize, revocationChannel: config.sessions.revocationChannel,
-                recheckInterval: config.sessions.recheckInterval,
-                extractor: TokenExtractor(apiKeyHeader: config.auth.apiKeyHeader, queryParameter: config.auth.queryParam,
-                                          maxTokenLength: config.auth.maxTokenLength))
         }
-        let id = config.identity
-        let l = config.limits
-        var admission = AdmissionSettings()
-        admission.maxConnectionsPerIP = l.maxConnectionsPerIP
-        admission.sharedStreamLimits = l.shared
-        admission.leaseTTL = l.leaseTTL
-        self.init(
-            limits: HTTPLimits(maxHeaderBytes: l.maxHeaderBytes, maxHeaderCount: l.maxHeaders),
-            maxBodyBytes: UInt64(l.maxBodyBytes), maxConnections: l.maxConnections,
-            keepaliveTimeout: l.keepaliveTimeout, headerTimeout: l.headerTimeout, sendTimeout: l.sendTimeout,
-            clientBuffer: l.clientBuffer,
-            listeners: config.listeners.enumerated().map { i, l in
-                ListenerPolicy(address: try? SocketAddress.resolve(l.address.description), trustForwarded: l.trustForwarded,
-                               proxyProtocol: l.proxyProtocol, tls: listenerTLS[i])
-            },
-            upstreams: upstreams, routes: routes,
-            router: Router(routes: config.routes), auth: auth,
-            routeAuth: config.routes.map { RouteAuth(route: $0, apiKeyHeader: config.auth.apiKeyHeader) },
-            identity: IdentityHeaders(userHeader: id.userHeader, tenantHeader: id.tenantHeader, scopesHeader: id.scopesHeader,
-                                      signatureHeader: id.signatureHeader),
-            signingKey: id.signingSecret.map { Array($0.utf8) },
-            admission: admission)
+        let listeners = config.listeners.enumerated().map { i, l in
+            ListenerPolicy(config: l, address: try? SocketAddress.resolve(l.address.description), tls: listenerTLS[i])
+        }
+        self.init(config: config, listeners: listeners, upstreams: upstreams, auth: auth)
     }
 }

@@ -1,11 +1,16 @@
 import StreamgateCore
 import StreamgateIO
 
-/// The validated config, resolved for the data path (addresses resolved, defaults applied).
-/// Immutable and shared by every worker; a reload builds a new one and swaps it in per loop.
-/// A class, so the request path passes one reference around instead of copying (and
-/// retaining) a dozen arrays each time it looks at a setting.
+/// The configuration as the data path uses it: the decoded `GatewayConfig` (routes, limits,
+/// auth and identity settings are used as decoded, never copied field by field into a second
+/// set of types) plus what can only be derived outside Core, once per load: resolved
+/// addresses, TLS contexts, the router's precedence order, the Redis client's settings.
+///
+/// Immutable and shared by every worker; a reload builds a new one and each worker swaps it
+/// in (with its pools and session store, see `WorkerSnapshot`). A class, so the request path
+/// passes one reference around instead of copying (and retaining) a dozen arrays.
 public final class ProxySettings: Sendable {
+    /// One `[upstreams.NAME]`: the decoded value and what was derived from it at load.
     public struct Upstream: Sendable, Equatable {
         /// One configured `host:port` and every address its name resolved to, in resolver order.
         public struct Target: Sendable, Equatable {
@@ -23,94 +28,74 @@ public final class ProxySettings: Sendable {
             public let serverName: String?
             public static func == (a: TLS, b: TLS) -> Bool { a.context === b.context && a.serverName == b.serverName }
         }
-        public var name: String
-        public var targets: [Target]
-        public var connectTimeout: Duration
-        public var readTimeout: Duration
-        public var poolSize: Int
-        public var idleTimeout: Duration
-        public var tls: TLS?
+        /// As decoded: a pool is kept across a reload only when this (every setting) is equal.
+        public let config: UpstreamConfig
+        /// Same order as `config.targets`.
+        public let targets: [Target]
+        public let tls: TLS?
+
+        public var name: String { config.name }
+        public var poolSize: Int { config.poolSize }
+        public var idleTimeout: Duration { config.idleTimeout }
 
         /// The TLS server name for a target: `server_name`, else the target's host.
         public func serverName(target: Int) -> String { tls?.serverName ?? targets[target].host }
     }
 
-    public struct Route: Sendable {
-        public var name: String
-        public var upstream: Int
-        public var connectTimeout: Duration
-        public var readTimeout: Duration
-        /// Treat the response as an event stream even without `text/event-stream`.
-        public var forceStream: Bool
-        public var stream: StreamSettings
-        public var streamLimits = StreamgateCore.StreamLimits()
-    }
-
-    /// Limits on who may hold how much: streams (route values carry theirs) and connections.
-    public struct AdmissionSettings: Sendable, Equatable {
-        /// Open connections per client IP in this instance; 0 = unlimited.
-        public var maxConnectionsPerIP = 0
-        /// Stream limits counted fleet-wide in Redis (leases) rather than per instance.
-        public var sharedStreamLimits = false
-        public var leaseTTL: Duration = .seconds(30)
-        public init() {}
-    }
-
-    /// Per-stream SSE settings (route overrides applied over the `[sse]` defaults).
-    public struct StreamSettings: Sendable {
-        public var keepalive: Duration?
-        public var upstreamIdleTimeout: Duration?
-        public var maxStreamDuration: Duration?
-        public var retry: Duration?
-        public var maxClientBuffer: Int
-    }
-
     /// What the data path needs to know about one `[[listeners]]` entry.
     public struct ListenerPolicy: Sendable {
+        /// As decoded; nil for a listener the settings do not describe.
+        public let config: ListenerConfig?
         /// The configured address (port 0 included): how a connection's listener is found,
         /// whatever order a reload leaves the listeners in.
-        public var address: SocketAddress?
-        /// Peers whose X-Forwarded-For / Forwarded chain is extended (`trust_forwarded`).
-        public var trustForwarded: TrustedProxies
-        /// Connections open with a PROXY protocol header naming the client (`proxy_protocol`).
-        public var proxyProtocol: Bool
+        public let address: SocketAddress?
         /// The certificates served when the listener terminates TLS.
-        public var tls: TLSServerContext?
+        public let tls: TLSServerContext?
 
-        public init(address: SocketAddress? = nil, trustForwarded: TrustedProxies = .none, proxyProtocol: Bool = false,
-                    tls: TLSServerContext? = nil) {
+        public init(config: ListenerConfig?, address: SocketAddress?, tls: TLSServerContext?) {
+            self.config = config
             self.address = address
-            self.trustForwarded = trustForwarded
-            self.proxyProtocol = proxyProtocol
             self.tls = tls
         }
 
+        /// Peers whose X-Forwarded-For / Forwarded chain is extended (`trust_forwarded`).
+        public var trustForwarded: TrustedProxies { config?.trustForwarded ?? .none }
+        /// Connections open with a PROXY protocol header naming the client (`proxy_protocol`).
+        public var proxyProtocol: Bool { config?.proxyProtocol ?? false }
+
         /// For a listener the settings do not describe: the edge default, nobody trusted.
-        public static let edge = ListenerPolicy()
+        public static let edge = ListenerPolicy(config: nil, address: nil, tls: nil)
     }
 
+    /// Per-stream SSE settings: the decoded value (route overrides over the `[sse]` defaults).
+    public typealias StreamSettings = StreamgateCore.StreamSettings
+
+    /// As decoded and validated.
+    public let config: GatewayConfig
+    /// Picks a request's route; holds `config.routes`.
+    public let router: Router
     public let limits: HTTPLimits
-    public let maxBodyBytes: UInt64
-    public let maxConnections: Int
-    public let keepaliveTimeout: Duration
-    public let headerTimeout: Duration
-    public let sendTimeout: Duration
-    /// Client output watermark above which upstream reads pause (non-stream responses).
-    public let clientBuffer: Int
     /// Per listener, in `[[listeners]]` order.
     public let listeners: [ListenerPolicy]
+    /// Same order as `config.upstreams` (`Route.upstreamIndex` points here and into the
+    /// per-worker pools).
     public let upstreams: [Upstream]
-    public let routes: [Route]
-    public let router: Router
     /// Session-store authentication; nil when no `[redis]` is configured.
     public let auth: AuthRuntime?
-    /// Per route, same indices as `routes`.
-    public let routeAuth: [RouteAuth]
-    /// Identity header names: client copies are always stripped, even without auth.
-    public let identity: IdentityHeaders
     /// HMAC key for the signed identity assertion (nil = signing off).
     public let signingKey: [UInt8]?
-    public let admission: AdmissionSettings
+
+    public var maxBodyBytes: UInt64 { UInt64(config.limits.maxBodyBytes) }
+    public var maxConnections: Int { config.limits.maxConnections }
+    public var keepaliveTimeout: Duration { config.limits.keepaliveTimeout }
+    public var headerTimeout: Duration { config.limits.headerTimeout }
+    public var sendTimeout: Duration { config.limits.sendTimeout }
+    /// Client output watermark above which upstream reads pause (non-stream responses).
+    public var clientBuffer: Int { config.limits.clientBuffer }
+    /// Identity header names: client copies are always stripped, even without auth.
+    public var identity: IdentityHeaders { config.identity.headers }
+    /// Every route, in file order (the router's table).
+    public var routes: [Route] { router.routes }
 
     /// The policy of the listener configured at `address`; the edge default for one the
     /// settings do not describe.
@@ -118,39 +103,14 @@ public final class ProxySettings: Sendable {
         listeners.first { $0.address == address } ?? .edge
     }
 
-    public init(
-        limits: HTTPLimits,
-        maxBodyBytes: UInt64,
-        maxConnections: Int,
-        keepaliveTimeout: Duration,
-        headerTimeout: Duration,
-        sendTimeout: Duration,
-        clientBuffer: Int,
-        listeners: [ListenerPolicy],
-        upstreams: [Upstream],
-        routes: [Route],
-        router: Router,
-        auth: AuthRuntime?,
-        routeAuth: [RouteAuth],
-        identity: IdentityHeaders,
-        signingKey: [UInt8]?,
-        admission: AdmissionSettings = AdmissionSettings()
-    ) {
-        self.admission = admission
-        self.limits = limits
-        self.maxBodyBytes = maxBodyBytes
-        self.maxConnections = maxConnections
-        self.keepaliveTimeout = keepaliveTimeout
-        self.headerTimeout = headerTimeout
-        self.sendTimeout = sendTimeout
-        self.clientBuffer = clientBuffer
+    init(config: GatewayConfig, listeners: [ListenerPolicy], upstreams: [Upstream], auth: AuthRuntime?) {
+        precondition(config.routes.indices.allSatisfy { config.routes[$0].index == $0 }, "routes carry their table position")
+        self.config = config
+        self.router = Router(routes: config.routes)
+        self.limits = HTTPLimits(maxHeaderBytes: config.limits.maxHeaderBytes, maxHeaderCount: config.limits.maxHeaders)
         self.listeners = listeners
         self.upstreams = upstreams
-        self.routes = routes
-        self.router = router
         self.auth = auth
-        self.routeAuth = routeAuth
-        self.identity = identity
-        self.signingKey = signingKey
+        self.signingKey = config.identity.signingSecret.map { Array($0.utf8) }
     }
 }

@@ -126,7 +126,7 @@ final class Worker {
     /// `max_connections_per_ip`: whether `ip` may open another connection, and whether it was
     /// counted (to be given back when the connection closes).
     private func admitPerIP(_ ip: String) -> (admitted: Bool, counted: Bool) {
-        let perIP = settings.admission.maxConnectionsPerIP
+        let perIP = settings.config.limits.maxConnectionsPerIP
         guard perIP > 0 else { return (true, false) }
         guard connectionLimiter.admit(ip, limit: perIP) else {
             metrics.connectionsRejectedPerIP += 1

@@ -4,13 +4,14 @@ import StreamgateIO
 /// Everything a request needs from the configuration on one worker: the settings, the
 /// upstream pools built for them and the session store. A request pins the snapshot that was
 /// current when it was read and keeps it to the end, so a reload (which installs a new one)
-/// never changes a request or a stream midway: route indexes, pools and the store always
-/// belong to the same configuration.
+/// never changes a request or a stream midway: routes, pools and the store always belong to
+/// the same configuration.
 final class WorkerSnapshot {
     let settings: ProxySettings
-    /// Per route (same indices as `settings.routes`): its slot in the worker's counters.
+    /// Per route, by `Route.index`: its slot in the worker's counters. Slots are by route name
+    /// (`MetricsRegistry`), so a route keeps its counters across reloads.
     let routeSlots: [Int]
-    /// One per `settings.upstreams`, same order.
+    /// One per `settings.upstreams`, same order (`Route.upstreamIndex`).
     let pools: [UpstreamPool]
     /// Present when auth is configured.
     let store: SessionStore?
@@ -50,14 +51,21 @@ final class WorkerSnapshot {
             }
         }
         var leases: StreamLeases?
-        if settings.admission.sharedStreamLimits, let store {
-            if let old = previous?.leases, old.store === store, old.ttl == settings.admission.leaseTTL {
+        let limits = settings.config.limits
+        if limits.shared, let store {
+            if let old = previous?.leases, old.store === store, old.ttl == limits.leaseTTL {
                 leases = old
             } else {
-                leases = StreamLeases(loop: loop, store: store, ttl: settings.admission.leaseTTL, onError: onError)
+                leases = StreamLeases(loop: loop, store: store, ttl: limits.leaseTTL, onError: onError)
             }
         }
-        return WorkerSnapshot(settings: settings, routeSlots: settings.routes.map { registry.routeSlot($0.name) },
+        return WorkerSnapshot(settings: settings, routeSlots: settings.router.routes.map { registry.routeSlot($0.name) },
                               pools: pools, store: store, leases: leases)
     }
+}
+
+extension WorkerSnapshot {
+    /// The route's slot in this worker's counters.
+    @inline(__always)
+    func metricsSlot(_ route: Route) -> Int { routeSlots[route.index] }
 }

@@ -92,13 +92,11 @@ auth = "required"
         #expect(events.name == "tenant-events")
         #expect(events.path == .pattern(try PathPattern.parse("/v1/tenants/{tenant}/events").get()))
         #expect(events.methods == ["GET"])
-        #expect(events.auth == .required && events.queryToken)
-        #expect(events.tenantParam == "tenant")
-        #expect(events.scopes == ["events:read"])
+        #expect(events.auth.policy == RouteAuthPolicy(mode: .required, allowQueryToken: true, requiredScopes: ["events:read"],
+                                                      tenantParameter: "tenant", corsOrigins: .list([WebOrigin("https://app.example.com")!])))
         #expect(events.stream.keepalive == .seconds(15))
         #expect(events.stream.maxStreamDuration == .seconds(3600))
-        #expect(events.cors == .origins(["https://app.example.com"]))
         #expect(config.routes[1].path == .prefix("/api/"))
-        #expect(config.routes[1].auth == .required)
+        #expect(config.routes[1].auth.mode == .required)
     }
 }

@@ -86,19 +86,19 @@ import Testing
     @Test func underscoreHeadersAreRefusedOnAuthenticatingRoutesByDefault() throws {
         let config = try #require(validConfig(text(Self.authRoutes)))
         #expect(config.auth.allowUnderscoreHeaders == false)
-        #expect(config.routes.map(\.refusesUnderscoreHeaders) == [true, true, false])
+        #expect(config.routes.map(\.auth.refusesUnderscoreHeaders) == [true, true, false])
     }
 
     @Test func authTableSetsTheDefaultAndRoutesOverrideIt() throws {
         let allowAll = try #require(validConfig(text(Self.authRoutes + ["[auth]", "allow_underscore_headers = true"])))
-        #expect(allowAll.routes.map(\.refusesUnderscoreHeaders) == [false, false, false])
+        #expect(allowAll.routes.map(\.auth.refusesUnderscoreHeaders) == [false, false, false])
         #expect(allowAll.describe().contains("+underscore-headers"))
 
         var lines = Self.authRoutes
         lines.insert("allow_underscore_headers = false", at: lines.firstIndex(of: "auth = \"optional\"")! + 1)
         lines.insert("allow_underscore_headers = true", at: lines.firstIndex(of: "path = \"/r\"")! + 1)
         let mixed = try #require(validConfig(text(lines + ["[auth]", "allow_underscore_headers = true"])))
-        #expect(mixed.routes.map(\.refusesUnderscoreHeaders) == [false, true, false])
+        #expect(mixed.routes.map(\.auth.refusesUnderscoreHeaders) == [false, true, false])
     }
 
     @Test func allowUnderscoreHeadersNeedsAnAuthenticatingRoute() {

@@ -17,7 +17,7 @@ import Testing
         #expect(config.limits.headerTimeout == .seconds(10))
         #expect(config.limits.sendTimeout == .seconds(60))
         #expect(config.limits.clientBuffer == 64 * 1024)
-        #expect(config.sse == StreamSettings(keepalive: .seconds(15), upstreamIdleTimeout: .seconds(300), maxStreamDuration: .zero, retry: nil, maxClientBuffer: 1 << 20))
+        #expect(config.sse == StreamSettings(keepalive: .seconds(15), upstreamIdleTimeout: .seconds(300), maxStreamDuration: nil, retry: nil, maxClientBuffer: 1 << 20))
         let upstream = try #require(config.upstream(named: "demo"))
         #expect(upstream.connectTimeout == .seconds(2))
         #expect(upstream.readTimeout == .seconds(60))
@@ -27,7 +27,7 @@ import Testing
         #expect(config.sessions == SessionsConfig(
             key: "session:{sha256}", format: .hash, cacheTTL: .seconds(30), negativeTTL: .seconds(5), cacheSize: 100_000,
             revocationChannel: "streamgate:revoked", recheckInterval: .seconds(60)))
-        #expect(config.sessions.fields == SessionFields(user: "user_id", tenant: "tenant_id", expiresAt: "expires_at", kind: "kind", scopes: "scopes", origins: "allowed_origins"))
+        #expect(config.sessions.fields == SessionFieldMapping(user: "user_id", tenant: "tenant_id", expiresAt: "expires_at", kind: "kind", scopes: "scopes", origins: "allowed_origins"))
         #expect(config.auth == AuthConfig(apiKeyHeader: "X-Api-Key", queryParam: "access_token", maxTokenLength: 4096))
         #expect(config.identity == IdentityConfig(userHeader: "X-Auth-User-Id", tenantHeader: "X-Auth-Tenant-Id", scopesHeader: "X-Auth-Scopes", signingSecret: nil, signatureHeader: "X-Auth-Signature"))
 
@@ -37,10 +37,9 @@ import Testing
         #expect(route.path == .exact("/plain"))
         #expect(route.methods == nil)
         #expect(route.rewrite == .none)
-        #expect(route.auth == .none)
-        #expect(!route.queryToken && !route.sse && !route.forwardAuthorization)
-        #expect(route.cors == .disabled)
-        #expect(route.scopes.isEmpty && route.tenantParam == nil && route.lastEventIDParam == nil && route.sessionEndEvent == nil)
+        #expect(route.auth == RouteAuth(policy: RouteAuthPolicy(mode: .none)))
+        #expect(!route.forceStream && !route.rawPath)
+        #expect(route.streamLimits == StreamLimits())
         #expect(route.stream == config.sse)
     }
 
@@ -165,12 +164,12 @@ import Testing
         ])
         #expect(config.admin?.address.port == 0)
         #expect(config.limits == LimitsConfig(maxHeaderBytes: 16384, maxHeaders: 50, maxBodyBytes: 0, maxConnections: 20, keepaliveTimeout: .seconds(5), headerTimeout: .seconds(2), sendTimeout: .seconds(3), clientBuffer: 4096))
-        #expect(config.sse == StreamSettings(keepalive: .zero, upstreamIdleTimeout: .seconds(3600), maxStreamDuration: .seconds(86_400), retry: .milliseconds(2500), maxClientBuffer: 2_000_000))
+        #expect(config.sse == StreamSettings(keepalive: nil, upstreamIdleTimeout: .seconds(3600), maxStreamDuration: .seconds(86_400), retry: .milliseconds(2500), maxClientBuffer: 2_000_000))
         #expect(config.upstreams == [UpstreamConfig(
             name: "events", targets: [UpstreamTarget(host: "10.0.0.1", port: 9000), UpstreamTarget(host: "events.internal", port: 9001)],
             connectTimeout: .milliseconds(500), readTimeout: .seconds(5), poolSize: 0, idleTimeout: .seconds(10))])
         #expect(config.redis == RedisConfig(host: "redis", port: 6380, user: "app", password: "pw", database: 2, timeout: .milliseconds(100), connectTimeout: .seconds(3)))
-        #expect(config.sessions == SessionsConfig(key: "s:{token}", format: .json, cacheTTL: .zero, negativeTTL: .seconds(1), cacheSize: 10, revocationChannel: "rev", recheckInterval: .seconds(300), fields: SessionFields(user: "u", tenant: "t", expiresAt: "exp", kind: "k", scopes: "sc", origins: "o")))
+        #expect(config.sessions == SessionsConfig(key: "s:{token}", format: .json, cacheTTL: .zero, negativeTTL: .seconds(1), cacheSize: 10, revocationChannel: "rev", recheckInterval: .seconds(300), fields: SessionFieldMapping(user: "u", tenant: "t", expiresAt: "exp", kind: "k", scopes: "sc", origins: "o")))
         #expect(config.auth == AuthConfig(apiKeyHeader: "X-Key", queryParam: "token", maxTokenLength: 512))
         #expect(config.identity == IdentityConfig(userHeader: "X-U", tenantHeader: "X-T", scopesHeader: "X-S", signingSecret: "0123456789abcdef0123456789abcdef", signatureHeader: "X-Sig"))
 
@@ -179,24 +178,29 @@ import Testing
         #expect(r.path == .pattern(try PathPattern.parse("/v1/tenants/{tenant}/events").get()))
         #expect(r.methods == ["GET", "POST"])
         #expect(r.connectTimeout == .seconds(1) && r.readTimeout == .seconds(9))
-        #expect(r.sse)
-        #expect(r.stream == StreamSettings(keepalive: .seconds(20), upstreamIdleTimeout: .zero, maxStreamDuration: .seconds(3600), retry: .seconds(1), maxClientBuffer: 512 * 1024))
-        #expect(r.auth == .optional && r.queryToken && r.forwardAuthorization)
-        #expect(r.tenantParam == "tenant")
-        #expect(r.scopes == ["events:read", "events:list"])
-        #expect(r.cors == .origins(["https://app.example.com", "http://localhost:3000"]))
-        #expect(r.lastEventIDParam == "lastEventId")
-        #expect(r.sessionEndEvent == "session-expired")
+        #expect(r.forceStream)
+        #expect(r.stream == StreamSettings(keepalive: .seconds(20), upstreamIdleTimeout: nil, maxStreamDuration: .seconds(3600), retry: .seconds(1), maxClientBuffer: 512 * 1024))
+        let origins = CORSOrigins.list([WebOrigin("https://app.example.com")!, WebOrigin("http://localhost:3000")!])
+        #expect(r.auth.policy == RouteAuthPolicy(mode: .optional, allowQueryToken: true, requiredScopes: ["events:read", "events:list"],
+                                                 tenantParameter: "tenant", corsOrigins: origins))
+        #expect(r.auth.cors == CORSPolicy(origins: origins, allowedMethods: ["GET", "POST"], apiKeyHeader: "X-Key"))
+        #expect(r.auth.forwardAuthorization)
+        #expect(r.auth.lastEventIDParam == "lastEventId")
+        #expect(r.auth.sessionEndEvent == "session-expired")
 
         // Inherited: upstream timeouts, [sse] defaults, auth "required" because [redis] exists.
         let api = config.routes[1]
         #expect(api.connectTimeout == .milliseconds(500) && api.readTimeout == .seconds(5))
         #expect(api.stream == config.sse)
-        #expect(api.auth == .required)
+        #expect(api.auth.mode == .required)
         #expect(api.rewrite == .replacePrefix("/internal/"))
-        #expect(api.cors == .session)
+        #expect(api.auth.policy.corsOrigins == .session)
+        #expect(api.auth.cors == CORSPolicy(origins: .session, allowedMethods: ["GET"], apiKeyHeader: "X-Key"))
         #expect(config.routes[2].rewrite == .stripPrefix)
-        #expect(config.routes[2].auth == .none)
+        #expect(config.routes[2].auth.mode == .none)
+        // Each route knows its place in the table and its upstream's.
+        #expect(config.routes.map(\.index) == [0, 1, 2])
+        #expect(config.routes.map(\.upstreamIndex) == [0, 0, 0])
     }
 
     @Test func environmentVariablesAreSubstituted() throws {
@@ -314,10 +318,11 @@ import Testing
         #expect(lines[header + 3] == "  api     *                   prefix=/api/                    *        demo      required                      strip")
     }
 
-    @Test func loadingAMissingFileSaysSo() {
-        let result = ConfigLoader.load(path: "/nonexistent/streamgate.toml", environment: [:])
-        guard case .failure(let errors) = result else { Issue.record("loaded a missing file"); return }
-        #expect(errors.description == "/nonexistent/streamgate.toml: cannot open: No such file or directory")
+    @Test func bytesThatAreNotUTF8AreRefusedWithTheFileName() {
+        guard case .failure(let errors) = ConfigLoader.load(bytes: [0x61, 0xFF, 0x0A], fileName: "g.toml", environment: [:]) else {
+            Issue.record("loaded invalid UTF-8"); return
+        }
+        #expect(errors.description == "g.toml: file is not valid UTF-8")
     }
 
     @Test func errorDescriptions() {

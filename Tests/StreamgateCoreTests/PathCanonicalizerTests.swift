@@ -68,17 +68,17 @@ import Testing
 
     // MARK: - Routing on the canonical path
 
-    static let routes: [RouteConfig] = {
+    static let routes: [Route] = {
         func pattern(_ t: String) -> RoutePath { .pattern(try! PathPattern.parse(t).get()) }
-        var raw = RouteConfig(name: "raw", path: .prefix("/raw/"), upstream: "u")
-        raw.rawPath = true
+        let required = RouteAuth(policy: RouteAuthPolicy(mode: .required))
         return [
-            RouteConfig(name: "public", path: .prefix("/public/"), upstream: "u"),
-            RouteConfig(name: "admin", path: .prefix("/admin/"), upstream: "u", auth: .required),
-            RouteConfig(name: "tenant", path: pattern("/v1/tenants/{tenant}/events"), upstream: "u", auth: .required, tenantParam: "tenant"),
-            RouteConfig(name: "old", path: .prefix("/old/"), upstream: "u", rewrite: .replacePrefix("/public/legacy/")),
-            RouteConfig(name: "exact", path: .exact("/status"), upstream: "u"),
-            raw,
+            Route(name: "public", path: .prefix("/public/"), upstream: "u"),
+            Route(name: "admin", path: .prefix("/admin/"), upstream: "u", auth: required),
+            Route(name: "tenant", path: pattern("/v1/tenants/{tenant}/events"), upstream: "u",
+                  auth: RouteAuth(policy: RouteAuthPolicy(mode: .required, tenantParameter: "tenant"))),
+            Route(name: "old", path: .prefix("/old/"), upstream: "u", rewrite: .replacePrefix("/public/legacy/")),
+            Route(name: "exact", path: .exact("/status"), upstream: "u"),
+            Route(name: "raw", path: .prefix("/raw/"), upstream: "u", rawPath: true),
         ]
     }()
 
@@ -98,12 +98,12 @@ import Testing
         }
         let router = Router(routes: Self.routes)
         switch router.match(method: "GET", host: head.authority, path: head.path) {
-        case .matched(let index, let params):
-            if head.hasAmbiguousSeparator && !router.routes[index].rawPath { return "400 sep" }
-            var up = router.upstreamPath(for: index, path: head.path, rawPath: head.rawPath)
+        case .matched(let route, let params):
+            if head.hasAmbiguousSeparator && !route.rawPath { return "400 sep" }
+            var up = route.upstreamPath(head.path, rawPath: head.rawPath)
             if let q = head.query { up += "?" + q }
             let p = params.map { " \($0.name)=\($0.value)" }.joined()
-            return router.routes[index].name + " " + up + p
+            return route.name + " " + up + p
         case .notFound: return "404"
         case .methodNotAllowed: return "405"
         }

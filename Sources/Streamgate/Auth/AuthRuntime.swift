@@ -2,50 +2,41 @@ import StreamgateCore
 import StreamgateIO
 
 /// Authentication, resolved for the data path. Present only when `[redis]` is configured.
+///
+/// The session and token settings are the decoded values themselves; only the Redis client's
+/// settings are derived (they are StreamgateIO's type, which Core cannot build), in one place:
+/// `RedisClientConfig(_:)`.
 public struct AuthRuntime: Sendable, Equatable {
     public var redis: RedisClientConfig
-    public var keyTemplate: SessionKeyTemplate
-    public var format: SessionsConfig.Format
-    public var fields: SessionFieldMapping
-    public var cacheTTL: Duration
-    public var negativeTTL: Duration
-    public var cacheSize: Int
-    public var revocationChannel: String
-    public var recheckInterval: Duration
-    public var extractor: TokenExtractor
+    /// `[sessions]` as decoded: key, format, cache, revocation, recheck, field names.
+    public let sessions: SessionsConfig
+    /// Parsed from `sessions.key` at load.
+    public let keyTemplate: SessionKeyTemplate
+    /// `[auth]`'s token settings.
+    public let extractor: TokenExtractor
+
+    /// Fails on a `[sessions] key` template the store cannot render.
+    init(redis: RedisConfig, sessions: SessionsConfig, tokens: TokenExtractor) throws(SessionKeyTemplate.ValidationError) {
+        self.redis = RedisClientConfig(redis)
+        self.sessions = sessions
+        self.keyTemplate = try SessionKeyTemplate(sessions.key)
+        self.extractor = tokens
+    }
+
+    public var format: SessionsConfig.Format { sessions.format }
+    public var fields: SessionFieldMapping { sessions.fields }
+    public var cacheTTL: Duration { sessions.cacheTTL }
+    public var negativeTTL: Duration { sessions.negativeTTL }
+    public var cacheSize: Int { sessions.cacheSize }
+    public var revocationChannel: String { sessions.revocationChannel }
+    public var recheckInterval: Duration { sessions.recheckInterval }
 }
 
-/// Per-route auth decisions (policy, CORS, credential forwarding).
-public struct RouteAuth: Sendable {
-    public var policy: RouteAuthPolicy
-    public var cors: CORSPolicy?
-    public var forwardAuthorization: Bool
-    public var lastEventIDParam: String?
-    public var sessionEndEvent: String?
-    /// Header names with `_` get a 400 (`RouteConfig.refusesUnderscoreHeaders`).
-    public var refusesUnderscoreHeaders: Bool
-}
-
-extension RouteAuth {
-    init(route r: RouteConfig, apiKeyHeader: String) {
-        let mode: AuthMode
-        switch r.auth {
-        case .required: mode = .required
-        case .optional: mode = .optional
-        case .none: mode = .none
-        }
-        let origins: CORSOrigins?
-        switch r.cors {
-        case .disabled: origins = nil
-        case .origins(let list): origins = .list(list.compactMap { WebOrigin($0) })
-        case .session: origins = .session
-        }
-        policy = RouteAuthPolicy(mode: mode, allowQueryToken: r.queryToken, requiredScopes: r.scopes,
-                                 tenantParameter: r.tenantParam, corsOrigins: origins)
-        cors = origins.map { CORSPolicy(origins: $0, allowedMethods: r.methods ?? ["GET"], apiKeyHeader: apiKeyHeader) }
-        forwardAuthorization = r.forwardAuthorization
-        lastEventIDParam = r.lastEventIDParam
-        sessionEndEvent = r.sessionEndEvent
-        refusesUnderscoreHeaders = r.refusesUnderscoreHeaders
+extension RedisClientConfig {
+    /// The client settings for a decoded `[redis]` table: every key of the table maps here
+    /// (the rest are the client's own bounds).
+    public init(_ config: RedisConfig) {
+        self.init(host: config.host, port: Int(config.port), username: config.user, password: config.password,
+                  database: config.database, commandTimeout: config.timeout, connectTimeout: config.connectTimeout)
     }
 }

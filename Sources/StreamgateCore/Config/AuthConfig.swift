@@ -134,12 +134,13 @@ public struct SessionsConfig: Equatable, Sendable {
     public var revocationChannel: String
     /// Open streams re-check their session this often.
     public var recheckInterval: Duration
-    public var fields: SessionFields
+    /// `[sessions.fields]`: where each value sits in a record (the defaults are the contract's).
+    public var fields: SessionFieldMapping
 
     public init(
         key: String = "session:{sha256}", format: Format = .hash, cacheTTL: Duration = .seconds(30),
         negativeTTL: Duration = .seconds(5), cacheSize: Int = 100_000, revocationChannel: String = "streamgate:revoked",
-        recheckInterval: Duration = .seconds(60), fields: SessionFields = SessionFields()
+        recheckInterval: Duration = .seconds(60), fields: SessionFieldMapping = SessionFieldMapping()
     ) {
         self.key = key; self.format = format; self.cacheTTL = cacheTTL; self.negativeTTL = negativeTTL
         self.cacheSize = cacheSize; self.revocationChannel = revocationChannel
@@ -147,60 +148,69 @@ public struct SessionsConfig: Equatable, Sendable {
     }
 }
 
-/// `[sessions.fields]`: the field names inside a session record.
-public struct SessionFields: Equatable, Sendable {
-    public var user: String
-    public var tenant: String
-    /// Unix seconds or RFC 3339; absent = the key's TTL alone.
-    public var expiresAt: String
-    /// `"session"` (header or query) or `"api_key"` (header only).
-    public var kind: String
-    /// Space-separated in a hash, an array in JSON.
-    public var scopes: String
-    /// Space-separated in a hash, an array in JSON.
-    public var origins: String
-
-    public init(
-        user: String = "user_id", tenant: String = "tenant_id", expiresAt: String = "expires_at",
-        kind: String = "kind", scopes: String = "scopes", origins: String = "allowed_origins"
-    ) {
-        self.user = user; self.tenant = tenant; self.expiresAt = expiresAt
-        self.kind = kind; self.scopes = scopes; self.origins = origins
-    }
-}
-
-/// `[auth]`: where tokens are looked for.
+/// `[auth]`: where tokens are looked for. Holds the extractor the request path uses, so the
+/// token settings reach it as decoded.
 public struct AuthConfig: Equatable, Sendable {
-    /// Header carrying an API key (`Authorization: Bearer` is always accepted too).
-    public var apiKeyHeader: String
-    /// Query parameter for routes with `query_token = true`.
-    public var queryParam: String
-    /// Longer tokens are rejected (400) before any lookup.
-    public var maxTokenLength: Int
-    /// Default of the route key `allow_underscore_headers` (see `RouteConfig.refusesUnderscoreHeaders`).
+    /// `api_key_header`, `query_param`, `max_token_length`.
+    public var tokens: TokenExtractor
+    /// Default of the route key `allow_underscore_headers` (see `RouteAuth.refusesUnderscoreHeaders`).
     public var allowUnderscoreHeaders: Bool
 
     public init(apiKeyHeader: String = "X-Api-Key", queryParam: String = "access_token", maxTokenLength: Int = 4096,
                 allowUnderscoreHeaders: Bool = false) {
-        self.apiKeyHeader = apiKeyHeader; self.queryParam = queryParam; self.maxTokenLength = maxTokenLength
+        tokens = TokenExtractor(apiKeyHeader: apiKeyHeader, queryParameter: queryParam, maxTokenLength: maxTokenLength)
         self.allowUnderscoreHeaders = allowUnderscoreHeaders
+    }
+
+    /// Header carrying an API key (`Authorization: Bearer` is always accepted too).
+    public var apiKeyHeader: String {
+        get { tokens.apiKeyHeader }
+        set { tokens.apiKeyHeader = newValue }
+    }
+    /// Query parameter for routes with `query_token = true`.
+    public var queryParam: String {
+        get { tokens.queryParameter }
+        set { tokens.queryParameter = newValue }
+    }
+    /// Longer tokens are rejected (400) before any lookup.
+    public var maxTokenLength: Int {
+        get { tokens.maxTokenLength }
+        set { tokens.maxTokenLength = newValue }
     }
 }
 
 /// `[identity]`: headers the gateway sets on upstream requests (and strips from clients).
+/// Holds the header names the request path uses, so they reach it as decoded.
 public struct IdentityConfig: Equatable, Sendable {
-    public var userHeader: String
-    public var tenantHeader: String
-    public var scopesHeader: String
+    /// `user_header`, `tenant_header`, `scopes_header`, `signature_header` (the expiry header
+    /// has no key: it keeps the contract's name).
+    public var headers: IdentityHeaders
     /// Secret: enables the signed assertion header when set. Never printed.
     public var signingSecret: String?
-    public var signatureHeader: String
 
     public init(
         userHeader: String = "X-Auth-User-Id", tenantHeader: String = "X-Auth-Tenant-Id", scopesHeader: String = "X-Auth-Scopes",
         signingSecret: String? = nil, signatureHeader: String = "X-Auth-Signature"
     ) {
-        self.userHeader = userHeader; self.tenantHeader = tenantHeader; self.scopesHeader = scopesHeader
-        self.signingSecret = signingSecret; self.signatureHeader = signatureHeader
+        headers = IdentityHeaders(userHeader: userHeader, tenantHeader: tenantHeader, scopesHeader: scopesHeader,
+                                  signatureHeader: signatureHeader)
+        self.signingSecret = signingSecret
+    }
+
+    public var userHeader: String {
+        get { headers.userHeader }
+        set { headers.userHeader = newValue }
+    }
+    public var tenantHeader: String {
+        get { headers.tenantHeader }
+        set { headers.tenantHeader = newValue }
+    }
+    public var scopesHeader: String {
+        get { headers.scopesHeader }
+        set { headers.scopesHeader = newValue }
+    }
+    public var signatureHeader: String {
+        get { headers.signatureHeader }
+        set { headers.signatureHeader = newValue }
     }
 }

@@ -10,7 +10,7 @@ extension ConfigDecoder {
 
     /// A decoded route with the positions the table-wide checks point at.
     struct DecodedRoute {
-        var config: RouteConfig
+        var config: Route
         var namePosition: SourcePosition
         var pathPosition: SourcePosition
     }
@@ -18,17 +18,19 @@ extension ConfigDecoder {
     func decodeRoutes(
         _ top: ConfigTableReader, upstreams: [Located<UpstreamConfig>], sse: StreamSettings, limits: LimitsConfig,
         redisConfigured: Bool, auth: AuthConfig
-    ) -> [RouteConfig] {
+    ) -> [Route] {
         guard let tables = arrayOfTables(top, "routes", required: true) else { return [] }
-        let decoded = tables.compactMap {
-            decodeRoute($0, upstreams: upstreams, sse: sse, limits: limits, redisConfigured: redisConfigured, auth: auth)
+        // A route that fails to decode fails the whole config, so on success the table
+        // position is the route's position in `GatewayConfig.routes`.
+        let decoded = tables.enumerated().compactMap { index, table in
+            decodeRoute(table, index: index, upstreams: upstreams, sse: sse, limits: limits, redisConfigured: redisConfigured, auth: auth)
         }
         checkRouteTable(decoded)
         return decoded.map(\.config)
     }
 
     private func decodeRoute(
-        _ table: TOMLTable, upstreams: [Located<UpstreamConfig>], sse: StreamSettings, limits: LimitsConfig,
+        _ table: TOMLTable, index: Int, upstreams: [Located<UpstreamConfig>], sse: StreamSettings, limits: LimitsConfig,
         redisConfigured: Bool, auth authConfig: AuthConfig
     ) -> DecodedRoute? {
         let r = reader(table, context: "[routes]", keys: Self.routeKeys)
@@ -73,10 +75,13 @@ extension ConfigDecoder {
         let methods = decodeMethods(r, fail: fail)
 
         var upstream: UpstreamConfig?
+        var upstreamIndex = 0
         let upstreamName = r.requireKey("upstream") ? r.nonEmptyString("upstream") : nil
         if let u = upstreamName {
-            upstream = upstreams.first { $0.value.name == u.text }?.value
-            if upstream == nil {
+            if let i = upstreams.firstIndex(where: { $0.value.name == u.text }) {
+                upstreamIndex = i
+                upstream = upstreams[i].value
+            } else {
                 let hint = EditDistance.hint(for: u.text, among: upstreams.map(\.value.name))
                 fail("unknown upstream \(u.quotedForMessage)\(hint)", at: u.position)
             }
@@ -101,48 +106,45 @@ extension ConfigDecoder {
             rewrite = .stripPrefix
         }
 
-        var config = RouteConfig(name: name?.text ?? "", path: path ?? .exact("/"), upstream: upstreamName?.text ?? "")
-        config.host = host
-        config.methods = methods
-        config.rewrite = rewrite
+        var rawPath = false
         if let raw = r.bool("raw_path"), raw.value {
             // The prefix matched the canonical path; the raw bytes may not even contain it.
             if rewrite != .none {
                 fail("'raw_path' forwards the path as received and cannot be combined with 'strip_prefix' or 'rewrite_prefix'",
                      at: r.keyPosition("raw_path") ?? raw.position)
             } else {
-                config.rawPath = true
+                rawPath = true
             }
         }
-        config.connectTimeout = r.duration("connect_timeout")?.value ?? upstream?.connectTimeout ?? config.connectTimeout
-        config.readTimeout = r.duration("read_timeout")?.value ?? upstream?.readTimeout ?? config.readTimeout
-        config.sse = r.bool("sse")?.value ?? false
-        config.stream = decodeStreamSettings(r, defaults: sse)
+        let connectTimeout = r.duration("connect_timeout")?.value ?? upstream?.connectTimeout ?? UpstreamConfig.defaultConnectTimeout
+        let readTimeout = r.duration("read_timeout")?.value ?? upstream?.readTimeout ?? UpstreamConfig.defaultReadTimeout
+        let forceStream = r.bool("sse")?.value ?? false
+        let stream = decodeStreamSettings(r, defaults: sse)
 
         // Auth: the default follows the presence of the session store, so adding [redis]
         // closes every route that does not say otherwise (fail closed).
-        config.auth = redisConfigured ? .required : .none
-        if let mode = r.choice("auth", [("required", RouteConfig.AuthMode.required), ("optional", .optional), ("none", .none)]) {
+        var policy = RouteAuthPolicy(mode: redisConfigured ? .required : .none)
+        if let mode = r.choice("auth", [("required", AuthMode.required), ("optional", .optional), ("none", .none)]) {
             if mode.value != .none && !redisConfigured {
                 fail("auth = \"\(mode.value.rawValue)\" needs a [redis] section (the session store)", at: mode.position)
             } else {
-                config.auth = mode.value
+                policy.mode = mode.value
             }
         }
-        let authless = config.auth == .none
+        let authless = policy.mode == .none
         func needsAuth(_ key: String, _ position: SourcePosition) {
             fail("'\(key)' has no effect with auth = \"none\"", at: position)
         }
 
         if let q = r.bool("query_token") {
-            if q.value && authless { needsAuth("query_token", q.position) } else { config.queryToken = q.value }
+            if q.value && authless { needsAuth("query_token", q.position) } else { policy.allowQueryToken = q.value }
         }
         if let t = r.nonEmptyString("tenant_param") {
             if authless { needsAuth("tenant_param", t.position) }
             let params: [String]
             if case .pattern(let pattern)? = path { params = pattern.parameterNames } else { params = [] }
             if params.contains(t.text) {
-                config.tenantParam = t.text
+                policy.tenantParameter = t.text
             } else if path != nil {
                 let hint = EditDistance.hint(for: t.text, among: params)
                 fail("tenant_param '\(t.text)' is not a {param} of this route's path\(hint)", at: t.position)
@@ -153,41 +155,51 @@ extension ConfigDecoder {
             for s in scopes.value where s.text.isEmpty || s.text.unicodeScalars.contains(where: { $0 == " " || $0.properties.isWhitespace }) {
                 fail("scope \(s.quotedForMessage) must be non-empty and contain no whitespace", at: s.position)
             }
-            config.scopes = scopes.value.map(\.text)
+            policy.requiredScopes = scopes.value.map(\.text)
         }
-        config.cors = decodeCORS(r, authless: authless, fail: fail)
-        config.forwardAuthorization = r.bool("forward_authorization")?.value ?? false
+        policy.corsOrigins = decodeCORS(r, authless: authless, fail: fail)
+        var routeAuth = RouteAuth(policy: policy, allowUnderscoreHeaders: authConfig.allowUnderscoreHeaders)
+        routeAuth.cors = policy.corsOrigins.map {
+            CORSPolicy(origins: $0, allowedMethods: methods ?? ["GET"], apiKeyHeader: authConfig.apiKeyHeader)
+        }
+        routeAuth.forwardAuthorization = r.bool("forward_authorization")?.value ?? false
         if let p = r.nonEmptyString("last_event_id_param") {
             if !isQueryParameterName(p.text) {
                 fail("'last_event_id_param' must be letters, digits, '-', '.', '_' or '~'", at: p.position)
             } else if p.text == authConfig.queryParam {
                 fail("'last_event_id_param' is the token parameter ([auth] query_param)", at: p.position)
             } else {
-                config.lastEventIDParam = p.text
+                routeAuth.lastEventIDParam = p.text
             }
         }
-        config.allowUnderscoreHeaders = authConfig.allowUnderscoreHeaders
         if let u = r.bool("allow_underscore_headers") {
-            if authless { needsAuth("allow_underscore_headers", u.position) } else { config.allowUnderscoreHeaders = u.value }
+            if authless { needsAuth("allow_underscore_headers", u.position) } else { routeAuth.allowUnderscoreHeaders = u.value }
         }
         if let e = r.nonEmptyString("session_end_event") {
             if authless { needsAuth("session_end_event", e.position) }
             if e.text.unicodeScalars.contains(where: { $0 == "\r" || $0 == "\n" }) {
                 fail("'session_end_event' must be a single line", at: e.position)
             } else {
-                config.sessionEndEvent = e.text
+                routeAuth.sessionEndEvent = e.text
             }
         }
 
         // Stream limits: [limits] defaults, overridden per route; per user and per tenant need
         // an identity, so routes without auth only have their own total.
-        config.streamLimits.perRoute = r.integer("max_streams", in: 0...10_000_000)?.value ?? 0
-        config.streamLimits.perUser = authless ? 0 : limits.maxStreamsPerUser
-        config.streamLimits.perTenant = authless ? 0 : limits.maxStreamsPerTenant
+        var streamLimits = StreamLimits()
+        streamLimits.perRoute = r.integer("max_streams", in: 0...10_000_000)?.value ?? 0
+        streamLimits.perUser = authless ? 0 : limits.maxStreamsPerUser
+        streamLimits.perTenant = authless ? 0 : limits.maxStreamsPerTenant
         for (key, keyPath) in [("max_streams_per_user", \StreamLimits.perUser), ("max_streams_per_tenant", \StreamLimits.perTenant)] {
             guard let v = r.integer(key, in: 0...10_000_000) else { continue }
-            if authless && v.value > 0 { needsAuth(key, v.position) } else { config.streamLimits[keyPath: keyPath] = v.value }
+            if authless && v.value > 0 { needsAuth(key, v.position) } else { streamLimits[keyPath: keyPath] = v.value }
         }
+
+        let config = Route(
+            name: name?.text ?? "", index: index, host: host, path: path ?? .exact("/"), methods: methods,
+            upstream: upstreamName?.text ?? "", upstreamIndex: upstreamIndex, rewrite: rewrite, rawPath: rawPath,
+            connectTimeout: connectTimeout, readTimeout: readTimeout, forceStream: forceStream, stream: stream,
+            auth: routeAuth, streamLimits: streamLimits)
 
         // A route with other mistakes still takes part in the name and clash checks.
         guard name != nil, path != nil else { return nil }
@@ -216,31 +228,32 @@ extension ConfigDecoder {
         return methods
     }
 
-    private func decodeCORS(_ r: ConfigTableReader, authless: Bool, fail: (String, SourcePosition) -> Void) -> RouteConfig.CORSPolicy {
-        guard let node = r.node("cors_origins") else { return .disabled }
+    /// nil: no CORS on this route.
+    private func decodeCORS(_ r: ConfigTableReader, authless: Bool, fail: (String, SourcePosition) -> Void) -> CORSOrigins? {
+        guard let node = r.node("cors_origins") else { return nil }
         if case .string = node.value {
-            guard let s = r.string("cors_origins") else { return .disabled }
+            guard let s = r.string("cors_origins") else { return nil }
             guard s.text == "session" else {
                 fail("invalid cors_origins \(s.quotedForMessage): expected \"session\" or an array of origins", s.position)
-                return .disabled
+                return nil
             }
             if authless { fail("cors_origins = \"session\" needs auth (the origins come from the session)", s.position) }
             return .session
         }
-        guard let list = r.stringArray("cors_origins") else { return .disabled }
+        guard let list = r.stringArray("cors_origins") else { return nil }
         if list.value.isEmpty {
             fail("'cors_origins' must not be empty (omit it to disable CORS)", list.position)
-            return .disabled
+            return nil
         }
-        var origins: [String] = []
+        var origins: [WebOrigin] = []
         for o in list.value {
-            if let origin = normalizedOrigin(o.text) {
+            if let normalized = normalizedOrigin(o.text), let origin = WebOrigin(normalized) {
                 origins.append(origin)
             } else {
                 fail("invalid origin \(o.quotedForMessage): expected scheme://host[:port] with no path, like \"https://app.example.com\"", o.position)
             }
         }
-        return .origins(origins)
+        return .list(origins)
     }
 
     /// `https://App.Example.com:8443` -> `https://app.example.com:8443`; nil if not an origin.
@@ -280,7 +293,7 @@ extension ConfigDecoder {
         }
     }
 
-    static func shadows(_ a: RouteConfig, _ b: RouteConfig) -> Bool {
+    static func shadows(_ a: Route, _ b: Route) -> Bool {
         guard a.host == b.host else { return false }
         switch (a.path, b.path) {
         case let (.exact(x), .exact(y)), let (.prefix(x), .prefix(y)):

@@ -218,9 +218,10 @@ struct ConfigDecoder {
     func decodeStreamSettings(_ r: ConfigTableReader?, defaults: StreamSettings) -> StreamSettings {
         var s = defaults
         guard let r else { return s }
-        if let v = r.duration("keepalive", allowZero: true) { s.keepalive = v.value }
-        if let v = r.duration("upstream_idle_timeout", allowZero: true) { s.upstreamIdleTimeout = v.value }
-        if let v = r.duration("max_stream_duration", allowZero: true) { s.maxStreamDuration = v.value }
+        // Zero turns the setting off: nil in the value.
+        if let v = r.duration("keepalive", allowZero: true) { s.keepalive = v.value > .zero ? v.value : nil }
+        if let v = r.duration("upstream_idle_timeout", allowZero: true) { s.upstreamIdleTimeout = v.value > .zero ? v.value : nil }
+        if let v = r.duration("max_stream_duration", allowZero: true) { s.maxStreamDuration = v.value > .zero ? v.value : nil }
         if let v = r.duration("retry") { s.retry = v.value }
         if let v = r.size("max_client_buffer") { s.maxClientBuffer = v.value }
         return s

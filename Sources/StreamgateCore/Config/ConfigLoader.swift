@@ -1,24 +1,20 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
-/// Entry point for configuration: read, parse, validate, and report every problem at once.
+/// Entry point for configuration: parse, validate, and report every problem at once.
+///
+/// Pure: it takes the file's contents and the name to put in `file:line:col:` messages;
+/// reading the file is the caller's business (`ConfigFile` in the gateway module).
 public enum ConfigLoader {
-    /// Reads, parses and validates the file at `path`.
-    /// - Parameter environment: values for `${VAR}` substitution (the process environment in
-    ///   production; injected in tests).
-    public static func load(path: String, environment: [String: String]) -> Result<GatewayConfig, ConfigErrors> {
-        switch readFile(path) {
-        case .success(let text):
-            return load(text: text, fileName: path, environment: environment)
-        case .failure(let failure):
-            return .failure(ConfigErrors(errors: [ConfigError(file: path, position: SourcePosition(line: 0, column: 0), message: failure.message)]))
+    /// Validates `bytes` as UTF-8, then as `load(text:)` does.
+    public static func load(bytes: [UInt8], fileName: String, environment: [String: String]) -> Result<GatewayConfig, ConfigErrors> {
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            return .failure(ConfigErrors(errors: [ConfigError(file: fileName, position: SourcePosition(line: 0, column: 0),
+                                                              message: "file is not valid UTF-8")]))
         }
+        return load(text: text, fileName: fileName, environment: environment)
     }
 
     /// Parses and validates `text`; `fileName` is only used in error messages.
+    /// - Parameter environment: values for `${VAR}` substitution (the process environment in
+    ///   production; injected in tests).
     public static func load(text: String, fileName: String, environment: [String: String]) -> Result<GatewayConfig, ConfigErrors> {
         let root: TOMLTable
         do {
@@ -38,31 +34,5 @@ public enum ConfigLoader {
             return .success(config)
         }
         return .failure(ConfigErrors(errors: diagnostics.sortedErrors))
-    }
-
-    /// Whole file as UTF-8; the failure is a message ready for `ConfigError`.
-    public struct ReadFailure: Error { public var message: String }
-
-    public static func readFile(_ path: String) -> Result<String, ReadFailure> {
-        guard let file = fopen(path, "rb") else {
-            return .failure(ReadFailure(message: "cannot open: \(String(cString: strerror(errno)))"))
-        }
-        defer { fclose(file) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, file) }
-            if n > 0 { bytes.append(contentsOf: chunk[0..<n]) }
-            if n < chunk.count {
-                if ferror(file) != 0 { return .failure(ReadFailure(message: "cannot read: \(String(cString: strerror(errno)))")) }
-                break
-            }
-            // A config file is small; refuse something that clearly is not one.
-            if bytes.count > 16 << 20 { return .failure(ReadFailure(message: "file is larger than 16MiB")) }
-        }
-        guard let text = String(validating: bytes, as: UTF8.self) else {
-            return .failure(ReadFailure(message: "file is not valid UTF-8"))
-        }
-        return .success(text)
     }
 }

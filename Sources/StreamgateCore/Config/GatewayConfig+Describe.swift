@@ -23,17 +23,15 @@ extension GatewayConfig {
             lines.append("  \(u.name): " + u.targets.map(\.description).joined(separator: ", "))
         }
         lines.append("routes (in match order):")
-        let router = Router(routes: routes)
         var table: [[String]] = [["NAME", "HOST", "MATCH", "METHODS", "UPSTREAM", "AUTH", "REWRITE"]]
-        for index in router.precedenceOrder {
-            let r = routes[index]
+        for r in Router(routes: routes).precedenceOrder {
             let rewrite = switch r.rewrite { case .none: "-"; case .stripPrefix: "strip"; case .replacePrefix(let p): "-> \(p)" }
-            var auth = r.auth.rawValue
-            if r.queryToken { auth += "+query" }
-            if !r.scopes.isEmpty { auth += " [\(r.scopes.joined(separator: " "))]" }
-            if r.auth != .none && r.allowUnderscoreHeaders { auth += " +underscore-headers" }
+            var auth = r.auth.mode.rawValue
+            if r.auth.policy.allowQueryToken { auth += "+query" }
+            if !r.auth.policy.requiredScopes.isEmpty { auth += " [\(r.auth.policy.requiredScopes.joined(separator: " "))]" }
+            if r.auth.mode != .none && r.auth.allowUnderscoreHeaders { auth += " +underscore-headers" }
             table.append([
-                r.name, r.host?.description ?? "*", "\(r.path)" + (r.sse ? " (sse)" : ""),
+                r.name, r.host?.description ?? "*", "\(r.path)" + (r.forceStream ? " (sse)" : ""),
                 r.methods?.joined(separator: ",") ?? "*", r.upstream, auth, rewrite,
             ])
         }

@@ -10,12 +10,12 @@ public struct GatewayConfig: Equatable, Sendable {
     public var listeners: [ListenerConfig]
     public var admin: AdminConfig?
     public var limits: LimitsConfig
-    /// Global stream defaults; each route carries its own resolved copy in `RouteConfig.stream`.
+    /// Global stream defaults; each route carries its own resolved copy in `Route.stream`.
     public var sse: StreamSettings
     /// In file order.
     public var upstreams: [UpstreamConfig]
     /// In file order; `Router` decides precedence.
-    public var routes: [RouteConfig]
+    public var routes: [Route]
     /// nil when the `[redis]` table is absent: then no route may require auth.
     public var redis: RedisConfig?
     public var sessions: SessionsConfig
@@ -25,7 +25,7 @@ public struct GatewayConfig: Equatable, Sendable {
     public init(
         fileName: String, gateway: GatewaySettings = GatewaySettings(), listeners: [ListenerConfig],
         admin: AdminConfig? = nil, limits: LimitsConfig = LimitsConfig(), sse: StreamSettings = StreamSettings(),
-        upstreams: [UpstreamConfig], routes: [RouteConfig], redis: RedisConfig? = nil,
+        upstreams: [UpstreamConfig], routes: [Route], redis: RedisConfig? = nil,
         sessions: SessionsConfig = SessionsConfig(), auth: AuthConfig = AuthConfig(), identity: IdentityConfig = IdentityConfig()
     ) {
         self.fileName = fileName; self.gateway = gateway; self.listeners = listeners; self.admin = admin
@@ -146,21 +146,23 @@ public struct LimitsConfig: Equatable, Sendable {
 }
 
 /// Stream behaviour: `[sse]` holds the defaults, a route may override any of them.
+/// A duration of zero in the file (off) is nil here, so the stream code cannot mistake "off"
+/// for "immediately".
 public struct StreamSettings: Equatable, Sendable {
-    /// Comment written after this much quiet (only at an event boundary). Zero = never.
-    public var keepalive: Duration
-    /// Upstream silent for this long: the stream is closed. Zero = never.
-    public var upstreamIdleTimeout: Duration
-    /// Streams are ended (at a boundary) after this long. Zero = unlimited.
-    public var maxStreamDuration: Duration
+    /// Comment written after this much quiet (only at an event boundary). nil = never.
+    public var keepalive: Duration?
+    /// Upstream silent for this long: the stream is closed. nil = never.
+    public var upstreamIdleTimeout: Duration?
+    /// Streams are ended (at a boundary) after this long. nil = unlimited.
+    public var maxStreamDuration: Duration?
     /// When set, a `retry:` field (in milliseconds) is sent at stream start.
     public var retry: Duration?
     /// A client this far behind is cut loose instead of growing the heap.
     public var maxClientBuffer: Int
 
     public init(
-        keepalive: Duration = .seconds(15), upstreamIdleTimeout: Duration = .seconds(300),
-        maxStreamDuration: Duration = .zero, retry: Duration? = nil, maxClientBuffer: Int = 1 << 20
+        keepalive: Duration? = .seconds(15), upstreamIdleTimeout: Duration? = .seconds(300),
+        maxStreamDuration: Duration? = nil, retry: Duration? = nil, maxClientBuffer: Int = 1 << 20
     ) {
         self.keepalive = keepalive; self.upstreamIdleTimeout = upstreamIdleTimeout
         self.maxStreamDuration = maxStreamDuration; self.retry = retry; self.maxClientBuffer = maxClientBuffer
@@ -200,8 +202,11 @@ public struct UpstreamConfig: Equatable, Sendable {
     /// nil = plain HTTP to the targets.
     public var tls: TLS?
 
+    public static let defaultConnectTimeout: Duration = .seconds(2)
+    public static let defaultReadTimeout: Duration = .seconds(60)
+
     public init(
-        name: String, targets: [UpstreamTarget], connectTimeout: Duration = .seconds(2), readTimeout: Duration = .seconds(60),
+        name: String, targets: [UpstreamTarget], connectTimeout: Duration = defaultConnectTimeout, readTimeout: Duration = defaultReadTimeout,
         poolSize: Int = 32, idleTimeout: Duration = .seconds(60), tls: TLS? = nil
     ) {
         self.name = name; self.targets = targets; self.connectTimeout = connectTimeout

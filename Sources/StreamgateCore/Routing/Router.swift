@@ -1,8 +1,8 @@
 /// The outcome of routing one request.
 public enum RouteMatch: Sendable {
-    /// `index` into the routes the router was built from; `params` are the pattern's
-    /// `{param}` values in path order, raw (percent-encoding kept).
-    case matched(index: Int, params: [(name: String, value: String)])
+    /// The route itself (everything the request path needs from the configuration about it);
+    /// `params` are the pattern's `{param}` values in path order, raw (percent-encoding kept).
+    case matched(Route, params: [(name: String, value: String)])
     /// No route claims this host and path: 404.
     case notFound
     /// Routes claim the path but none allows the method: 405 with this `Allow` list.
@@ -23,17 +23,18 @@ public enum RouteMatch: Sendable {
 ///
 /// Matching is on the canonical path (see `RoutePath` and `PathCanonicalizer`).
 public struct Router: Sendable {
-    public let routes: [RouteConfig]
-    /// Route indices in precedence order (what `streamgate check` lists).
-    public let precedenceOrder: [Int]
+    /// In file order.
+    public let routes: [Route]
+    /// The same routes in precedence order: what matching walks, and what `streamgate check` lists.
+    public let precedenceOrder: [Route]
 
-    public init(routes: [RouteConfig]) {
+    public init(routes: [Route]) {
         self.routes = routes
         let keys = routes.map(Router.precedenceKey)
         precedenceOrder = routes.indices.sorted { a, b in
             let (ka, kb) = (keys[a], keys[b])
             return ka != kb ? ka.lexicographicallyPrecedes(kb, by: >) : a < b
-        }
+        }.map { routes[$0] }
     }
 
     /// `host` is the request authority (port allowed); `path` the canonical path without the query.
@@ -42,11 +43,10 @@ public struct Router: Sendable {
         var anyPathMatch = false
         var params: [(name: String, value: String)] = []
         let hostName = RouteHost.stripPort(host)
-        for index in precedenceOrder {
-            let route = routes[index]
+        for route in precedenceOrder {
             if let routeHost = route.host, !routeHost.matches(name: hostName) { continue }
             guard route.path.matches(path, params: &params) else { continue }
-            if route.allows(method: method) { return .matched(index: index, params: params) }
+            if route.allows(method: method) { return .matched(route, params: params) }
             anyPathMatch = true
             // A route that failed the method check has a method list (nil = all).
             for m in route.methods ?? [] where !allow.contains(m) { allow.append(m) }
@@ -57,46 +57,18 @@ public struct Router: Sendable {
 
     /// The best route for host and path whatever the method: for CORS preflight (`OPTIONS`),
     /// which asks about a route before the real request is sent.
-    public func matchIgnoringMethod(host: String, path: String) -> (index: Int, params: [(name: String, value: String)])? {
+    public func matchIgnoringMethod(host: String, path: String) -> (route: Route, params: [(name: String, value: String)])? {
         var params: [(name: String, value: String)] = []
         let hostName = RouteHost.stripPort(host)
-        for index in precedenceOrder {
-            let route = routes[index]
+        for route in precedenceOrder {
             if let routeHost = route.host, !routeHost.matches(name: hostName) { continue }
-            if route.path.matches(path, params: &params) { return (index, params) }
+            if route.path.matches(path, params: &params) { return (route, params) }
         }
         return nil
     }
 
-    /// The path sent upstream for a request matched to route `index`: applies `strip_prefix`
-    /// or `rewrite_prefix`; every other route forwards the path unchanged. `path` excludes the
-    /// query, which the caller re-attaches.
-    ///
-    /// The part after the prefix is joined to the replacement at one `/`, so `/api/users` on
-    /// prefix `/api/` or `/api` goes up as `/v2/users` for both `/v2` and `/v2/`; a request
-    /// for exactly the prefix goes up as exactly the replacement (`/` when stripping).
-    /// A `raw_path` route forwards `rawPath` (the path as received) when there is one.
-    public func upstreamPath(for index: Int, path: String, rawPath: String? = nil) -> String {
-        let route = routes[index]
-        if route.rawPath { return rawPath ?? path }
-        guard case .prefix(let prefix) = route.path, RoutePath.prefixMatches(prefix, path) else { return path }
-        let replacement: String
-        switch route.rewrite {
-        case .none: return path
-        case .stripPrefix: replacement = "/"
-        case .replacePrefix(let r): replacement = r
-        }
-        var rest = path.utf8.dropFirst(prefix.utf8.count)
-        if rest.isEmpty { return replacement.isEmpty ? "/" : replacement }
-        // The boundary `/` is in the prefix ("/api/") or starts the rest ("/api" + "/x").
-        if prefix.utf8.last != UInt8(ascii: "/") { rest = rest.dropFirst() }
-        var base = Substring(replacement)
-        if base.hasSuffix("/") { base = base.dropLast() }
-        return base + "/" + String(Substring(rest))
-    }
-
     /// Larger sorts first: [host rank, path kind, then kind-specific tie-breakers].
-    private static func precedenceKey(_ route: RouteConfig) -> [Int] {
+    private static func precedenceKey(_ route: Route) -> [Int] {
         let hostRank = route.host?.specificity ?? -1
         switch route.path {
         case .exact(let p):
