@@ -3,7 +3,12 @@
 # callgrind in one gateway worker. Instruction counts do not depend on what else the machine is
 # doing, so this compares two builds where a timed benchmark on shared cores cannot.
 #
-#   scripts/bench/callgrind.sh [sse|plain]      (BUILD=0 skips the release build)
+#   scripts/bench/callgrind.sh [sse|plain|auth]      (BUILD=0 skips the release build)
+#
+# auth: the plain load with a cached Bearer token (TOKENS of them, all cached after the first
+# pass), on a route that requires it, with a signing secret: digest, cache hit, identity headers
+# and signature included. Compare its "in the event loop" figure with plain's for the cost of
+# authentication per request (starts a private redis-server).
 #
 # Env: STREAMS (100) and RATE (20 ev/s) for sse, CONNECTIONS (10) for plain, DURATION (10s),
 #      TOP (25 functions listed), OUT (callgrind output file; default: in the work dir, which
@@ -34,6 +39,40 @@ mapfile -t tls_args < <(load_tls_args)
 
 SG_PORT=$(free_port)
 write_streamgate_config "$WORK/callgrind.toml" "$SG_PORT" 1
+token_args=()
+if [ "$MODE" = auth ]; then
+    command -v redis-server >/dev/null || { log "auth mode needs redis-server"; exit 1; }
+    RPORT=$(free_port)
+    redis-server --port "$RPORT" --save '' --appendonly no >"$WORK/redis.log" 2>&1 &
+    PIDS+=($!)
+    wait_port "$RPORT" "$!" || { log "redis did not start"; exit 1; }
+    # Sessions at session:<sha256(token)>, valid for an hour.
+    python3 - "${TOKENS:-100}" "$WORK/tokens.txt" "$RPORT" <<'PY'
+import hashlib, secrets, subprocess, sys, time
+n, path, port = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+exp = int(time.time()) + 3600
+cmds, toks = [], []
+for i in range(n):
+    t = secrets.token_urlsafe(24)
+    toks.append(t)
+    k = "session:" + hashlib.sha256(t.encode()).hexdigest()
+    cmds.append(f"HSET {k} user_id u{i} tenant_id t{i % 10} kind session scopes events:read expires_at {exp}\n")
+subprocess.run(["redis-cli", "-p", port, "--pipe"], input="".join(cmds).encode(), check=True, capture_output=True)
+open(path, "w").write("\n".join(toks) + "\n")
+PY
+    # The plain route is the config's last; it loses its `auth = "none"` (auth is required by
+    # default) and the gateway gets Redis and a signing secret.
+    sed -i '$ d' "$WORK/callgrind.toml"
+    cat >>"$WORK/callgrind.toml" <<TOML
+
+[redis]
+url = "redis://127.0.0.1:$RPORT/0"
+
+[identity]
+signing_secret = "callgrind-signing-secret-of-at-least-32-bytes"
+TOML
+    token_args=(--tokens "$WORK/tokens.txt")
+fi
 valgrind --tool=callgrind --callgrind-out-file="$OUT" "$WORK/streamgate-nodebug" run --config "$WORK/callgrind.toml" \
     >"$WORK/callgrind.log" 2>&1 &
 VG_PID=$!
@@ -42,8 +81,9 @@ PIDS+=("$VG_PID")
 for _ in 1 2 3 4 5 6; do wait_port "$SG_PORT" "$VG_PID" && break; done
 kill -0 "$VG_PID" 2>/dev/null || { log "gateway under valgrind did not start: $(tail -5 "$WORK/callgrind.log")"; exit 1; }
 
-if [ "$MODE" = plain ]; then
+if [ "$MODE" = plain ] || [ "$MODE" = auth ]; then
     "$BIN/streamgate-bench" --json --mode plain --url "$(load_url "$SG_PORT" /plain)" ${tls_args[@]+"${tls_args[@]}"} \
+        ${token_args[@]+"${token_args[@]}"} \
         --connections "$CONNECTIONS" --duration "$DURATION" --connect-timeout 60s >"$WORK/load.out" 2>"$WORK/load.err"
     units=$(tail -1 "$WORK/load.out" | jq -r '.requests // 0' 2>/dev/null || echo 0)
     unit=request
@@ -68,6 +108,9 @@ echo "mode $MODE: $units ${unit}s, $total instructions in the gateway"
 # per-unit figure is an overestimate that shrinks with a longer DURATION; compare builds on the
 # same settings. For sse the figure under the relay callback has no start-up in it.
 awk -v t="$total" -v n="$units" -v u="$unit" 'BEGIN { if (n > 0) printf "%.0f instructions per %s, start-up included\n", t / n, u }'
+# Everything the worker's event loop ran, per unit: no start-up, no config loading.
+callgrind_annotate --inclusive=yes "$OUT" 2>/dev/null | awk -v n="$units" -v u="$unit" '
+    /LoopThreadC5start/ && !seen { gsub(",", "", $1); seen = 1; if (n > 0) printf "%.0f instructions per %s in the event loop (start-up excluded)\n", $1 / n, u }'
 if [ "$MODE" = sse ]; then
     # The relay itself: everything under the upstream read callback, per event. Before the
     # transport rewrite (b9d30d3) that was StreamSource.onReadable; since, Connection.plainRead,
