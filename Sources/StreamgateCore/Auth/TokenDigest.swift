@@ -10,6 +10,19 @@ public struct TokenDigest: Hashable, Sendable, CustomStringConvertible {
     // Big-endian words: word0 holds bytes 0..<8.
     private let w0, w1, w2, w3: UInt64
 
+    /// Exactly 32 bytes, else nil. The concrete overload for what the digest functions return:
+    /// the generic one below, called from another module, runs unspecialised (tens of
+    /// thousands of instructions per token under callgrind).
+    public init?(bytes: [UInt8]) {
+        guard bytes.count == Self.byteCount else { return nil }
+        (w0, w1, w2, w3) = bytes.withUnsafeBytes { raw in
+            (UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 0, as: UInt64.self)),
+             UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self)),
+             UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 16, as: UInt64.self)),
+             UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 24, as: UInt64.self)))
+        }
+    }
+
     /// Exactly 32 bytes, else nil.
     public init?(bytes: some Collection<UInt8>) {
         guard bytes.count == Self.byteCount else { return nil }
