@@ -19,8 +19,7 @@ final class ExchangeAuth {
 }
 
 final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
-    /// How the response body is framed towards the client.
-    enum ClientFraming { case none, contentLength, chunked, closeDelimited }
+    typealias ClientFraming = ResponsePlan.ClientFraming
 
     unowned let session: ClientConnection
     private(set) var request: HTTPRequestHead
@@ -81,7 +80,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
     /// Present while relaying an event stream.
     var stream: StreamRelay?
     var finished = false
-    var outcome: String?
+    var outcome: ExchangeOutcome?
 
     /// Upstream output above this pauses reading the client's request body.
     static let requestBodyHighWater = 64 * 1024
@@ -149,47 +148,18 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
     }
 
     private func sendRequestHead(on up: UpstreamConnection) {
-        var headers = request.headers
-        // Order matters: hop-by-hop names (including those listed in Connection) go first, so
-        // a client cannot use Connection to delete what the gateway injects afterwards.
-        ForwardingHeaders.removeHopByHop(&headers)
-        headers.remove(name: "content-length")
-        var target = settings.router.upstreamPath(for: routeIndex, path: request.path, rawPath: request.rawPath)
-        if let q = request.query { target += "?" + q }
-        if let runtime = settings.auth {
-            // Credentials never travel on unless the route says so; the query token never does.
-            if !routeAuth.forwardAuthorization {
-                headers.remove(name: "authorization")
-                headers.remove(name: runtime.extractor.apiKeyHeader)
-            }
-            target = QueryTokenStripper.removing(parameter: runtime.extractor.queryParameter, from: target)
-        }
-        if let param = routeAuth.lastEventIDParam {
-            let (values, rest) = QueryTokenStripper.extracting(parameter: param, from: target)
-            target = rest
-            if !headers.contains(name: "last-event-id"), let raw = values.first,
-               let value = QueryTokenStripper.percentDecoded(raw), isValidHTTPFieldValue(value) {
-                headers.add(name: "Last-Event-ID", value: value)
-            }
-        }
-        ForwardingHeaders.applyForwarding(&headers, hop: .init(
+        let policy = UpstreamRequest.Policy(
+            credentials: settings.auth.map { .init(forwardAuthorization: routeAuth.forwardAuthorization,
+                                                   apiKeyHeader: $0.extractor.apiKeyHeader, queryParameter: $0.extractor.queryParameter) },
+            lastEventIDParameter: routeAuth.lastEventIDParam)
+        let hop = ForwardingHeaders.ClientHop(
             clientIP: session.clientIP, scheme: client.isTLS ? "https" : "http", host: request.authority,
-            requestID: requestID, trustForwarded: session.forwardingTrusted))
+            requestID: requestID, trustForwarded: session.forwardingTrusted)
         let signer: (([UInt8]) -> [UInt8])? = settings.signingKey.map { key in { Crypto.hmacSHA256(key: key, message: $0) } }
-        settings.identity.apply(auth?.identity, to: &headers, requestID: requestID, sign: signer)
-        switch request.framing {
-        case .contentLength(let n):
-            headers.add(name: "Content-Length", value: String(n))
-        case .chunked:
-            headers.add(name: "Transfer-Encoding", value: "chunked")
-            upstreamChunked = true
-        case .none, .untilClose:
-            break
-        }
-        // The request's authority: an absolute-form target's overrides the client's Host (RFC 9112 §3.2.2).
-        headers.remove(name: "host")
-        headers.add(name: "Host", value: request.authority)
-        up.connection.output.append(HTTPSerializer.requestHead(method: request.method, target: target, version: .http1_1, headers: headers))
+        upstreamChunked = request.framing == .chunked
+        up.connection.output.append(UpstreamRequest.head(
+            for: request, targetPath: settings.router.upstreamPath(for: routeIndex, path: request.path, rawPath: request.rawPath),
+            policy: policy, hop: hop, identityHeaders: settings.identity, identity: auth?.identity, sign: signer))
     }
 
     private func armResponseTimeout() {
@@ -214,7 +184,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
                 case .data(let n):
                     bytesIn += UInt64(n)
                     if settings.maxBodyBytes > 0, bytesIn > settings.maxBodyBytes {
-                        failBeforeResponse(status: 413, code: "payload_too_large", outcome: "body_too_large")
+                        failBeforeResponse(status: 413, code: "payload_too_large", outcome: .requestBodyTooLarge)
                         return
                     }
                     if upstreamChunked { out.appendChunkHeader(n) }
@@ -240,7 +210,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
                 }
             }
         } catch {
-            failBeforeResponse(status: error.status, code: GatewayResponse.code(for: error.status), outcome: "bad_request_body")
+            failBeforeResponse(status: error.status, code: GatewayResponse.code(for: error.status), outcome: .badRequestBody)
         }
     }
 
@@ -319,57 +289,28 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
 
     private func startResponse(_ head: HTTPResponseHead) {
         finalResponseTimer = nil
-        // Transfer codings other than chunked (RFC 9112 §7) stay on the message: HTTP/1.0 has
-        // no Transfer-Encoding (§6.1 forbids sending it), so such a response cannot reach an
-        // HTTP/1.0 client intact.
-        let codings = head.transferCodings
-        if !codings.isEmpty && request.version != .http1_1 {
+        let facts = ResponsePlan.Request(
+            method: request.method, version: request.version, keepAlive: request.keepAlive, requestID: requestID,
+            draining: worker.isDraining, forceStream: route.forceStream, cors: routeAuth.cors,
+            origin: routeAuth.cors == nil ? nil : request.headers.first(name: "origin"), session: auth?.identity.session,
+            requiresNoStore: auth?.identity.requiresNoStore == true)
+        let plan: ResponsePlan
+        switch ResponsePlan.make(for: head, request: facts) {
+        case .success(let made):
+            plan = made
+        case .failure(.transferCodingForHTTP10(let codings)):
             worker.logError("upstream \(upstreamTargetText ?? "-") applied Transfer-Encoding \(codings.joined(separator: ", ")) for an HTTP/1.0 client (request \(requestID))")
             fail(.transferCodingForHTTP10)
             return
         }
         responseHead = head
         responseParser = nil
-        var headers = head.headers
-        let contentType = headers.first(name: "content-type") ?? ""
-        // A coded body (gzip, ...) cannot take gateway-written bytes (keepalives, retry hints,
-        // end events) without being corrupted: it is relayed as it comes, like any body.
-        let coded = !codings.isEmpty || headers.first(name: "content-encoding").map { !asciiCaseInsensitiveEquals($0, "identity") } == true
-        isStream = !coded && (route.forceStream || contentType.utf8.starts(with: "text/event-stream".utf8))
+        isStream = plan.isStream
         if !isStream { countFirstByte() }
-        ForwardingHeaders.removeHopByHop(&headers)
-        var bodyFraming = head.framing
-        if request.method == "HEAD" { bodyFraming = .none }
-        switch bodyFraming {
-        case .none:
-            clientFraming = .none
-        case .contentLength where !isStream:
-            clientFraming = .contentLength
-        default:
-            headers.remove(name: "content-length")
-            if request.version == .http1_1 {
-                clientFraming = .chunked
-                headers.add(name: "Transfer-Encoding", value: codings.isEmpty ? "chunked" : codings.joined(separator: ", ") + ", chunked")
-            } else {
-                clientFraming = .closeDelimited
-            }
-        }
-        clientKeepAlive = request.keepAlive && clientFraming != .closeDelimited && !worker.isDraining
-        if !clientKeepAlive {
-            headers.add(name: "Connection", value: "close")
-        } else if request.version == .http1_0 {
-            headers.add(name: "Connection", value: "keep-alive")
-        }
-        headers.replaceOrAdd(name: "X-Request-Id", value: requestID)
-        if let cors = routeAuth.cors {
-            cors.apply(to: &headers, origin: request.headers.first(name: "origin"), session: auth?.identity.session)
-        }
-        if auth?.identity.requiresNoStore == true {
-            // A token in the URL: keep this response out of every shared cache (RFC 6750 §2.3).
-            let cc = headers.first(name: "cache-control") ?? ""
-            if !cc.lowercased().contains("no-store") { headers.replaceOrAdd(name: "Cache-Control", value: cc.isEmpty ? "no-store" : cc + ", no-store") }
-        }
-        client.output.append(HTTPSerializer.responseHead(version: .http1_1, status: head.status, reason: head.reason, headers: headers))
+        clientFraming = plan.clientFraming
+        clientKeepAlive = plan.keepAlive
+        let bodyFraming = plan.bodyFraming
+        client.output.append(plan.head)
         responseDecoder = BodyDecoder(framing: bodyFraming, limits: settings.limits, isRequest: false)
         client.setWriteLowWatermark(isStream ? 0 : settings.clientBuffer / 2)
         if let up = upstream {
@@ -379,7 +320,8 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
             up.connection.setTimeouts(read: idle, write: route.readTimeout)
         }
         if isStream && bodyFraming != .none {
-            stream = StreamRelay(exchange: self, settings: route.stream, auth: auth)
+            stream = StreamRelay(exchange: self, worker: worker, store: snapshot.store, settings: route.stream,
+                                 sessionEndEvent: routeAuth.sessionEndEvent, auth: auth)
         }
         // A stream can keep this exchange for hours: its header fields are not needed any
         // more (status, framing and keep-alive are), so their storage goes now.
@@ -522,7 +464,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
                 worker.metrics.slowConsumerDisconnects += 1
                 stream?.stop(.slowConsumer)
                 // Waiting for this reader to drain what is queued is what it cannot do: reset now.
-                abort(outcome: "slow_consumer", discardPending: true)
+                abort(outcome: .slowConsumer, discardPending: true)
             }
         } else if pending >= settings.clientBuffer, !upstreamPaused, let up = upstream {
             upstreamPaused = true
@@ -689,7 +631,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
 
     /// An upstream failure: a gateway error response while no head was sent, else an abort.
     private func fail(_ failure: UpstreamFailure) {
-        failBeforeResponse(status: failure.status, code: failure.errorCode, outcome: failure.outcome)
+        failBeforeResponse(status: failure.status, code: failure.errorCode, outcome: .upstream(failure))
     }
 
     /// Where a request goes after failing to connect to `up`: the target's other addresses in
@@ -711,7 +653,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
     }
 
     /// Fails before any response byte reached the client: answer with a gateway error.
-    private func failBeforeResponse(status: Int, code: String, outcome: String) {
+    private func failBeforeResponse(status: Int, code: String, outcome: ExchangeOutcome) {
         guard !finished else { return }
         if hasResponseHead { abort(outcome: outcome); return }
         finished = true
@@ -726,7 +668,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
     }
 
     /// Ends the exchange without a clean end on the client side (RST, no terminating chunk).
-    func abort(outcome: String, discardPending: Bool = false) {
+    func abort(outcome: ExchangeOutcome, discardPending: Bool = false) {
         guard !finished else { return }
         finished = true
         streamSlot?.giveBack()
@@ -760,7 +702,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
 
     func clientTimedOut() {
         if !requestBodyDone {
-            failBeforeResponse(status: 408, code: "request_timeout", outcome: "client_body_timeout")
+            failBeforeResponse(status: 408, code: "request_timeout", outcome: .clientBodyTimeout)
         } else {
             client.enableReading()
         }
@@ -772,7 +714,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
         finished = true
         streamSlot?.giveBack()
         stream?.stop(.client)
-        outcome = "client_gone"
+        outcome = .clientGone
         dropUpstream()
         logExchange(status: responseHead?.status ?? 499)
     }
@@ -800,7 +742,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
             time: worker.logTime(), requestID: requestID, route: route.name, method: request.method,
             path: request.path, status: status, bytesIn: bytesIn, bytesOut: bytesOut,
             durationMicros: EventLoop.now().since(startTime).microseconds, upstream: upstreamTargetText,
-            user: auth?.identity.userID, tenant: auth?.identity.tenantID, clientIP: session.clientIP, outcome: outcome))
+            user: auth?.identity.userID, tenant: auth?.identity.tenantID, clientIP: session.clientIP, outcome: outcome?.logText))
     }
 
     static let crlf: [UInt8] = [0x0D, 0x0A]

@@ -93,7 +93,7 @@ public enum HTTPSerializer {
         return n
     }
 
-    private static func appendVersion(_ v: HTTPVersion, to out: inout [UInt8]) {
+    static func appendVersion(_ v: HTTPVersion, to out: inout [UInt8]) {
         out.append(contentsOf: "HTTP/".utf8)
         out.append(UInt8(0x30 + min(max(v.major, 0), 9)))
         out.append(UInt8(ascii: "."))
@@ -116,7 +116,7 @@ public enum HTTPSerializer {
     }
 
     @inline(__always)
-    private static func appendSafe(_ s: String, to out: inout [UInt8]) {
+    static func appendSafe(_ s: String, to out: inout [UInt8]) {
         let start = out.count
         out.append(contentsOf: s.utf8)
         // Checked after the bulk copy: the common case stays a memcpy plus one scan.
