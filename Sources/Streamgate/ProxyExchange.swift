@@ -35,9 +35,9 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
 
     private var pool: UpstreamPool
     var upstream: UpstreamConnection?
-    /// The upstream's reads come straight here (see `readStreamDirectly`).
-    private var readsDirectly = false
-    private var attempts = 0
+    /// Where the exchange stands (connecting, awaiting the head, relaying, done) and what
+    /// each event means for it; this class carries out what it decides.
+    private var lifecycle: ExchangeLifecycle
     /// When the first upstream connect attempt began (time to first byte runs from here).
     var upstreamStart = NanoTime.zero
     private var upstreamTargetText: String?
@@ -46,10 +46,6 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
     private var firstTarget = 0
     private var firstAddressOfTarget = 0
 
-    /// Interim (1xx) responses relayed so far. Each is a head the upstream may send without
-    /// limit; past `maxInterimResponses` the upstream is treated as broken (502).
-    private var interimResponses = 0
-    static let maxInterimResponses = 10
     /// Holds the wait for the final response to `read_timeout` once interim heads arrive: every
     /// read re-arms the socket's own timeout, so a trickle of 1xx heads would otherwise keep
     /// the exchange waiting forever.
@@ -58,28 +54,20 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
     // Request side.
     /// Only while a request body is relayed (see `Box`).
     private var requestDecoder: Box<BodyDecoder>?
-    private var requestBodyDone: Bool
     private var upstreamChunked = false
     private var bytesIn: UInt64 = 0
 
     // Response side.
     /// Only until the response head is in (see `Box`).
     private var responseParser: Box<ResponseHeadParser>?
-    private var responseHead: HTTPResponseHead? {
-        didSet { hasResponseHead = responseHead != nil }
-    }
-    /// Checked on every upstream read: cheaper than testing the optional head (a struct with
-    /// an array of fields) each time.
-    private var hasResponseHead = false
+    private var responseHead: HTTPResponseHead?
     private var responseDecoder: BodyDecoder?
     var clientFraming: ClientFraming = .none
-    var clientKeepAlive = false
     var bytesOut: UInt64 = 0
     private var upstreamPaused = false
     private(set) var isStream = false
     /// Present while relaying an event stream.
     var stream: StreamRelay?
-    var finished = false
     var outcome: ExchangeOutcome?
 
     /// Upstream output above this pauses reading the client's request body.
@@ -105,7 +93,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
         self.requestID = requestID
         self.startTime = start
         self.pool = snapshot.pools[snapshot.settings.routes[routeIndex].upstream]
-        self.requestBodyDone = request.framing == .none
+        self.lifecycle = ExchangeLifecycle(method: request.method, requestFraming: request.framing)
         self.responseParser = Box(ResponseHeadParser(limits: snapshot.settings.limits, requestMethod: request.method))
     }
 
@@ -122,7 +110,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
     }
 
     /// True while the client's request body is still being relayed.
-    var wantsRequestBody: Bool { !requestBodyDone && !finished }
+    var wantsRequestBody: Bool { !lifecycle.requestBodyDone && !lifecycle.isDone }
 
     // MARK: - Starting
 
@@ -134,7 +122,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
     }
 
     private func connectUpstream(target: Int, address: Int? = nil) {
-        attempts += 1
+        lifecycle.connectStarted()
         guard let up = pool.acquire(target: target, address: address, connectTimeout: route.connectTimeout, owner: self) else {
             fail(.socketUnavailable)
             return
@@ -143,8 +131,11 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
         upstreamTargetText = up.targetText
         up.connection.setWriteLowWatermark(ProxyExchange.requestBodyHighWater / 2)
         sendRequestHead(on: up)
-        if up.isConnected { armResponseTimeout() }
-        if !requestBodyDone { relayRequestBody() }
+        if up.isConnected {
+            lifecycle.connected()
+            armResponseTimeout()
+        }
+        if !lifecycle.requestBodyDone { relayRequestBody() }
     }
 
     private func sendRequestHead(on up: UpstreamConnection) {
@@ -172,13 +163,13 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
     func clientReadable() { relayRequestBody() }
 
     private func relayRequestBody() {
-        guard let up = upstream, !requestBodyDone else { return }
+        guard let up = upstream, !lifecycle.requestBodyDone else { return }
         let decoder = requestDecoder ?? Box(BodyDecoder(framing: request.framing, limits: settings.limits, isRequest: true))
         requestDecoder = decoder
         let input = client.input
         let out = up.connection.output
         do {
-            while !requestBodyDone {
+            while true {
                 let available = input.count
                 switch try decoder.value.next(prefix: input.peek(max: min(available, 4096)), available: available) {
                 case .data(let n):
@@ -197,11 +188,10 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
                 case .end(let skip):
                     input.drain(skip)
                     if upstreamChunked { out.append(ProxyExchange.lastChunk) }
-                    requestBodyDone = true
                     requestDecoder = nil
                     // The body is in; the client may now stay quiet for as long as the response takes.
                     client.setTimeouts(read: nil, write: settings.sendTimeout)
-                    if responseDone { finish() }
+                    if lifecycle.requestBodyEnded() { finish() }
                     return
                 }
                 if out.count > ProxyExchange.requestBodyHighWater {
@@ -215,7 +205,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
     }
 
     func upstreamWritable(_ up: UpstreamConnection) {
-        if !requestBodyDone && !client.isReading {
+        if !lifecycle.requestBodyDone && !client.isReading {
             client.enableReading()
             relayRequestBody()
         }
@@ -223,12 +213,15 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
 
     // MARK: - Response (upstream -> client)
 
-    func upstreamConnected(_ up: UpstreamConnection) { armResponseTimeout() }
+    func upstreamConnected(_ up: UpstreamConnection) {
+        lifecycle.connected()
+        armResponseTimeout()
+    }
 
     func upstreamReadable(_ up: UpstreamConnection) {
-        if !hasResponseHead {
+        if !lifecycle.hasResponseHead {
             parseResponseHead(up)
-            if !hasResponseHead { return }
+            if !lifecycle.hasResponseHead { return }
         }
         if stream != nil {
             relayBufferedStream(up)
@@ -239,7 +232,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
 
     private func parseResponseHead(_ up: UpstreamConnection) {
         let input = up.connection.input
-        while !hasResponseHead, let parser = responseParser {
+        while !lifecycle.hasResponseHead, let parser = responseParser {
             let available = input.count
             if available == 0 { return }
             let result: (consumed: Int, head: HTTPResponseHead?)
@@ -252,22 +245,21 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
             input.drain(result.consumed)
             guard let head = result.head else { if result.consumed == 0 { return }; continue }
             if head.status >= 100 && head.status < 200 {
-                // 101 would mean an upgrade we never asked for; other interim answers pass on to
-                // HTTP/1.1 clients (100 Continue unblocks a client waiting to send its body).
-                if head.status == 101 {
-                    fail(.unexpectedUpgrade)
+                // Interim answers pass on to HTTP/1.1 clients (100 Continue unblocks a client
+                // waiting to send its body).
+                switch lifecycle.interimHead(status: head.status) {
+                case .fail(let failure):
+                    if failure == .interimFlood {
+                        worker.logError("upstream \(up.target) sent more than \(ExchangeLifecycle.maxInterimResponses) interim responses (request \(requestID), route \(route.name))")
+                    }
+                    fail(failure)
                     return
-                }
-                interimResponses += 1
-                if interimResponses > ProxyExchange.maxInterimResponses {
-                    worker.logError("upstream \(up.target) sent more than \(ProxyExchange.maxInterimResponses) interim responses (request \(requestID), route \(route.name))")
-                    fail(.interimFlood)
-                    return
-                }
-                if finalResponseTimer == nil {
-                    let timer = LoopTimer(loop: worker.loop) { [unowned self] in self.finalResponseTimedOut() }
-                    timer.schedule(after: route.readTimeout)
-                    finalResponseTimer = timer
+                case .relay(let armFinalResponseTimer):
+                    if armFinalResponseTimer {
+                        let timer = LoopTimer(loop: worker.loop) { [unowned self] in self.finalResponseTimedOut() }
+                        timer.schedule(after: route.readTimeout)
+                        finalResponseTimer = timer
+                    }
                 }
                 // At most `maxInterimResponses` short heads (no fields are relayed) reach the
                 // client's buffer, so they need no backpressure of their own.
@@ -282,9 +274,9 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
     }
 
     private func finalResponseTimedOut() {
-        guard !finished, !hasResponseHead else { return }
+        guard let failure = lifecycle.finalResponseTimedOut() else { return }
         worker.logError("upstream \(upstreamTargetText ?? "-") sent interim responses but no final one within read_timeout (request \(requestID), route \(route.name))")
-        fail(.responseTimeout)
+        fail(failure)
     }
 
     private func startResponse(_ head: HTTPResponseHead) {
@@ -305,10 +297,10 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
         }
         responseHead = head
         responseParser = nil
+        lifecycle.finalHead(plan)
         isStream = plan.isStream
         if !isStream { countFirstByte() }
         clientFraming = plan.clientFraming
-        clientKeepAlive = plan.keepAlive
         let bodyFraming = plan.bodyFraming
         client.output.append(plan.head)
         responseDecoder = BodyDecoder(framing: bodyFraming, limits: settings.limits, isRequest: false)
@@ -330,12 +322,10 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
         if bodyFraming == .none { responseBodyEnded() }
     }
 
-    var responseDone = false
-
     /// A response that is not an event stream: bytes move from the upstream's input buffer to
     /// the client's output buffer without copying, paced by the client's watermarks.
     private func relayResponseBody() {
-        guard let up = upstream, var decoder = responseDecoder, !responseDone else { return }
+        guard let up = upstream, var decoder = responseDecoder, !lifecycle.responseDone else { return }
         let input = up.connection.input
         let out = client.output
         do {
@@ -364,7 +354,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
             return
         }
         responseDecoder = decoder
-        if !finished { applyClientBackpressure() }
+        if !lifecycle.isDone { applyClientBackpressure() }
     }
 
     // MARK: - Event streams
@@ -381,7 +371,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
     /// from where it was read. Returns how many bytes were used and why it stopped, leaving the
     /// caller to drop the used bytes before the exchange acts on the stop.
     private func relayStreamBatch(_ bytes: UnsafeRawBufferPointer) -> (used: Int, end: StreamBatchEnd) {
-        guard var decoder = responseDecoder, let stream, !responseDone else { return (0, .none(queued: client.outputCount)) }
+        guard var decoder = responseDecoder, let stream, !lifecycle.responseDone else { return (0, .none(queued: client.outputCount)) }
         let gather = client.loop.gather
         let chunked = clientFraming == .chunked
         var at = 0
@@ -420,7 +410,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
         switch end {
         case .none(let queued):
             stream?.afterRelay()
-            if queued > 0 && !finished { applyClientBackpressure() }
+            if queued > 0 && !lifecycle.isDone { applyClientBackpressure() }
         case .boundaryReached:
             stream?.endAtBoundaryNow()
         case .upstreamEnded:
@@ -437,7 +427,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
         let (used, end) = relayStreamBatch(input.peek(max: input.count))
         input.drain(used)
         streamBatchDone(end)
-        if case .none = end, !finished { readStreamDirectly() }
+        if case .none = end, !lifecycle.isDone { readStreamDirectly() }
     }
 
     /// A live stream's upstream reads come straight to this exchange: each read (or TLS
@@ -445,8 +435,8 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
     /// nothing buffered between reads. Only once the request is fully sent and the input
     /// buffer is empty, so bytes stay in order; same socket, same transport, plain or TLS.
     private func readStreamDirectly() {
-        guard !readsDirectly, requestBodyDone, let up = upstream, up.connection.inputCount == 0 else { return }
-        readsDirectly = true
+        guard !lifecycle.readsDirectly, lifecycle.requestBodyDone, let up = upstream, up.connection.inputCount == 0 else { return }
+        lifecycle.readDirectly()
         up.connection.setReceiver(self)
     }
 
@@ -482,35 +472,29 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
     /// A stream ends on the gateway's initiative: the upstream is dropped (never pooled mid-body)
     /// and the client gets a clean end of body.
     func endStreamCleanly() {
+        guard !lifecycle.isDone else { return }
         dropUpstream()
-        responseDone = true
         if clientFraming == .chunked { client.output.append(ProxyExchange.lastChunk) }
-        clientKeepAlive = false
-        finish()
+        if lifecycle.streamEndedCleanly() { finish() }
     }
 
+    /// The response body is fully relayed. The exchange completes unless the request body is
+    /// still coming (see `ExchangeLifecycle.responseBodyEnded`).
     func responseBodyEnded() {
-        responseDone = true
+        guard !lifecycle.isDone else { return }
         if clientFraming == .chunked { client.output.append(ProxyExchange.lastChunk) }
-        if requestBodyDone { finish() } else if clientFraming != .closeDelimited {
-            // The upstream answered before reading the whole body (e.g. 413): the rest of the
-            // client's body can't be told apart from a next request, so the connection ends here.
-            clientKeepAlive = false
-            finish()
-        }
+        if lifecycle.responseBodyEnded() { finish() }
     }
 
-    /// Response fully handed to the client's output buffer: log, release the upstream, hand
-    /// the connection back to the session.
+    /// Response fully handed to the client's output buffer (the lifecycle is done, complete):
+    /// log, release the upstream, hand the connection back to the session.
     private func finish() {
-        guard !finished else { return }
-        finished = true
         streamSlot?.giveBack()
         stream?.stop(.upstreamEnd)
         if let up = upstream {
             upstream = nil
-            if readsDirectly { up.connection.setReceiver(nil) }
-            if let head = responseHead, head.keepAlive, requestBodyDone, up.connection.inputCount == 0 {
+            if lifecycle.readsDirectly { up.connection.setReceiver(nil) }
+            if let head = responseHead, head.keepAlive, lifecycle.requestBodyDone, up.connection.inputCount == 0 {
                 up.reused = true
                 pool.release(up)
             } else {
@@ -519,26 +503,26 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
             }
         }
         logExchange(status: responseHead?.status ?? 502)
-        session.exchangeFinished(self, reusable: clientKeepAlive && requestBodyDone && clientFraming != .closeDelimited)
+        session.exchangeFinished(self, reusable: lifecycle.end == .complete(reusable: true))
     }
 
     // MARK: - Failures
 
     func upstream(_ up: UpstreamConnection, event: ConnectionEvent) {
-        if !hasResponseHead {
-            // A pooled connection the server had already closed: retry once on a fresh one when
-            // nothing of the request could have been acted on twice.
-            if up.reused, !up.connection.isOpen || event != .readTimeout, canRetry {
+        if !lifecycle.hasResponseHead {
+            let failure = ProxyExchange.failureBeforeHead(event, connected: up.isConnected)
+            // A pooled connection that closed or reset (rather than timed out) was most likely
+            // closed by the server while idle.
+            let stale = up.reused && (!up.connection.isOpen || event != .readTimeout)
+            let decision = lifecycle.failedBeforeHead(failure, staleReusedConnection: stale, requestBodyTaken: bytesIn > 0)
+            if decision == .retryOnFreshConnection {
                 up.owner = nil
                 up.connection.close()
                 upstream = nil
                 connectUpstream(target: up.targetIndex)
                 return
             }
-            // Not connected: nothing of the request left the gateway, so any method may go to
-            // the next address as long as no body byte was taken from the client.
-            let failure = ProxyExchange.failureBeforeHead(event, connected: up.isConnected)
-            if failure.triesNextAddress, bytesIn == 0, let next = nextAddress(after: up) {
+            if decision == .tryNextAddress, let next = nextAddress(after: up) {
                 let nextText = pool.settings.targets[next.target].addresses[next.address].description
                 worker.logError("upstream \(up.target) \(ProxyExchange.describe(failure)); trying \(nextText) (request \(requestID), route \(route.name))")
                 up.owner = nil
@@ -566,22 +550,22 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
 
     /// The upstream closed, reset or went quiet after its response head.
     private func upstreamEndedMidResponse(_ event: ConnectionEvent) {
-        if event == .endOfStream, !responseDone, peerClosedResponseBody() {
+        if event == .endOfStream, !lifecycle.responseDone, peerClosedResponseBody() {
             // Close-delimited body: the close is its end. The decoder now reports the end,
             // after whatever is still buffered.
             if stream != nil {
-                if let up = upstream, !readsDirectly {
+                if let up = upstream, !lifecycle.readsDirectly {
                     relayBufferedStream(up)
                 } else {
                     streamBatchDone(relayStreamBatch(UnsafeRawBufferPointer(start: nil, count: 0)).end)
                 }
             } else {
                 relayResponseBody()
-                if !responseDone { responseBodyEnded() }
+                if !lifecycle.responseDone { responseBodyEnded() }
             }
             return
         }
-        if event == .endOfStream && responseDone { return }
+        if event == .endOfStream && lifecycle.responseDone { return }
         let failure = ProxyExchange.failureMidResponse(event)
         worker.logError("upstream \(upstreamTargetText ?? "-") \(ProxyExchange.describe(failure)) (request \(requestID))")
         fail(failure)
@@ -620,7 +604,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
         case .responseTimeout: "timed out waiting for a response"
         case .badResponseHead: "sent a malformed response head"
         case .unexpectedUpgrade: "switched protocols unasked"
-        case .interimFlood: "sent more than \(maxInterimResponses) interim responses"
+        case .interimFlood: "sent more than \(ExchangeLifecycle.maxInterimResponses) interim responses"
         case .transferCodingForHTTP10: "applied a transfer coding an HTTP/1.0 client cannot receive"
         case .badFraming: "sent a malformed body"
         case .truncated: "closed mid-response"
@@ -647,20 +631,17 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
         return (target, firstAddressOfTarget)
     }
 
-    private var canRetry: Bool {
-        attempts < 2 && bytesIn == 0 && request.framing == .none
-            && ["GET", "HEAD", "OPTIONS", "DELETE", "PUT"].contains(request.method)
-    }
-
     /// Fails before any response byte reached the client: answer with a gateway error.
     private func failBeforeResponse(status: Int, code: String, outcome: ExchangeOutcome) {
-        guard !finished else { return }
-        if hasResponseHead { abort(outcome: outcome); return }
-        finished = true
+        switch lifecycle.failed() {
+        case .ignore: return
+        case .abort: abortNow(outcome: outcome); return
+        case .sendErrorResponse: break
+        }
         streamSlot?.giveBack()
         self.outcome = outcome
         dropUpstream()
-        let close = !requestBodyDone || status == 413
+        let close = !lifecycle.requestBodyDone || status == 413
         logExchange(status: status)
         session.exchangeAbandoned(self)
         session.respond(.error(status: status, code: code, requestID: requestID, close: close), to: request,
@@ -669,8 +650,12 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
 
     /// Ends the exchange without a clean end on the client side (RST, no terminating chunk).
     func abort(outcome: ExchangeOutcome, discardPending: Bool = false) {
-        guard !finished else { return }
-        finished = true
+        guard lifecycle.aborted() else { return }
+        abortNow(outcome: outcome, discardPending: discardPending)
+    }
+
+    /// The side of an abort the lifecycle already recorded.
+    private func abortNow(outcome: ExchangeOutcome, discardPending: Bool = false) {
         streamSlot?.giveBack()
         stream?.stop(.upstreamError)
         self.outcome = outcome
@@ -692,7 +677,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
 
     /// The client half-closed. For a stream that means it left; otherwise the response still goes out.
     func clientEnded() {
-        if isStream || !hasResponseHead && !requestBodyDone {
+        if isStream || !lifecycle.hasResponseHead && !lifecycle.requestBodyDone {
             clientGone()
             session.closeNow()
         } else {
@@ -701,7 +686,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
     }
 
     func clientTimedOut() {
-        if !requestBodyDone {
+        if !lifecycle.requestBodyDone {
             failBeforeResponse(status: 408, code: "request_timeout", outcome: .clientBodyTimeout)
         } else {
             client.enableReading()
@@ -710,8 +695,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
 
     /// The client is gone: the upstream connection is closed at once (never pooled).
     func clientGone() {
-        guard !finished else { return }
-        finished = true
+        guard lifecycle.clientLeft() else { return }
         streamSlot?.giveBack()
         stream?.stop(.client)
         outcome = .clientGone
@@ -720,7 +704,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
     }
 
     func beginDrain() {
-        clientKeepAlive = false
+        lifecycle.drain()
         stream?.requestEnd(.draining)
     }
 

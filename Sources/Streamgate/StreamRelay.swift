@@ -181,7 +181,6 @@ final class StreamRelay {
         }
         exchange.outcome = .streamEnded(reason)
         // Closing after a clean end makes EventSource reconnect (with Last-Event-ID).
-        exchange.clientKeepAlive = false
         exchange.endStreamCleanly()
     }
 
