@@ -109,6 +109,17 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
         }
     }
 
+    /// Applies an event to the lifecycle through a copy: a mutating call on the stored property
+    /// itself (into another module) would make every access to it, the relay path's reads
+    /// included, pay a runtime exclusivity check (as for the decoders, see `peerClosedResponseBody`).
+    @inline(__always)
+    private func advance<Value>(_ event: (inout ExchangeLifecycle) -> Value) -> Value {
+        var copy = lifecycle
+        let result = event(&copy)
+        lifecycle = copy
+        return result
+    }
+
     /// True while the client's request body is still being relayed.
     var wantsRequestBody: Bool { !lifecycle.requestBodyDone && !lifecycle.isDone }
 
@@ -122,7 +133,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
     }
 
     private func connectUpstream(target: Int, address: Int? = nil) {
-        lifecycle.connectStarted()
+        advance({ $0.connectStarted() })
         guard let up = pool.acquire(target: target, address: address, connectTimeout: route.connectTimeout, owner: self) else {
             fail(.socketUnavailable)
             return
@@ -132,7 +143,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
         up.connection.setWriteLowWatermark(ProxyExchange.requestBodyHighWater / 2)
         sendRequestHead(on: up)
         if up.isConnected {
-            lifecycle.connected()
+            advance({ $0.connected() })
             armResponseTimeout()
         }
         if !lifecycle.requestBodyDone { relayRequestBody() }
@@ -191,7 +202,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
                     requestDecoder = nil
                     // The body is in; the client may now stay quiet for as long as the response takes.
                     client.setTimeouts(read: nil, write: settings.sendTimeout)
-                    if lifecycle.requestBodyEnded() { finish() }
+                    if advance({ $0.requestBodyEnded() }) { finish() }
                     return
                 }
                 if out.count > ProxyExchange.requestBodyHighWater {
@@ -214,7 +225,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
     // MARK: - Response (upstream -> client)
 
     func upstreamConnected(_ up: UpstreamConnection) {
-        lifecycle.connected()
+        advance({ $0.connected() })
         armResponseTimeout()
     }
 
@@ -247,7 +258,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
             if head.status >= 100 && head.status < 200 {
                 // Interim answers pass on to HTTP/1.1 clients (100 Continue unblocks a client
                 // waiting to send its body).
-                switch lifecycle.interimHead(status: head.status) {
+                switch advance({ $0.interimHead(status: head.status) }) {
                 case .fail(let failure):
                     if failure == .interimFlood {
                         worker.logError("upstream \(up.target) sent more than \(ExchangeLifecycle.maxInterimResponses) interim responses (request \(requestID), route \(route.name))")
@@ -297,7 +308,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
         }
         responseHead = head
         responseParser = nil
-        lifecycle.finalHead(plan)
+        advance({ $0.finalHead(plan) })
         isStream = plan.isStream
         if !isStream { countFirstByte() }
         clientFraming = plan.clientFraming
@@ -436,7 +447,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
     /// buffer is empty, so bytes stay in order; same socket, same transport, plain or TLS.
     private func readStreamDirectly() {
         guard !lifecycle.readsDirectly, lifecycle.requestBodyDone, let up = upstream, up.connection.inputCount == 0 else { return }
-        lifecycle.readDirectly()
+        advance({ $0.readDirectly() })
         up.connection.setReceiver(self)
     }
 
@@ -475,7 +486,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
         guard !lifecycle.isDone else { return }
         dropUpstream()
         if clientFraming == .chunked { client.output.append(ProxyExchange.lastChunk) }
-        if lifecycle.streamEndedCleanly() { finish() }
+        if advance({ $0.streamEndedCleanly() }) { finish() }
     }
 
     /// The response body is fully relayed. The exchange completes unless the request body is
@@ -483,7 +494,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
     func responseBodyEnded() {
         guard !lifecycle.isDone else { return }
         if clientFraming == .chunked { client.output.append(ProxyExchange.lastChunk) }
-        if lifecycle.responseBodyEnded() { finish() }
+        if advance({ $0.responseBodyEnded() }) { finish() }
     }
 
     /// Response fully handed to the client's output buffer (the lifecycle is done, complete):
@@ -524,14 +535,14 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
             }
             if decision == .tryNextAddress, let next = nextAddress(after: up) {
                 let nextText = pool.settings.targets[next.target].addresses[next.address].description
-                worker.logError("upstream \(up.target) \(ProxyExchange.describe(failure)); trying \(nextText) (request \(requestID), route \(route.name))")
+                worker.logError("upstream \(up.target) \(failure.logDescription); trying \(nextText) (request \(requestID), route \(route.name))")
                 up.owner = nil
                 up.connection.close()
                 upstream = nil
                 connectUpstream(target: next.target, address: next.address)
                 return
             }
-            worker.logError("upstream \(up.target) \(ProxyExchange.describe(failure)) (request \(requestID), route \(route.name))")
+            worker.logError("upstream \(up.target) \(failure.logDescription) (request \(requestID), route \(route.name))")
             fail(failure)
             return
         }
@@ -567,7 +578,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
         }
         if event == .endOfStream && lifecycle.responseDone { return }
         let failure = ProxyExchange.failureMidResponse(event)
-        worker.logError("upstream \(upstreamTargetText ?? "-") \(ProxyExchange.describe(failure)) (request \(requestID))")
+        worker.logError("upstream \(upstreamTargetText ?? "-") \(failure.logDescription) (request \(requestID))")
         fail(failure)
     }
 
@@ -591,28 +602,6 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
         }
     }
 
-    /// The error-log wording of a failure.
-    static func describe(_ failure: UpstreamFailure) -> String {
-        switch failure {
-        case .socketUnavailable: "could not be given a socket"
-        case .connectRefused(let e): "refused (errno \(e))"
-        case .connectTimeout: "timed out connecting"
-        case .tlsHandshakeFailed(let why): "TLS failed: \(why)"
-        case .tlsBroken(let why): "TLS broke: \(why)"
-        case .reset(let e): "reset (errno \(e))"
-        case .closedBeforeResponse: "closed before responding"
-        case .responseTimeout: "timed out waiting for a response"
-        case .badResponseHead: "sent a malformed response head"
-        case .unexpectedUpgrade: "switched protocols unasked"
-        case .interimFlood: "sent more than \(ExchangeLifecycle.maxInterimResponses) interim responses"
-        case .transferCodingForHTTP10: "applied a transfer coding an HTTP/1.0 client cannot receive"
-        case .badFraming: "sent a malformed body"
-        case .truncated: "closed mid-response"
-        case .idleMidResponse: "idle mid-response"
-        case .resetMidResponse: "reset mid-response"
-        }
-    }
-
     /// An upstream failure: a gateway error response while no head was sent, else an abort.
     private func fail(_ failure: UpstreamFailure) {
         failBeforeResponse(status: failure.status, code: failure.errorCode, outcome: .upstream(failure))
@@ -633,7 +622,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
 
     /// Fails before any response byte reached the client: answer with a gateway error.
     private func failBeforeResponse(status: Int, code: String, outcome: ExchangeOutcome) {
-        switch lifecycle.failed() {
+        switch advance({ $0.failed() }) {
         case .ignore: return
         case .abort: abortNow(outcome: outcome); return
         case .sendErrorResponse: break
@@ -650,7 +639,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
 
     /// Ends the exchange without a clean end on the client side (RST, no terminating chunk).
     func abort(outcome: ExchangeOutcome, discardPending: Bool = false) {
-        guard lifecycle.aborted() else { return }
+        guard advance({ $0.aborted() }) else { return }
         abortNow(outcome: outcome, discardPending: discardPending)
     }
 
@@ -695,7 +684,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
 
     /// The client is gone: the upstream connection is closed at once (never pooled).
     func clientGone() {
-        guard lifecycle.clientLeft() else { return }
+        guard advance({ $0.clientLeft() }) else { return }
         streamSlot?.giveBack()
         stream?.stop(.client)
         outcome = .clientGone
@@ -704,7 +693,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
     }
 
     func beginDrain() {
-        lifecycle.drain()
+        advance({ $0.drain() })
         stream?.requestEnd(.draining)
     }
 
