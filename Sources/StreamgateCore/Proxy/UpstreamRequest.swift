@@ -53,13 +53,13 @@ public enum UpstreamRequest {
         for request: HTTPRequestHead, targetPath: String, policy: Policy, hop: ForwardingHeaders.ClientHop,
         identityHeaders: IdentityHeaders, identity: Identity?, sign: ((_ input: [UInt8]) -> [UInt8])? = nil
     ) -> [UInt8] {
-        let target = self.target(for: request, path: targetPath, policy: policy)
+        let (target, lastEventID) = self.target(for: request, path: targetPath, policy: policy)
 
         var out: [UInt8] = []
-        out.reserveCapacity(256 + target.target.utf8.count + estimate(request.headers))
+        out.reserveCapacity(256 + target.utf8.count + estimate(request.headers))
         HTTPSerializer.appendSafe(request.method, to: &out)
         out.append(HTTPByte.sp)
-        HTTPSerializer.appendSafe(target.target, to: &out)
+        HTTPSerializer.appendSafe(target, to: &out)
         out.append(HTTPByte.sp)
         HTTPSerializer.appendVersion(.http1_1, to: &out)
         out.append(HTTPByte.cr)
@@ -82,7 +82,7 @@ public enum UpstreamRequest {
             appendField(name, value, to: &out)
         }
         // A client's own Last-Event-ID wins over the query parameter.
-        if !hasLastEventID, let value = target.lastEventID { appendField("Last-Event-ID", value, to: &out) }
+        if !hasLastEventID, let value = lastEventID { appendField("Last-Event-ID", value, to: &out) }
         for field in ForwardingHeaders.fields(hop: hop, prior: prior) { appendField(field.name, field.value, to: &out) }
         for field in identityHeaders.fields(for: identity, requestID: hop.requestID, sign: sign) {
             appendField(field.name, field.value, to: &out)
@@ -107,9 +107,6 @@ public enum UpstreamRequest {
         if let q = request.query {
             target += "?"
             target += q
-        } else {
-            // No query: nothing to strip or extract.
-            return (target, nil)
         }
         if let credentials = policy.credentials {
             target = QueryTokenStripper.removing(parameter: credentials.queryParameter, from: target)
