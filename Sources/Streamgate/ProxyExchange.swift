@@ -1,9 +1,6 @@
 import StreamgateCore
 import StreamgateIO
 
-/// One request relayed to an upstream and its response relayed back, both streamed: bytes move
-/// between the two sockets' buffers as they arrive, with watermarks pausing whichever side is
-/// ahead, so memory per exchange stays bounded whatever the body sizes.
 /// The caller behind an exchange, kept for identity headers, logs and live-stream checks.
 final class ExchangeAuth {
     let identity: Identity
@@ -18,6 +15,13 @@ final class ExchangeAuth {
     }
 }
 
+/// One request relayed to an upstream and its response relayed back, both streamed: bytes move
+/// between the two sockets' buffers as they arrive, with watermarks pausing whichever side is
+/// ahead, so memory per exchange stays bounded whatever the body sizes.
+///
+/// What to send and when to end are decided in Core: `UpstreamRequest` (the upstream head),
+/// `ResponsePlan` (the client's head and framing), `ExchangeLifecycle` (retries, errors,
+/// completion); this class moves the bytes and carries out those decisions.
 final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
     typealias ClientFraming = ResponsePlan.ClientFraming
 
