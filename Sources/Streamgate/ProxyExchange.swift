@@ -1,9 +1,6 @@
 import StreamgateCore
 import StreamgateIO
 
-/// One request relayed to an upstream and its response relayed back, both streamed: bytes move
-/// between the two sockets' buffers as they arrive, with watermarks pausing whichever side is
-/// ahead, so memory per exchange stays bounded whatever the body sizes.
 /// The caller behind an exchange, kept for identity headers, logs and live-stream checks.
 final class ExchangeAuth {
     let identity: Identity
@@ -18,9 +15,15 @@ final class ExchangeAuth {
     }
 }
 
+/// One request relayed to an upstream and its response relayed back, both streamed: bytes move
+/// between the two sockets' buffers as they arrive, with watermarks pausing whichever side is
+/// ahead, so memory per exchange stays bounded whatever the body sizes.
+///
+/// What to send and when to end are decided in Core: `UpstreamRequest` (the upstream head),
+/// `ResponsePlan` (the client's head and framing), `ExchangeLifecycle` (retries, errors,
+/// completion); this class moves the bytes and carries out those decisions.
 final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
-    /// How the response body is framed towards the client.
-    enum ClientFraming { case none, contentLength, chunked, closeDelimited }
+    typealias ClientFraming = ResponsePlan.ClientFraming
 
     unowned let session: ClientConnection
     private(set) var request: HTTPRequestHead
@@ -35,9 +38,9 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
 
     private var pool: UpstreamPool
     var upstream: UpstreamConnection?
-    /// The upstream's reads come straight here (see `readStreamDirectly`).
-    private var readsDirectly = false
-    private var attempts = 0
+    /// Where the exchange stands (connecting, awaiting the head, relaying, done) and what
+    /// each event means for it; this class carries out what it decides.
+    private var lifecycle: ExchangeLifecycle
     /// When the first upstream connect attempt began (time to first byte runs from here).
     var upstreamStart = NanoTime.zero
     private var upstreamTargetText: String?
@@ -46,10 +49,6 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
     private var firstTarget = 0
     private var firstAddressOfTarget = 0
 
-    /// Interim (1xx) responses relayed so far. Each is a head the upstream may send without
-    /// limit; past `maxInterimResponses` the upstream is treated as broken (502).
-    private var interimResponses = 0
-    static let maxInterimResponses = 10
     /// Holds the wait for the final response to `read_timeout` once interim heads arrive: every
     /// read re-arms the socket's own timeout, so a trickle of 1xx heads would otherwise keep
     /// the exchange waiting forever.
@@ -58,29 +57,21 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
     // Request side.
     /// Only while a request body is relayed (see `Box`).
     private var requestDecoder: Box<BodyDecoder>?
-    private var requestBodyDone: Bool
     private var upstreamChunked = false
     private var bytesIn: UInt64 = 0
 
     // Response side.
     /// Only until the response head is in (see `Box`).
     private var responseParser: Box<ResponseHeadParser>?
-    private var responseHead: HTTPResponseHead? {
-        didSet { hasResponseHead = responseHead != nil }
-    }
-    /// Checked on every upstream read: cheaper than testing the optional head (a struct with
-    /// an array of fields) each time.
-    private var hasResponseHead = false
+    private var responseHead: HTTPResponseHead?
     private var responseDecoder: BodyDecoder?
     var clientFraming: ClientFraming = .none
-    var clientKeepAlive = false
     var bytesOut: UInt64 = 0
     private var upstreamPaused = false
     private(set) var isStream = false
     /// Present while relaying an event stream.
     var stream: StreamRelay?
-    var finished = false
-    var outcome: String?
+    var outcome: ExchangeOutcome?
 
     /// Upstream output above this pauses reading the client's request body.
     static let requestBodyHighWater = 64 * 1024
@@ -105,7 +96,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
         self.requestID = requestID
         self.startTime = start
         self.pool = snapshot.pools[route.upstreamIndex]
-        self.requestBodyDone = request.framing == .none
+        self.lifecycle = ExchangeLifecycle(method: request.method, requestFraming: request.framing)
         self.responseParser = Box(ResponseHeadParser(limits: snapshot.settings.limits, requestMethod: request.method))
     }
 
@@ -121,8 +112,19 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
         }
     }
 
+    /// Applies an event to the lifecycle through a copy: a mutating call on the stored property
+    /// itself (into another module) would make every access to it, the relay path's reads
+    /// included, pay a runtime exclusivity check (as for the decoders, see `peerClosedResponseBody`).
+    @inline(__always)
+    private func advance<Value>(_ event: (inout ExchangeLifecycle) -> Value) -> Value {
+        var copy = lifecycle
+        let result = event(&copy)
+        lifecycle = copy
+        return result
+    }
+
     /// True while the client's request body is still being relayed.
-    var wantsRequestBody: Bool { !requestBodyDone && !finished }
+    var wantsRequestBody: Bool { !lifecycle.requestBodyDone && !lifecycle.isDone }
 
     // MARK: - Starting
 
@@ -134,7 +136,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
     }
 
     private func connectUpstream(target: Int, address: Int? = nil) {
-        attempts += 1
+        advance({ $0.connectStarted() })
         guard let up = pool.acquire(target: target, address: address, connectTimeout: route.connectTimeout, owner: self) else {
             fail(.socketUnavailable)
             return
@@ -143,52 +145,26 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
         upstreamTargetText = up.targetText
         up.connection.setWriteLowWatermark(ProxyExchange.requestBodyHighWater / 2)
         sendRequestHead(on: up)
-        if up.isConnected { armResponseTimeout() }
-        if !requestBodyDone { relayRequestBody() }
+        if up.isConnected {
+            advance({ $0.connected() })
+            armResponseTimeout()
+        }
+        if !lifecycle.requestBodyDone { relayRequestBody() }
     }
 
     private func sendRequestHead(on up: UpstreamConnection) {
-        var headers = request.headers
-        // Order matters: hop-by-hop names (including those listed in Connection) go first, so
-        // a client cannot use Connection to delete what the gateway injects afterwards.
-        ForwardingHeaders.removeHopByHop(&headers)
-        headers.remove(name: "content-length")
-        var target = route.upstreamPath(request.path, rawPath: request.rawPath)
-        if let q = request.query { target += "?" + q }
-        if let runtime = settings.auth {
-            // Credentials never travel on unless the route says so; the query token never does.
-            if !routeAuth.forwardAuthorization {
-                headers.remove(name: "authorization")
-                headers.remove(name: runtime.extractor.apiKeyHeader)
-            }
-            target = QueryTokenStripper.removing(parameter: runtime.extractor.queryParameter, from: target)
-        }
-        if let param = routeAuth.lastEventIDParam {
-            let (values, rest) = QueryTokenStripper.extracting(parameter: param, from: target)
-            target = rest
-            if !headers.contains(name: "last-event-id"), let raw = values.first,
-               let value = QueryTokenStripper.percentDecoded(raw), isValidHTTPFieldValue(value) {
-                headers.add(name: "Last-Event-ID", value: value)
-            }
-        }
-        ForwardingHeaders.applyForwarding(&headers, hop: .init(
+        let policy = UpstreamRequest.Policy(
+            credentials: settings.auth.map { .init(forwardAuthorization: routeAuth.forwardAuthorization,
+                                                   apiKeyHeader: $0.extractor.apiKeyHeader, queryParameter: $0.extractor.queryParameter) },
+            lastEventIDParameter: routeAuth.lastEventIDParam)
+        let hop = ForwardingHeaders.ClientHop(
             clientIP: session.clientIP, scheme: client.isTLS ? "https" : "http", host: request.authority,
-            requestID: requestID, trustForwarded: session.forwardingTrusted))
+            requestID: requestID, trustForwarded: session.forwardingTrusted)
         let signer: (([UInt8]) -> [UInt8])? = settings.signingKey.map { key in { Crypto.hmacSHA256(key: key, message: $0) } }
-        settings.identity.apply(auth?.identity, to: &headers, requestID: requestID, sign: signer)
-        switch request.framing {
-        case .contentLength(let n):
-            headers.add(name: "Content-Length", value: String(n))
-        case .chunked:
-            headers.add(name: "Transfer-Encoding", value: "chunked")
-            upstreamChunked = true
-        case .none, .untilClose:
-            break
-        }
-        // The request's authority: an absolute-form target's overrides the client's Host (RFC 9112 §3.2.2).
-        headers.remove(name: "host")
-        headers.add(name: "Host", value: request.authority)
-        up.connection.output.append(HTTPSerializer.requestHead(method: request.method, target: target, version: .http1_1, headers: headers))
+        upstreamChunked = request.framing == .chunked
+        up.connection.output.append(UpstreamRequest.head(
+            for: request, targetPath: route.upstreamPath(request.path, rawPath: request.rawPath),
+            policy: policy, hop: hop, identityHeaders: settings.identity, identity: auth?.identity, sign: signer))
     }
 
     private func armResponseTimeout() {
@@ -201,19 +177,19 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
     func clientReadable() { relayRequestBody() }
 
     private func relayRequestBody() {
-        guard let up = upstream, !requestBodyDone else { return }
+        guard let up = upstream, !lifecycle.requestBodyDone else { return }
         let decoder = requestDecoder ?? Box(BodyDecoder(framing: request.framing, limits: settings.limits, isRequest: true))
         requestDecoder = decoder
         let input = client.input
         let out = up.connection.output
         do {
-            while !requestBodyDone {
+            while true {
                 let available = input.count
                 switch try decoder.value.next(prefix: input.peek(max: min(available, 4096)), available: available) {
                 case .data(let n):
                     bytesIn += UInt64(n)
                     if settings.maxBodyBytes > 0, bytesIn > settings.maxBodyBytes {
-                        failBeforeResponse(status: 413, code: "payload_too_large", outcome: "body_too_large")
+                        failBeforeResponse(status: 413, code: "payload_too_large", outcome: .requestBodyTooLarge)
                         return
                     }
                     if upstreamChunked { out.appendChunkHeader(n) }
@@ -226,11 +202,10 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
                 case .end(let skip):
                     input.drain(skip)
                     if upstreamChunked { out.append(ProxyExchange.lastChunk) }
-                    requestBodyDone = true
                     requestDecoder = nil
                     // The body is in; the client may now stay quiet for as long as the response takes.
                     client.setTimeouts(read: nil, write: settings.sendTimeout)
-                    if responseDone { finish() }
+                    if advance({ $0.requestBodyEnded() }) { finish() }
                     return
                 }
                 if out.count > ProxyExchange.requestBodyHighWater {
@@ -239,12 +214,12 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
                 }
             }
         } catch {
-            failBeforeResponse(status: error.status, code: GatewayResponse.code(for: error.status), outcome: "bad_request_body")
+            failBeforeResponse(status: error.status, code: GatewayResponse.code(for: error.status), outcome: .badRequestBody)
         }
     }
 
     func upstreamWritable(_ up: UpstreamConnection) {
-        if !requestBodyDone && !client.isReading {
+        if !lifecycle.requestBodyDone && !client.isReading {
             client.enableReading()
             relayRequestBody()
         }
@@ -252,12 +227,15 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
 
     // MARK: - Response (upstream -> client)
 
-    func upstreamConnected(_ up: UpstreamConnection) { armResponseTimeout() }
+    func upstreamConnected(_ up: UpstreamConnection) {
+        advance({ $0.connected() })
+        armResponseTimeout()
+    }
 
     func upstreamReadable(_ up: UpstreamConnection) {
-        if !hasResponseHead {
+        if !lifecycle.hasResponseHead {
             parseResponseHead(up)
-            if !hasResponseHead { return }
+            if !lifecycle.hasResponseHead { return }
         }
         if stream != nil {
             relayBufferedStream(up)
@@ -268,7 +246,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
 
     private func parseResponseHead(_ up: UpstreamConnection) {
         let input = up.connection.input
-        while !hasResponseHead, let parser = responseParser {
+        while !lifecycle.hasResponseHead, let parser = responseParser {
             let available = input.count
             if available == 0 { return }
             let result: (consumed: Int, head: HTTPResponseHead?)
@@ -281,22 +259,21 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
             input.drain(result.consumed)
             guard let head = result.head else { if result.consumed == 0 { return }; continue }
             if head.status >= 100 && head.status < 200 {
-                // 101 would mean an upgrade we never asked for; other interim answers pass on to
-                // HTTP/1.1 clients (100 Continue unblocks a client waiting to send its body).
-                if head.status == 101 {
-                    fail(.unexpectedUpgrade)
+                // Interim answers pass on to HTTP/1.1 clients (100 Continue unblocks a client
+                // waiting to send its body).
+                switch advance({ $0.interimHead(status: head.status) }) {
+                case .fail(let failure):
+                    if failure == .interimFlood {
+                        worker.logError("upstream \(up.target) sent more than \(ExchangeLifecycle.maxInterimResponses) interim responses (request \(requestID), route \(route.name))")
+                    }
+                    fail(failure)
                     return
-                }
-                interimResponses += 1
-                if interimResponses > ProxyExchange.maxInterimResponses {
-                    worker.logError("upstream \(up.target) sent more than \(ProxyExchange.maxInterimResponses) interim responses (request \(requestID), route \(route.name))")
-                    fail(.interimFlood)
-                    return
-                }
-                if finalResponseTimer == nil {
-                    let timer = LoopTimer(loop: worker.loop) { [unowned self] in self.finalResponseTimedOut() }
-                    timer.schedule(after: route.readTimeout)
-                    finalResponseTimer = timer
+                case .relay(let armFinalResponseTimer):
+                    if armFinalResponseTimer {
+                        let timer = LoopTimer(loop: worker.loop) { [unowned self] in self.finalResponseTimedOut() }
+                        timer.schedule(after: route.readTimeout)
+                        finalResponseTimer = timer
+                    }
                 }
                 // At most `maxInterimResponses` short heads (no fields are relayed) reach the
                 // client's buffer, so they need no backpressure of their own.
@@ -311,64 +288,35 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
     }
 
     private func finalResponseTimedOut() {
-        guard !finished, !hasResponseHead else { return }
+        guard let failure = lifecycle.finalResponseTimedOut() else { return }
         worker.logError("upstream \(upstreamTargetText ?? "-") sent interim responses but no final one within read_timeout (request \(requestID), route \(route.name))")
-        fail(.responseTimeout)
+        fail(failure)
     }
 
     private func startResponse(_ head: HTTPResponseHead) {
         finalResponseTimer = nil
-        // Transfer codings other than chunked (RFC 9112 §7) stay on the message: HTTP/1.0 has
-        // no Transfer-Encoding (§6.1 forbids sending it), so such a response cannot reach an
-        // HTTP/1.0 client intact.
-        let codings = head.transferCodings
-        if !codings.isEmpty && request.version != .http1_1 {
+        let facts = ResponsePlan.Request(
+            method: request.method, version: request.version, keepAlive: request.keepAlive, requestID: requestID,
+            draining: worker.isDraining, forceStream: route.forceStream, cors: routeAuth.cors,
+            origin: routeAuth.cors == nil ? nil : request.headers.first(name: "origin"), session: auth?.identity.session,
+            requiresNoStore: auth?.identity.requiresNoStore == true)
+        let plan: ResponsePlan
+        switch ResponsePlan.make(for: head, request: facts) {
+        case .success(let made):
+            plan = made
+        case .failure(.transferCodingForHTTP10(let codings)):
             worker.logError("upstream \(upstreamTargetText ?? "-") applied Transfer-Encoding \(codings.joined(separator: ", ")) for an HTTP/1.0 client (request \(requestID))")
             fail(.transferCodingForHTTP10)
             return
         }
         responseHead = head
         responseParser = nil
-        var headers = head.headers
-        let contentType = headers.first(name: "content-type") ?? ""
-        // A coded body (gzip, ...) cannot take gateway-written bytes (keepalives, retry hints,
-        // end events) without being corrupted: it is relayed as it comes, like any body.
-        let coded = !codings.isEmpty || headers.first(name: "content-encoding").map { !asciiCaseInsensitiveEquals($0, "identity") } == true
-        isStream = !coded && (route.forceStream || contentType.utf8.starts(with: "text/event-stream".utf8))
+        advance({ $0.finalHead(plan) })
+        isStream = plan.isStream
         if !isStream { countFirstByte() }
-        ForwardingHeaders.removeHopByHop(&headers)
-        var bodyFraming = head.framing
-        if request.method == "HEAD" { bodyFraming = .none }
-        switch bodyFraming {
-        case .none:
-            clientFraming = .none
-        case .contentLength where !isStream:
-            clientFraming = .contentLength
-        default:
-            headers.remove(name: "content-length")
-            if request.version == .http1_1 {
-                clientFraming = .chunked
-                headers.add(name: "Transfer-Encoding", value: codings.isEmpty ? "chunked" : codings.joined(separator: ", ") + ", chunked")
-            } else {
-                clientFraming = .closeDelimited
-            }
-        }
-        clientKeepAlive = request.keepAlive && clientFraming != .closeDelimited && !worker.isDraining
-        if !clientKeepAlive {
-            headers.add(name: "Connection", value: "close")
-        } else if request.version == .http1_0 {
-            headers.add(name: "Connection", value: "keep-alive")
-        }
-        headers.replaceOrAdd(name: "X-Request-Id", value: requestID)
-        if let cors = routeAuth.cors {
-            cors.apply(to: &headers, origin: request.headers.first(name: "origin"), session: auth?.identity.session)
-        }
-        if auth?.identity.requiresNoStore == true {
-            // A token in the URL: keep this response out of every shared cache (RFC 6750 §2.3).
-            let cc = headers.first(name: "cache-control") ?? ""
-            if !cc.lowercased().contains("no-store") { headers.replaceOrAdd(name: "Cache-Control", value: cc.isEmpty ? "no-store" : cc + ", no-store") }
-        }
-        client.output.append(HTTPSerializer.responseHead(version: .http1_1, status: head.status, reason: head.reason, headers: headers))
+        clientFraming = plan.clientFraming
+        let bodyFraming = plan.bodyFraming
+        client.output.append(plan.head)
         responseDecoder = BodyDecoder(framing: bodyFraming, limits: settings.limits, isRequest: false)
         client.setWriteLowWatermark(isStream ? 0 : settings.clientBuffer / 2)
         if let up = upstream {
@@ -378,7 +326,8 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
             up.connection.setTimeouts(read: idle, write: route.readTimeout)
         }
         if isStream && bodyFraming != .none {
-            stream = StreamRelay(exchange: self, settings: route.stream, auth: auth)
+            stream = StreamRelay(exchange: self, worker: worker, store: snapshot.store, settings: route.stream,
+                                 sessionEndEvent: routeAuth.sessionEndEvent, auth: auth)
         }
         // A stream can keep this exchange for hours: its header fields are not needed any
         // more (status, framing and keep-alive are), so their storage goes now.
@@ -387,12 +336,10 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
         if bodyFraming == .none { responseBodyEnded() }
     }
 
-    var responseDone = false
-
     /// A response that is not an event stream: bytes move from the upstream's input buffer to
     /// the client's output buffer without copying, paced by the client's watermarks.
     private func relayResponseBody() {
-        guard let up = upstream, var decoder = responseDecoder, !responseDone else { return }
+        guard let up = upstream, var decoder = responseDecoder, !lifecycle.responseDone else { return }
         let input = up.connection.input
         let out = client.output
         do {
@@ -421,7 +368,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
             return
         }
         responseDecoder = decoder
-        if !finished { applyClientBackpressure() }
+        if !lifecycle.isDone { applyClientBackpressure() }
     }
 
     // MARK: - Event streams
@@ -438,7 +385,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
     /// from where it was read. Returns how many bytes were used and why it stopped, leaving the
     /// caller to drop the used bytes before the exchange acts on the stop.
     private func relayStreamBatch(_ bytes: UnsafeRawBufferPointer) -> (used: Int, end: StreamBatchEnd) {
-        guard var decoder = responseDecoder, let stream, !responseDone else { return (0, .none(queued: client.outputCount)) }
+        guard var decoder = responseDecoder, let stream, !lifecycle.responseDone else { return (0, .none(queued: client.outputCount)) }
         let gather = client.loop.gather
         let chunked = clientFraming == .chunked
         var at = 0
@@ -477,7 +424,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
         switch end {
         case .none(let queued):
             stream?.afterRelay()
-            if queued > 0 && !finished { applyClientBackpressure() }
+            if queued > 0 && !lifecycle.isDone { applyClientBackpressure() }
         case .boundaryReached:
             stream?.endAtBoundaryNow()
         case .upstreamEnded:
@@ -494,7 +441,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
         let (used, end) = relayStreamBatch(input.peek(max: input.count))
         input.drain(used)
         streamBatchDone(end)
-        if case .none = end, !finished { readStreamDirectly() }
+        if case .none = end, !lifecycle.isDone { readStreamDirectly() }
     }
 
     /// A live stream's upstream reads come straight to this exchange: each read (or TLS
@@ -502,8 +449,8 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
     /// nothing buffered between reads. Only once the request is fully sent and the input
     /// buffer is empty, so bytes stay in order; same socket, same transport, plain or TLS.
     private func readStreamDirectly() {
-        guard !readsDirectly, requestBodyDone, let up = upstream, up.connection.inputCount == 0 else { return }
-        readsDirectly = true
+        guard !lifecycle.readsDirectly, lifecycle.requestBodyDone, let up = upstream, up.connection.inputCount == 0 else { return }
+        advance({ $0.readDirectly() })
         up.connection.setReceiver(self)
     }
 
@@ -521,7 +468,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
                 worker.metrics.slowConsumerDisconnects += 1
                 stream?.stop(.slowConsumer)
                 // Waiting for this reader to drain what is queued is what it cannot do: reset now.
-                abort(outcome: "slow_consumer", discardPending: true)
+                abort(outcome: .slowConsumer, discardPending: true)
             }
         } else if pending >= settings.clientBuffer, !upstreamPaused, let up = upstream {
             upstreamPaused = true
@@ -539,35 +486,29 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
     /// A stream ends on the gateway's initiative: the upstream is dropped (never pooled mid-body)
     /// and the client gets a clean end of body.
     func endStreamCleanly() {
+        guard !lifecycle.isDone else { return }
         dropUpstream()
-        responseDone = true
         if clientFraming == .chunked { client.output.append(ProxyExchange.lastChunk) }
-        clientKeepAlive = false
-        finish()
+        if advance({ $0.streamEndedCleanly() }) { finish() }
     }
 
+    /// The response body is fully relayed. The exchange completes unless the request body is
+    /// still coming (see `ExchangeLifecycle.responseBodyEnded`).
     func responseBodyEnded() {
-        responseDone = true
+        guard !lifecycle.isDone else { return }
         if clientFraming == .chunked { client.output.append(ProxyExchange.lastChunk) }
-        if requestBodyDone { finish() } else if clientFraming != .closeDelimited {
-            // The upstream answered before reading the whole body (e.g. 413): the rest of the
-            // client's body can't be told apart from a next request, so the connection ends here.
-            clientKeepAlive = false
-            finish()
-        }
+        if advance({ $0.responseBodyEnded() }) { finish() }
     }
 
-    /// Response fully handed to the client's output buffer: log, release the upstream, hand
-    /// the connection back to the session.
+    /// Response fully handed to the client's output buffer (the lifecycle is done, complete):
+    /// log, release the upstream, hand the connection back to the session.
     private func finish() {
-        guard !finished else { return }
-        finished = true
         streamSlot?.giveBack()
         stream?.stop(.upstreamEnd)
         if let up = upstream {
             upstream = nil
-            if readsDirectly { up.connection.setReceiver(nil) }
-            if let head = responseHead, head.keepAlive, requestBodyDone, up.connection.inputCount == 0 {
+            if lifecycle.readsDirectly { up.connection.setReceiver(nil) }
+            if let head = responseHead, head.keepAlive, lifecycle.requestBodyDone, up.connection.inputCount == 0 {
                 up.reused = true
                 pool.release(up)
             } else {
@@ -576,35 +517,35 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
             }
         }
         logExchange(status: responseHead?.status ?? 502)
-        session.exchangeFinished(self, reusable: clientKeepAlive && requestBodyDone && clientFraming != .closeDelimited)
+        session.exchangeFinished(self, reusable: lifecycle.end == .complete(reusable: true))
     }
 
     // MARK: - Failures
 
     func upstream(_ up: UpstreamConnection, event: ConnectionEvent) {
-        if !hasResponseHead {
-            // A pooled connection the server had already closed: retry once on a fresh one when
-            // nothing of the request could have been acted on twice.
-            if up.reused, !up.connection.isOpen || event != .readTimeout, canRetry {
+        if !lifecycle.hasResponseHead {
+            let failure = ProxyExchange.failureBeforeHead(event, connected: up.isConnected)
+            // A pooled connection that closed or reset (rather than timed out) was most likely
+            // closed by the server while idle.
+            let stale = up.reused && (!up.connection.isOpen || event != .readTimeout)
+            let decision = lifecycle.failedBeforeHead(failure, staleReusedConnection: stale, requestBodyTaken: bytesIn > 0)
+            if decision == .retryOnFreshConnection {
                 up.owner = nil
                 up.connection.close()
                 upstream = nil
                 connectUpstream(target: up.targetIndex)
                 return
             }
-            // Not connected: nothing of the request left the gateway, so any method may go to
-            // the next address as long as no body byte was taken from the client.
-            let failure = ProxyExchange.failureBeforeHead(event, connected: up.isConnected)
-            if failure.triesNextAddress, bytesIn == 0, let next = nextAddress(after: up) {
+            if decision == .tryNextAddress, let next = nextAddress(after: up) {
                 let nextText = pool.settings.targets[next.target].addresses[next.address].description
-                worker.logError("upstream \(up.target) \(ProxyExchange.describe(failure)); trying \(nextText) (request \(requestID), route \(route.name))")
+                worker.logError("upstream \(up.target) \(failure.logDescription); trying \(nextText) (request \(requestID), route \(route.name))")
                 up.owner = nil
                 up.connection.close()
                 upstream = nil
                 connectUpstream(target: next.target, address: next.address)
                 return
             }
-            worker.logError("upstream \(up.target) \(ProxyExchange.describe(failure)) (request \(requestID), route \(route.name))")
+            worker.logError("upstream \(up.target) \(failure.logDescription) (request \(requestID), route \(route.name))")
             fail(failure)
             return
         }
@@ -623,24 +564,24 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
 
     /// The upstream closed, reset or went quiet after its response head.
     private func upstreamEndedMidResponse(_ event: ConnectionEvent) {
-        if event == .endOfStream, !responseDone, peerClosedResponseBody() {
+        if event == .endOfStream, !lifecycle.responseDone, peerClosedResponseBody() {
             // Close-delimited body: the close is its end. The decoder now reports the end,
             // after whatever is still buffered.
             if stream != nil {
-                if let up = upstream, !readsDirectly {
+                if let up = upstream, !lifecycle.readsDirectly {
                     relayBufferedStream(up)
                 } else {
                     streamBatchDone(relayStreamBatch(UnsafeRawBufferPointer(start: nil, count: 0)).end)
                 }
             } else {
                 relayResponseBody()
-                if !responseDone { responseBodyEnded() }
+                if !lifecycle.responseDone { responseBodyEnded() }
             }
             return
         }
-        if event == .endOfStream && responseDone { return }
+        if event == .endOfStream && lifecycle.responseDone { return }
         let failure = ProxyExchange.failureMidResponse(event)
-        worker.logError("upstream \(upstreamTargetText ?? "-") \(ProxyExchange.describe(failure)) (request \(requestID))")
+        worker.logError("upstream \(upstreamTargetText ?? "-") \(failure.logDescription) (request \(requestID))")
         fail(failure)
     }
 
@@ -664,31 +605,9 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
         }
     }
 
-    /// The error-log wording of a failure.
-    static func describe(_ failure: UpstreamFailure) -> String {
-        switch failure {
-        case .socketUnavailable: "could not be given a socket"
-        case .connectRefused(let e): "refused (errno \(e))"
-        case .connectTimeout: "timed out connecting"
-        case .tlsHandshakeFailed(let why): "TLS failed: \(why)"
-        case .tlsBroken(let why): "TLS broke: \(why)"
-        case .reset(let e): "reset (errno \(e))"
-        case .closedBeforeResponse: "closed before responding"
-        case .responseTimeout: "timed out waiting for a response"
-        case .badResponseHead: "sent a malformed response head"
-        case .unexpectedUpgrade: "switched protocols unasked"
-        case .interimFlood: "sent more than \(maxInterimResponses) interim responses"
-        case .transferCodingForHTTP10: "applied a transfer coding an HTTP/1.0 client cannot receive"
-        case .badFraming: "sent a malformed body"
-        case .truncated: "closed mid-response"
-        case .idleMidResponse: "idle mid-response"
-        case .resetMidResponse: "reset mid-response"
-        }
-    }
-
     /// An upstream failure: a gateway error response while no head was sent, else an abort.
     private func fail(_ failure: UpstreamFailure) {
-        failBeforeResponse(status: failure.status, code: failure.errorCode, outcome: failure.outcome)
+        failBeforeResponse(status: failure.status, code: failure.errorCode, outcome: .upstream(failure))
     }
 
     /// Where a request goes after failing to connect to `up`: the target's other addresses in
@@ -704,20 +623,17 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
         return (target, firstAddressOfTarget)
     }
 
-    private var canRetry: Bool {
-        attempts < 2 && bytesIn == 0 && request.framing == .none
-            && ["GET", "HEAD", "OPTIONS", "DELETE", "PUT"].contains(request.method)
-    }
-
     /// Fails before any response byte reached the client: answer with a gateway error.
-    private func failBeforeResponse(status: Int, code: String, outcome: String) {
-        guard !finished else { return }
-        if hasResponseHead { abort(outcome: outcome); return }
-        finished = true
+    private func failBeforeResponse(status: Int, code: String, outcome: ExchangeOutcome) {
+        switch advance({ $0.failed() }) {
+        case .ignore: return
+        case .abort: abortNow(outcome: outcome); return
+        case .sendErrorResponse: break
+        }
         streamSlot?.giveBack()
         self.outcome = outcome
         dropUpstream()
-        let close = !requestBodyDone || status == 413
+        let close = !lifecycle.requestBodyDone || status == 413
         logExchange(status: status)
         session.exchangeAbandoned(self)
         session.respond(.error(status: status, code: code, requestID: requestID, close: close), to: request,
@@ -725,9 +641,13 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
     }
 
     /// Ends the exchange without a clean end on the client side (RST, no terminating chunk).
-    func abort(outcome: String, discardPending: Bool = false) {
-        guard !finished else { return }
-        finished = true
+    func abort(outcome: ExchangeOutcome, discardPending: Bool = false) {
+        guard advance({ $0.aborted() }) else { return }
+        abortNow(outcome: outcome, discardPending: discardPending)
+    }
+
+    /// The side of an abort the lifecycle already recorded.
+    private func abortNow(outcome: ExchangeOutcome, discardPending: Bool = false) {
         streamSlot?.giveBack()
         stream?.stop(.upstreamError)
         self.outcome = outcome
@@ -749,7 +669,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
 
     /// The client half-closed. For a stream that means it left; otherwise the response still goes out.
     func clientEnded() {
-        if isStream || !hasResponseHead && !requestBodyDone {
+        if isStream || !lifecycle.hasResponseHead && !lifecycle.requestBodyDone {
             clientGone()
             session.closeNow()
         } else {
@@ -758,8 +678,8 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
     }
 
     func clientTimedOut() {
-        if !requestBodyDone {
-            failBeforeResponse(status: 408, code: "request_timeout", outcome: "client_body_timeout")
+        if !lifecycle.requestBodyDone {
+            failBeforeResponse(status: 408, code: "request_timeout", outcome: .clientBodyTimeout)
         } else {
             client.enableReading()
         }
@@ -767,17 +687,16 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
 
     /// The client is gone: the upstream connection is closed at once (never pooled).
     func clientGone() {
-        guard !finished else { return }
-        finished = true
+        guard advance({ $0.clientLeft() }) else { return }
         streamSlot?.giveBack()
         stream?.stop(.client)
-        outcome = "client_gone"
+        outcome = .clientGone
         dropUpstream()
         logExchange(status: responseHead?.status ?? 499)
     }
 
     func beginDrain() {
-        clientKeepAlive = false
+        advance({ $0.drain() })
         stream?.requestEnd(.draining)
     }
 
@@ -799,7 +718,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
             time: worker.logTime(), requestID: requestID, route: route.name, method: request.method,
             path: request.path, status: status, bytesIn: bytesIn, bytesOut: bytesOut,
             durationMicros: EventLoop.now().since(startTime).microseconds, upstream: upstreamTargetText,
-            user: auth?.identity.userID, tenant: auth?.identity.tenantID, clientIP: session.clientIP, outcome: outcome))
+            user: auth?.identity.userID, tenant: auth?.identity.tenantID, clientIP: session.clientIP, outcome: outcome?.logText))
     }
 
     static let crlf: [UInt8] = [0x0D, 0x0A]

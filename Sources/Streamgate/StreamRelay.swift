@@ -7,6 +7,11 @@ import StreamgateIO
 /// on a manual clock); this class only wires it to a loop timer and the exchange.
 final class StreamRelay {
     unowned let exchange: ProxyExchange
+    /// Whose counters the stream adds to: passed in, so the relay does not reach through the
+    /// exchange and its session for them.
+    private unowned let worker: Worker
+    /// The session store that re-validates the stream and publishes revocations (nil without auth).
+    private let store: SessionStore?
     private var tracker = SSEBoundaryTracker(recordsEventID: false)
     private var timer: SSEStreamTimer
     private var loopTimer: LoopTimer?
@@ -27,8 +32,11 @@ final class StreamRelay {
     private var countedEvents: UInt64 = 0
     private var countedBytes: UInt64 = 0
 
-    init(exchange: ProxyExchange, settings: ProxySettings.StreamSettings, auth: ExchangeAuth?) {
+    init(exchange: ProxyExchange, worker: Worker, store: SessionStore?, settings: ProxySettings.StreamSettings,
+         sessionEndEvent: String?, auth: ExchangeAuth?) {
         self.exchange = exchange
+        self.worker = worker
+        self.store = store
         self.auth = auth
         keepaliveNanos = settings.keepalive.flatMap { $0 > .zero ? UInt64($0.nanosecondsClamped) : nil }
         metricsSlot = exchange.metricsSlot
@@ -44,19 +52,19 @@ final class StreamRelay {
             if let cap = session.maxStreamDuration, cap > 0 {
                 maxDuration = min(maxDuration ?? .seconds(cap), .seconds(cap))
             }
-            sessionEndEvent = exchange.routeAuth.sessionEndEvent
+            self.sessionEndEvent = sessionEndEvent
         }
         timer = SSEStreamTimer(policy: SSEStreamPolicy(
             keepalive: settings.keepalive, upstreamIdleTimeout: settings.upstreamIdleTimeout,
             maxStreamDuration: maxDuration, sessionExpiresAt: expiresAt), now: now)
-        loopTimer = LoopTimer(loop: exchange.client.loop) { [unowned self] in self.timerFired() }
+        loopTimer = LoopTimer(loop: worker.loop) { [unowned self] in self.timerFired() }
         if let retry = settings.retry {
             exchange.writeToClient(SSEWriter.retry(milliseconds: retry.milliseconds))
         }
-        exchange.worker.metrics.streamStarted(slot: metricsSlot)
-        if let digest = auth?.digest, let store = exchange.snapshot.store {
+        worker.metrics.streamStarted(slot: metricsSlot)
+        if let digest = auth?.digest, let store {
             store.register(stream: self, digest: digest)
-            let t = LoopTimer(loop: exchange.client.loop) { [unowned self] in self.recheck() }
+            let t = LoopTimer(loop: worker.loop) { [unowned self] in self.recheck() }
             recheckTimer = t
             t.schedule(after: store.runtime.recheckInterval)
         }
@@ -69,7 +77,7 @@ final class StreamRelay {
     /// later or earlier. A store outage keeps them open (they were valid; fail closed applies
     /// to new requests).
     private func recheck() {
-        guard !stopped, let auth, let token = auth.token, let digest = auth.digest, let store = exchange.snapshot.store else { return }
+        guard !stopped, let auth, let token = auth.token, let digest = auth.digest, let store else { return }
         store.revalidate(token: token, digest: digest) { [weak self] outcome in
             guard let self, !self.stopped else { return }
             switch outcome {
@@ -139,14 +147,14 @@ final class StreamRelay {
         }
         switch action {
         case .sendKeepalive:
-            exchange.worker.metrics.routes[metricsSlot].keepalives &+= 1
+            worker.metrics.routes[metricsSlot].keepalives &+= 1
             exchange.writeToClient(SSEWriter.keepalive())
             rearm()
         case .endAtBoundary(let reason):
             endStream(reason)
         case .abort(let reason):
             stop(StreamEndReason(reason))
-            exchange.abort(outcome: "stream_\(reason.rawValue)")
+            exchange.abort(outcome: .streamEnded(reason))
         }
     }
 
@@ -171,9 +179,8 @@ final class StreamRelay {
         if let name = sessionEndEvent, reason == .sessionExpired || reason == .revoked {
             exchange.writeToClient(SSEWriter.event(name: name, data: "{\"reason\":\"\(reason.rawValue)\"}"))
         }
-        exchange.outcome = "stream_\(reason.rawValue)"
+        exchange.outcome = .streamEnded(reason)
         // Closing after a clean end makes EventSource reconnect (with Last-Event-ID).
-        exchange.clientKeepAlive = false
         exchange.endStreamCleanly()
     }
 
@@ -182,23 +189,23 @@ final class StreamRelay {
         guard !stopped else { return }
         stopped = true
         flushMetrics()
-        exchange.worker.metrics.streamEnded(slot: metricsSlot, reason)
+        worker.metrics.streamEnded(slot: metricsSlot, reason)
         loopTimer?.cancel()
         loopTimer = nil
         armedDeadline = nil
         recheckTimer?.cancel()
         recheckTimer = nil
-        if let digest = auth?.digest { exchange.snapshot.store?.unregister(stream: self, digest: digest) }
+        if let digest = auth?.digest { store?.unregister(stream: self, digest: digest) }
     }
 
     /// Adds the events and bytes relayed since the last call to the route's counters. Runs
-    /// for every live stream each second: the exchange is loaded once (each load of an
-    /// unowned reference is a retain and a release) and the counters touched in one call.
+    /// for every live stream each second: the counters are touched in one call, on the
+    /// worker held here rather than reached through the exchange and its session (each load
+    /// of an unowned reference is a retain and a release).
     func flushMetrics() {
-        let ex = exchange
-        let events = tracker.eventsSeen, bytes = ex.bytesOut
+        let events = tracker.eventsSeen, bytes = exchange.bytesOut
         guard events != countedEvents || bytes != countedBytes else { return }
-        ex.worker.metrics.relayed(slot: metricsSlot, events: events &- countedEvents, bytes: bytes &- countedBytes)
+        worker.metrics.relayed(slot: metricsSlot, events: events &- countedEvents, bytes: bytes &- countedBytes)
         countedEvents = events
         countedBytes = bytes
     }

@@ -8,7 +8,7 @@ import Testing
         .init(clientIP: ip, scheme: "http", host: "gw.test", requestID: "rid-1", trustForwarded: trusted)
     }
 
-    /// What `sendRequestHead` does with the client's fields, minus the parts that need a route.
+    /// What `UpstreamRequest.head` does with the client's fields, minus the parts that need a route.
     func forwarded(_ fields: [(String, String)], trusted: Bool, ip: String = "192.0.2.10") -> [String] {
         var headers = HTTPHeaders(fields.map { (name: $0.0, value: $0.1) })
         ForwardingHeaders.removeHopByHop(&headers)

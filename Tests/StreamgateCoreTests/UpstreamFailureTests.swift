@@ -30,4 +30,12 @@ import StreamgateCore
         #expect(moving == [.connectRefused(errno: 111), .connectTimeout])
         #expect(!UpstreamFailure.tlsHandshakeFailed(reason: "certificate has expired").triesNextAddress)
     }
+
+    @Test func logDescriptionsAreDistinctAndCarryTheirDetail() {
+        let texts = Self.all.map(\.logDescription)
+        #expect(Set(texts).count == texts.count)
+        #expect(UpstreamFailure.connectRefused(errno: 111).logDescription == "refused (errno 111)")
+        #expect(UpstreamFailure.tlsHandshakeFailed(reason: "certificate has expired").logDescription == "TLS failed: certificate has expired")
+        #expect(UpstreamFailure.interimFlood.logDescription == "sent more than \(ExchangeLifecycle.maxInterimResponses) interim responses")
+    }
 }

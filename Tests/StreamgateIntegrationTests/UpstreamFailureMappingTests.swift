@@ -20,7 +20,7 @@ import StreamgateIO
         #expect(ProxyExchange.failureMidResponse(.readTimeout) == .idleMidResponse)
         #expect(ProxyExchange.failureMidResponse(.error(104)) == .resetMidResponse)
         #expect(ProxyExchange.failureMidResponse(.tlsFailure("x")) == .tlsBroken(reason: "x"))
-        #expect(ProxyExchange.describe(.tlsHandshakeFailed(reason: "certificate verify failed: certificate has expired"))
+        #expect(UpstreamFailure.tlsHandshakeFailed(reason: "certificate verify failed: certificate has expired").logDescription
             == "TLS failed: certificate verify failed: certificate has expired")
     }
 }

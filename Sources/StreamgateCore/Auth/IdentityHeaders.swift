@@ -53,6 +53,13 @@ public struct IdentityHeaders: Sendable, Equatable {
         ownedNames.contains { AuthASCII.headerNamesCollide($0, name) }
     }
 
+    /// `isOwned` on a name's bytes, without making a string.
+    public func isOwned(_ name: UnsafeRawBufferPointer) -> Bool {
+        AuthASCII.headerNamesCollide(name, userHeader) || AuthASCII.headerNamesCollide(name, tenantHeader)
+            || AuthASCII.headerNamesCollide(name, scopesHeader) || AuthASCII.headerNamesCollide(name, expiresHeader)
+            || AuthASCII.headerNamesCollide(name, signatureHeader)
+    }
+
     /// Removes every client copy of the owned names (any case, `_` variants, duplicates).
     public func strip(_ headers: inout HTTPHeaders) {
         // Only a name as long as one of the owned names can collide with it: one bit test
@@ -81,17 +88,23 @@ public struct IdentityHeaders: Sendable, Equatable {
     public func apply(_ identity: Identity?, to headers: inout HTTPHeaders, requestID: String,
                       sign: ((_ input: [UInt8]) -> [UInt8])? = nil) {
         strip(&headers)
-        guard let identity else { return }
+        for field in fields(for: identity, requestID: requestID, sign: sign) { headers.add(name: field.name, value: field.value) }
+    }
+
+    /// The fields `apply` appends for `identity` (none for an anonymous request), in order:
+    /// user, tenant, scopes, expiry (when the session has one), signature (when signing).
+    public func fields(for identity: Identity?, requestID: String,
+                       sign: ((_ input: [UInt8]) -> [UInt8])? = nil) -> [(name: String, value: String)] {
+        guard let identity else { return [] }
         let session = identity.session
         let scopes = session.scopes.joined(separator: " ")
-        headers.add(name: userHeader, value: session.userID)
-        headers.add(name: tenantHeader, value: session.tenantID)
-        headers.add(name: scopesHeader, value: scopes)
-        if let expiresAt = session.expiresAt { headers.add(name: expiresHeader, value: String(expiresAt)) }
+        var out: [(name: String, value: String)] = [(userHeader, session.userID), (tenantHeader, session.tenantID), (scopesHeader, scopes)]
+        if let expiresAt = session.expiresAt { out.append((expiresHeader, String(expiresAt))) }
         if let sign, let input = Self.signingInput(user: session.userID, tenant: session.tenantID, scopes: scopes,
                                                    expiresAt: session.expiresAt, requestID: requestID) {
-            headers.add(name: signatureHeader, value: Self.signatureValue(mac: sign(input)))
+            out.append((signatureHeader, Self.signatureValue(mac: sign(input))))
         }
+        return out
     }
 
     /// The canonical bytes to sign (format in the type's documentation); nil when a field

@@ -91,7 +91,7 @@ public enum HTTPSerializer {
         startLine + 4 + headers.wireByteCount
     }
 
-    private static func appendVersion(_ v: HTTPVersion, to out: inout [UInt8]) {
+    static func appendVersion(_ v: HTTPVersion, to out: inout [UInt8]) {
         for b: UInt8 in [0x48, 0x54, 0x54, 0x50, 0x2F] { out.append(b) }  // "HTTP/", without a String
         out.append(UInt8(0x30 + min(max(v.major, 0), 9)))
         out.append(UInt8(ascii: "."))
@@ -109,7 +109,7 @@ public enum HTTPSerializer {
     }
 
     @inline(__always)
-    private static func appendSafe(_ s: String, to out: inout [UInt8]) {
+    static func appendSafe(_ s: String, to out: inout [UInt8]) {
         let start = out.count
         out.append(contentsOf: s.utf8)
         // Checked after the bulk copy: the common case stays a memcpy plus one scan.

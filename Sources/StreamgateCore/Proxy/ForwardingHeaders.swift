@@ -29,6 +29,11 @@ public enum ForwardingHeaders {
         }
     }
 
+    /// Whether `name` is one of `hopByHop` (any case).
+    public static func isHopByHop(_ name: String) -> Bool {
+        hopByHop.contains { asciiCaseInsensitiveEquals($0, name) }
+    }
+
     /// Facts about the client hop that the upstream learns from the gateway.
     public struct ClientHop: Sendable {
         /// The previous hop's address: the TCP peer, or the source address of its PROXY
@@ -80,44 +85,92 @@ public enum ForwardingHeaders {
     ///   cannot know. Otherwise the gateway's own values are sent.
     /// From any other peer every one of them is the gateway's own.
     public static func applyForwarding(_ headers: inout HTTPHeaders, hop: ClientHop) {
+        var prior = PriorChain()
+        if hop.trustForwarded {
+            headers.forEachField { known, _, value in prior.note(known, value: value) }
+        }
+        headers.removeAll(whereName: isOwned)
+        for field in fields(hop: hop, prior: prior) { headers.add(name: field.name, value: field.value) }
+    }
+
+    /// `isOwned` on a classified name's bytes, without making a string.
+    public static func isOwned(_ known: HTTPFieldName, _ name: UnsafeRawBufferPointer) -> Bool {
+        // Every owned name is a known one, and known spellings hold no `_`: a known field
+        // collides exactly when it is one of them. Only unknown names need the `_` fold.
+        switch known {
+        case .xForwardedFor, .xForwardedProto, .xForwardedHost, .forwarded, .xRequestID, .contentLength,
+             .transferEncoding, .host:
+            return true
+        case .other:
+            return ownedNames.contains { AuthASCII.headerNamesCollide(name, $0) }
+                || framingNames.contains { AuthASCII.headerNamesCollide(name, $0) }
+        default:
+            return false
+        }
+    }
+
+    /// What a trusted peer's request said about the hops before it, read only from the
+    /// canonical dashed names (any case). Fed field by field, so the request builder can
+    /// collect it in the same pass that filters the client's fields.
+    public struct PriorChain: Sendable {
+        var forwardedFor: [String] = []
+        var forwarded: [String] = []
+        var proto: [String] = []
+        var host: [String] = []
+
+        public init() {}
+
+        /// `note(name:value:)` for a classified field: only the four chain fields make strings.
+        @inline(__always)
+        public mutating func note(_ known: HTTPFieldName, value: UnsafeRawBufferPointer) {
+            switch known {
+            case .xForwardedFor: forwardedFor.append(String(decoding: value, as: UTF8.self))
+            case .forwarded: forwarded.append(String(decoding: value, as: UTF8.self))
+            case .xForwardedProto: proto.append(String(decoding: value, as: UTF8.self))
+            case .xForwardedHost: host.append(String(decoding: value, as: UTF8.self))
+            default: break
+            }
+        }
+
+        /// Records `value` when `name` is one of the four chain fields; cheap for any other name.
+        @inline(__always)
+        public mutating func note(name: String, value: String) {
+            let n = name.utf8.count
+            // "forwarded" is 9 bytes, the X- names 15 to 17: every other length skips the compares.
+            guard n == 9 || (15...17).contains(n) else { return }
+            if asciiCaseInsensitiveEquals(name, "x-forwarded-for") { forwardedFor.append(value) }
+            else if asciiCaseInsensitiveEquals(name, "forwarded") { forwarded.append(value) }
+            else if asciiCaseInsensitiveEquals(name, "x-forwarded-proto") { proto.append(value) }
+            else if asciiCaseInsensitiveEquals(name, "x-forwarded-host") { host.append(value) }
+        }
+    }
+
+    /// The fields `applyForwarding` adds, in order: X-Forwarded-For, X-Forwarded-Proto,
+    /// X-Forwarded-Host, Forwarded, X-Request-Id. `prior` is empty unless the peer is trusted.
+    public static func fields(hop: ClientHop, prior: PriorChain) -> [(name: String, value: String)] {
         var xff = hop.clientIP
         var forwarded = forwardedElement(hop)
         var proto = hop.scheme
         var host = hop.host
         if hop.trustForwarded {
-            let priorXFF = headers.listMembers(name: "x-forwarded-for").joined(separator: ", ")
+            let priorXFF = prior.forwardedFor.flatMap { $0.split(separator: ",") }.map { $0.trimmingOWS() }
+                .filter { !$0.isEmpty }.joined(separator: ", ")
             if !priorXFF.isEmpty { xff = priorXFF + ", " + xff }
             // Elements are joined as received: a quoted value may itself hold a comma.
-            let priorFwd = headers.values(name: "forwarded").map { Substring($0).trimmingOWS() }.filter { !$0.isEmpty }
+            let priorFwd = prior.forwarded.map { Substring($0).trimmingOWS() }.filter { !$0.isEmpty }
                 .joined(separator: ", ")
             if !priorFwd.isEmpty { forwarded = priorFwd + ", " + forwarded }
-            if let p = single(headers, "x-forwarded-proto").flatMap(trustedProto) { proto = p }
-            if let h = single(headers, "x-forwarded-host"), isPlausibleHost(h) { host = h }
+            if let p = single(prior.proto).flatMap(trustedProto) { proto = p }
+            if let h = single(prior.host), isPlausibleHost(h) { host = h }
         }
-        headers.removeAll { known, name in
-            // Every owned name is a known one, and known spellings hold no `_`: a known field
-            // collides exactly when it is one of them. Only unknown names need the `_` fold.
-            switch known {
-            case .xForwardedFor, .xForwardedProto, .xForwardedHost, .forwarded, .xRequestID, .contentLength,
-                 .transferEncoding, .host:
-                return true
-            case .other:
-                return ownedNames.contains { AuthASCII.headerNamesCollide(name, $0) }
-                    || framingNames.contains { AuthASCII.headerNamesCollide(name, $0) }
-            default:
-                return false
-            }
-        }
-        headers.add(name: "X-Forwarded-For", value: xff)
-        headers.add(name: "X-Forwarded-Proto", value: proto)
-        headers.add(name: "X-Forwarded-Host", value: host)
-        headers.add(name: "Forwarded", value: forwarded)
-        headers.add(name: "X-Request-Id", value: hop.requestID)
+        return [
+            ("X-Forwarded-For", xff), ("X-Forwarded-Proto", proto), ("X-Forwarded-Host", host),
+            ("Forwarded", forwarded), ("X-Request-Id", hop.requestID),
+        ]
     }
 
     /// The value of a field sent exactly once, trimmed; nil when absent or repeated.
-    private static func single(_ headers: HTTPHeaders, _ name: String) -> String? {
-        let values = headers.values(name: name)
+    private static func single(_ values: [String]) -> String? {
         guard values.count == 1 else { return nil }
         return String(Substring(values[0]).trimmingOWS())
     }

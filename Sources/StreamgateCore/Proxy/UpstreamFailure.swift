@@ -62,6 +62,28 @@ public enum UpstreamFailure: Equatable, Sendable {
         }
     }
 
+    /// The error log's wording, after "upstream <address> ".
+    public var logDescription: String {
+        switch self {
+        case .socketUnavailable: "could not be given a socket"
+        case .connectRefused(let e): "refused (errno \(e))"
+        case .connectTimeout: "timed out connecting"
+        case .tlsHandshakeFailed(let why): "TLS failed: \(why)"
+        case .tlsBroken(let why): "TLS broke: \(why)"
+        case .reset(let e): "reset (errno \(e))"
+        case .closedBeforeResponse: "closed before responding"
+        case .responseTimeout: "timed out waiting for a response"
+        case .badResponseHead: "sent a malformed response head"
+        case .unexpectedUpgrade: "switched protocols unasked"
+        case .interimFlood: "sent more than \(ExchangeLifecycle.maxInterimResponses) interim responses"
+        case .transferCodingForHTTP10: "applied a transfer coding an HTTP/1.0 client cannot receive"
+        case .badFraming: "sent a malformed body"
+        case .truncated: "closed mid-response"
+        case .idleMidResponse: "idle mid-response"
+        case .resetMidResponse: "reset mid-response"
+        }
+    }
+
     /// True when nothing of the request reached the upstream, so any method may be sent to the
     /// next address (as nginx's `proxy_next_upstream error timeout`). A refused certificate is
     /// not an address problem: every address would present the same one.
