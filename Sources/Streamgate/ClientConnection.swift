@@ -577,6 +577,9 @@ final class ClientConnection: ConnectionDelegate {
         default:
             break
         }
+        // A live event stream's client is quiet from here on (events go straight to the
+        // socket): its empty buffers are given back until needed (see `Connection`).
+        if state == .proxying, exchange?.isStream == true { client.releaseIdleBuffers() }
     }
 
     func connection(_ connection: Connection, event: ConnectionEvent) {
