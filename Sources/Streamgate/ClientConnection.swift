@@ -5,24 +5,7 @@ import StreamgateIO
 /// responses leave in request order), answers errors itself, and closes with a linger so the
 /// client gets to read the final response.
 final class ClientConnection: ConnectionDelegate {
-    enum State {
-        /// A `proxy_protocol` listener: waiting for the PROXY header, before any request.
-        case readingProxyHeader
-        case readingHead
-        /// Waiting for the session store; client reads are paused.
-        case authenticating
-        /// Waiting for Redis to count the stream fleet-wide (`shared = true`); reading stays on
-        /// so that a client leaving meanwhile is noticed.
-        case admitting
-        case proxying
-        /// Final response queued; waiting for it to flush before half-closing.
-        case closingAfterFlush
-        /// Write side shut; discarding input until EOF or the linger deadline.
-        case lingering
-        /// A broken exchange: what was relayed still goes out, then the socket is reset.
-        case abortingAfterFlush
-        case closed
-    }
+    typealias Lifecycle = ClientConnectionLifecycle
 
     unowned let worker: Worker
     let client: Connection
@@ -36,32 +19,27 @@ final class ClientConnection: ConnectionDelegate {
     private var proxyHeaderTrust: TrustedProxies?
     /// A TLS listener with `proxy_protocol`: the certificates to start TLS with after the header.
     private var pendingTLS: TLSServerContext?
-    private(set) var state: State = .readingHead
+    /// Phases, the input-pass queue, the head deadline and closing: decided there, performed here.
+    private var lifecycle: Lifecycle
     /// Present only while a head is being read: a held stream does not keep ~230 bytes of
     /// parser state.
     private var headParser: Box<RequestHeadParser>?
-    private var hasPartialHead: Bool { headParser?.value.hasPartialHead ?? false }
     private(set) var exchange: ProxyExchange?
-    private var requestsServed = 0
     /// Set when this connection counts against `max_connections_per_ip` (given back at close).
     var countedIP: String?
-    private var processing = false
-    private var needsProcessing = false
-    private var lingerDiscarded = 0
-    /// `header_timeout` counted from a head's first byte: a client trickling a head byte by
-    /// byte must not keep re-arming a read timeout. Created only for heads that span reads.
+    /// `header_timeout` counted from a head's first byte (see `Lifecycle`). Created only for
+    /// heads that span reads.
     private var headDeadline: LoopTimer?
 
-    /// Bytes of unread pipelined input tolerated while an exchange runs before reading pauses.
-    static let pipelineBufferLimit = 64 * 1024
     static let lingerTimeout: Duration = .seconds(2)
-    static let lingerDiscardLimit = 256 * 1024
 
     init(worker: Worker, client: Connection, listener: ProxySettings.ListenerPolicy) {
         self.worker = worker
         self.client = client
         self.clientIP = client.peerAddress?.ipString ?? "-"
         self.forwardingTrusted = listener.trustForwarded.trusts(peer: clientIP)
+        let (lifecycle, first) = Lifecycle.start(proxyProtocol: listener.proxyProtocol)
+        self.lifecycle = lifecycle
         client.delegate = self
         client.setMaxReadSize(64 * 1024)
         client.setWriteLowWatermark(0)
@@ -69,45 +47,105 @@ final class ClientConnection: ConnectionDelegate {
             proxyHeaderTrust = listener.trustForwarded
             // Accepted plain (see `Worker.accept`): TLS starts once the header is read.
             pendingTLS = listener.tls
-            enterReadingProxyHeader()
-        } else {
-            enterReadingHead()
         }
-        client.enableReading()
+        perform(first)
     }
 
     var settings: ProxySettings { worker.settings }
 
-    // MARK: - Reading requests
+    // MARK: - Lifecycle
 
-    private func enterReadingHead() {
-        state = .readingHead
-        let idle = requestsServed == 0 ? settings.headerTimeout : settings.keepaliveTimeout
-        client.setTimeouts(read: idle, write: settings.sendTimeout)
+    private func handle(_ event: Lifecycle.Event) {
+        perform(lifecycle.handle(event))
     }
 
-    /// Parses and dispatches as many buffered requests as can run now. Re-entrant calls (an
-    /// exchange finishing synchronously inside another) are folded into the outer loop.
+    /// Performs the lifecycle's actions in order. An action may report further events (a
+    /// response written, an exchange finished); their actions are performed before the next.
+    private func perform(_ actions: [Lifecycle.Action]) {
+        for action in actions { perform(action) }
+    }
+
+    private func perform(_ action: Lifecycle.Action) {
+        switch action {
+        case .setReadTimeout(let which):
+            let read: Duration? = switch which {
+            case .header: settings.headerTimeout
+            case .keepAlive: settings.keepaliveTimeout
+            case .none: nil
+            }
+            client.setTimeouts(read: read, write: settings.sendTimeout)
+        case .processInput:
+            // Passes never nest: a request finished inside one asks for another afterwards.
+            repeat { inputPass() } while lifecycle.handle(.inputPassFinished) == [.processInput]
+        case .pauseReading:
+            client.disableReading()
+        case .resumeReading:
+            client.enableReading()
+        case .armHeadDeadline:
+            let t = headDeadline ?? LoopTimer(loop: client.loop) { [unowned self] in self.handle(.headDeadlinePassed) }
+            headDeadline = t
+            t.schedule(after: settings.headerTimeout)
+        case .cancelHeadDeadline:
+            headDeadline?.cancel()
+        case .notifyExchange(let notice):
+            guard let exchange else { return }
+            switch notice {
+            case .clientReadable: exchange.clientReadable()
+            case .clientEnded: exchange.clientEnded()
+            case .clientTimedOut: exchange.clientTimedOut()
+            case .clientDrained: exchange.clientDrained()
+            case .drain: exchange.beginDrain()
+            }
+        case .answerRequestTimeout:
+            respond(.error(status: 408, code: "request_timeout", requestID: nil, close: true),
+                    to: nil, requestID: nil, route: nil, start: EventLoop.now())
+        case .reportProxyHeaderTimeout:
+            worker.proxyHeaderRefused(peer: clientIP, reason: "no complete header within header_timeout")
+        case .closeWhenFlushed, .resetWhenFlushed:
+            client.setWriteLowWatermark(0)
+            if client.outputCount == 0 { handle(.outputDrained(empty: true)) }
+        case .startLinger:
+            // Half-close, then read and discard for a moment: closing with unread input would
+            // send an RST that can destroy the response the client has not read yet (RFC 9112 §9.6).
+            client.shutdownWrite()
+            client.input.drain(client.inputCount)
+            client.setTimeouts(read: ClientConnection.lingerTimeout, write: nil)
+            client.enableReading()
+        case .discardInput:
+            client.input.drain(client.inputCount)
+        case .closeNow:
+            releaseHeadDeadline()
+            exchange?.clientGone()
+            exchange = nil
+            client.close()
+            worker.sessionClosed(self)
+        case .resetNow:
+            releaseHeadDeadline()
+            client.abort()
+            worker.sessionClosed(self)
+        }
+    }
+
+    private func releaseHeadDeadline() {
+        headDeadline?.cancel()
+        headDeadline = nil
+    }
+
+    // MARK: - Reading requests
+
+    /// Parses and dispatches as many buffered requests as can run now (the worker calls it
+    /// once a connection is set up).
     func processInput() {
-        if processing { needsProcessing = true; return }
-        processing = true
-        defer { processing = false }
-        repeat {
-            needsProcessing = false
-            if state == .readingProxyHeader { readProxyHeader() }
-            parseAvailableHead()
-        } while needsProcessing
+        handle(.bytesAvailable(buffered: client.inputCount, bodyWanted: false))
+    }
+
+    /// One pass over the buffered input: the PROXY header, then request heads while they can run.
+    private func inputPass() {
+        if lifecycle.phase == .readingProxyHeader { readProxyHeader() }
+        parseAvailableHead()
     }
 
     // MARK: - PROXY protocol
-
-    /// The header must arrive whole within `header_timeout`, counted from the accept however
-    /// slowly it trickles in.
-    private func enterReadingProxyHeader() {
-        state = .readingProxyHeader
-        client.setTimeouts(read: settings.headerTimeout, write: settings.sendTimeout)
-        startHeadDeadline()
-    }
 
     /// Reads the PROXY header (HAProxy's "The PROXY protocol", v1 or v2) that must open every
     /// connection on a `proxy_protocol` listener. Its source address becomes the client's for
@@ -123,7 +161,6 @@ final class ClientConnection: ConnectionDelegate {
             refuseProxyHeader(reason)
         case .parsed(let header):
             client.input.drain(header.length)
-            headDeadline?.cancel()
             if let source = header.source { clientIP = source.address.description }
             forwardingTrusted = proxyHeaderTrust?.trusts(peer: clientIP) ?? false
             proxyHeaderTrust = nil
@@ -134,7 +171,7 @@ final class ClientConnection: ConnectionDelegate {
                 pendingTLS = nil
                 guard client.startServerTLS(tls) else { closeNow(); return }
             }
-            enterReadingHead()
+            handle(.proxyHeaderRead)
         }
     }
 
@@ -144,7 +181,7 @@ final class ClientConnection: ConnectionDelegate {
     }
 
     private func parseAvailableHead() {
-        while state == .readingHead, client.isOpen {
+        while lifecycle.phase == .readingHead, client.isOpen {
             let available = client.inputCount
             if available == 0 { return }
             let view = client.input.peek(max: min(available, settings.limits.maxHeaderBytes + 4))
@@ -159,13 +196,12 @@ final class ClientConnection: ConnectionDelegate {
             }
             client.input.drain(result.consumed)
             guard let head = result.head else {
-                if parser.value.hasPartialHead { startHeadDeadline() }
+                if parser.value.hasPartialHead { handle(.headIncomplete) }
                 if result.consumed == 0 { return }
                 continue
             }
-            headDeadline?.cancel()
             headParser = nil
-            requestsServed += 1
+            handle(.headParsed)
             dispatch(head)
         }
     }
@@ -273,13 +309,22 @@ final class ClientConnection: ConnectionDelegate {
             decide(request, credential: .malformed(reason), token: nil)
         case .token(let token, let source):
             let digest = SessionStore.digest(of: token)
-            state = .authenticating
-            client.disableReading()
-            client.setTimeouts(read: nil, write: settings.sendTimeout)
+            // A cached answer is decided in line: pausing reads (two epoll_ctl calls) and a
+            // completion closure are only for the lookups that must wait for Redis.
+            switch store.cachedAnswer(digest: digest) {
+            case .found(let record)?:
+                decide(request, credential: .session(record, source: source), token: (token, digest))
+                return
+            case .notFound?:
+                decide(request, credential: .unknown, token: nil)
+                return
+            case .unavailable?, nil:
+                break
+            }
+            handle(.authenticationStarted)
             store.lookup(token: token, digest: digest) { [weak self] outcome in
-                guard let self, self.state == .authenticating else { return }
-                self.state = .readingHead
-                self.client.enableReading()
+                guard let self, self.lifecycle.phase == .authenticating else { return }
+                self.handle(.authenticationFinished)
                 switch outcome {
                 case .found(let record):
                     self.decide(request, credential: .session(record, source: source), token: (token, digest))
@@ -349,29 +394,25 @@ final class ClientConnection: ConnectionDelegate {
     /// the exchange when it ends, or here when there is no exchange to hand them to.
     private func admitFleetWide(_ request: PendingRequest, auth: ExchangeAuth?, local: StreamSlot, leases: StreamLeases,
                                 wanted: [StreamLeases.Wanted]) {
-        state = .admitting
-        client.setTimeouts(read: nil, write: settings.sendTimeout)
+        handle(.admissionStarted)
         leases.acquire(wanted) { [weak self] outcome in
             switch outcome {
             case .admitted(let lease):
                 let slot = StreamSlot { local.giveBack(); lease.release() }
-                guard let self, self.state == .admitting else { slot.giveBack(); return }
-                self.client.enableReading()
+                guard let self, self.lifecycle.phase == .admitting else { slot.giveBack(); return }
+                self.handle(.admissionFinished)
                 self.openExchange(request, auth: auth, slot: slot)
             case .refused(let exceeded):
                 local.giveBack()
-                guard let self, self.state == .admitting else { return }
-                self.state = .readingHead
-                self.client.enableReading()
+                guard let self, self.lifecycle.phase == .admitting else { return }
+                self.handle(.admissionFinished)
                 self.refuseStream(request, exceeded)
             }
         }
     }
 
     private func openExchange(_ request: PendingRequest, auth: ExchangeAuth?, slot: StreamSlot?) {
-        state = .proxying
-        // While an exchange runs the client may legitimately stay silent (long responses).
-        client.setTimeouts(read: request.head.framing == .none ? nil : settings.headerTimeout, write: settings.sendTimeout)
+        handle(.exchangeStarted(readsBody: request.head.framing != .none))
         let ex = ProxyExchange(session: self, snapshot: request.snapshot, request: request.head, route: request.route, params: request.params,
                                requestID: request.requestID, start: request.start, auth: auth)
         ex.streamSlot = slot
@@ -430,12 +471,7 @@ final class ClientConnection: ConnectionDelegate {
                     upstream: nil, clientIP: clientIP, outcome: outcome, deny: deny?.label))
             }
         }
-        if close {
-            closeAfterFlush()
-        } else {
-            enterReadingHead()
-            processInput()
-        }
+        handle(.responseWritten(close: close))
     }
 
     private func fail(_ error: HTTPError, head: HTTPRequestHead?) {
@@ -444,40 +480,20 @@ final class ClientConnection: ConnectionDelegate {
                 to: head, requestID: nil, route: nil, start: EventLoop.now())
     }
 
-    private func startHeadDeadline() {
-        if headDeadline?.isArmed == true { return }
-        let t = headDeadline ?? LoopTimer(loop: client.loop) { [unowned self] in self.headDeadlinePassed() }
-        headDeadline = t
-        t.schedule(after: settings.headerTimeout)
-    }
-
-    private func headDeadlinePassed() {
-        if state == .readingProxyHeader { refuseProxyHeader("no complete header within header_timeout"); return }
-        guard state == .readingHead, hasPartialHead else { return }
-        respond(.error(status: 408, code: "request_timeout", requestID: nil, close: true),
-                to: nil, requestID: nil, route: nil, start: EventLoop.now())
-    }
-
     // MARK: - Exchange callbacks
 
     /// The exchange wrote its whole response. `reusable`: the connection may carry another request.
     func exchangeFinished(_ ex: ProxyExchange, reusable: Bool) {
         guard exchange === ex else { return }
         exchange = nil
-        if reusable && !worker.isDraining && client.isOpen {
-            enterReadingHead()
-            client.enableReading()
-            processInput()
-        } else {
-            closeAfterFlush()
-        }
+        handle(.exchangeFinished(reusable: reusable && !worker.isDraining && client.isOpen))
     }
 
     /// The exchange failed before its response started; the caller answers with `respond`.
     func exchangeAbandoned(_ ex: ProxyExchange) {
         guard exchange === ex else { return }
         exchange = nil
-        state = .readingHead
+        handle(.exchangeAbandoned)
     }
 
     /// The exchange could not complete cleanly: drop the client without a graceful end, so it
@@ -485,122 +501,45 @@ final class ClientConnection: ConnectionDelegate {
     func exchangeAborted(_ ex: ProxyExchange, discardPending: Bool) {
         guard exchange === ex else { return }
         exchange = nil
-        guard client.isOpen, client.outputCount > 0, !discardPending else { abortClient(); return }
-        state = .abortingAfterFlush
-        client.disableReading()
-        client.setWriteLowWatermark(0)
+        handle(.exchangeAborted(flushFirst: client.isOpen && client.outputCount > 0 && !discardPending))
     }
 
     // MARK: - Closing
 
-    func closeAfterFlush() {
-        guard state != .closed, state != .lingering, state != .abortingAfterFlush else { return }
-        state = .closingAfterFlush
-        client.setWriteLowWatermark(0)
-        if client.outputCount == 0 { startLinger() }
-    }
-
-    /// Half-close, then read and discard for a moment: closing with unread input would send an
-    /// RST that can destroy the response the client has not read yet (RFC 9112 §9.6).
-    private func startLinger() {
-        state = .lingering
-        client.shutdownWrite()
-        client.input.drain(client.inputCount)
-        client.setTimeouts(read: ClientConnection.lingerTimeout, write: nil)
-        client.enableReading()
-    }
-
-    func abortClient() {
-        guard state != .closed else { return }
-        state = .closed
-        headDeadline?.cancel()
-        headDeadline = nil
-        client.abort()
-        worker.sessionClosed(self)
-    }
-
     func closeNow() {
-        guard state != .closed else { return }
-        state = .closed
-        headDeadline?.cancel()
-        headDeadline = nil
-        exchange?.clientGone()
-        exchange = nil
-        client.close()
-        worker.sessionClosed(self)
+        handle(.closeRequested)
     }
 
     /// Between requests on a kept-alive connection, with nothing of a next one received.
     var isIdleKeepAlive: Bool {
-        state == .readingHead && requestsServed > 0 && !hasPartialHead && client.inputCount == 0 && exchange == nil
+        lifecycle.isBetweenRequests && client.inputCount == 0 && exchange == nil
     }
 
     /// Drain: idle keep-alive connections close now; busy ones close after their exchange.
     func beginDrain() {
-        if (state == .readingHead && !hasPartialHead && client.inputCount == 0) || state == .readingProxyHeader { closeNow() }
-        exchange?.beginDrain()
+        handle(.drainBegun(inputBuffered: client.inputCount > 0))
     }
 
     // MARK: - ConnectionDelegate
 
     func connectionReadable(_ connection: Connection) {
-        switch state {
-        case .readingHead, .readingProxyHeader:
-            processInput()
-        case .proxying:
-            if let exchange, exchange.wantsRequestBody {
-                exchange.clientReadable()
-            } else if client.inputCount > ClientConnection.pipelineBufferLimit {
-                client.disableReading()
-            }
-        case .lingering:
-            lingerDiscarded += client.inputCount
-            client.input.drain(client.inputCount)
-            if lingerDiscarded > ClientConnection.lingerDiscardLimit { closeNow() }
-        case .closingAfterFlush, .abortingAfterFlush:
-            client.input.drain(client.inputCount)
-        case .admitting:
-            if client.inputCount > ClientConnection.pipelineBufferLimit { client.disableReading() }
-        case .closed, .authenticating:
-            break
-        }
+        handle(.bytesAvailable(buffered: client.inputCount, bodyWanted: exchange?.wantsRequestBody ?? false))
     }
 
     func connectionWritable(_ connection: Connection) {
-        switch state {
-        case .closingAfterFlush:
-            if client.outputCount == 0 { startLinger() }
-        case .abortingAfterFlush:
-            if client.outputCount == 0 { abortClient() }
-        case .proxying:
-            exchange?.clientDrained()
-        default:
-            break
-        }
+        handle(.outputDrained(empty: client.outputCount == 0))
+        // A live event stream's client is quiet from here on (events go straight to the
+        // socket): its empty buffers are given back until needed (see `Connection`).
+        if lifecycle.phase == .exchanging, exchange?.isStream == true { client.releaseIdleBuffers() }
     }
 
     func connection(_ connection: Connection, event: ConnectionEvent) {
-        switch (state, event) {
-        case (.readingProxyHeader, .readTimeout):
-            refuseProxyHeader("no complete header within header_timeout")
-        case (.readingHead, .readTimeout):
-            if hasPartialHead {
-                respond(.error(status: 408, code: "request_timeout", requestID: nil, close: true),
-                        to: nil, requestID: nil, route: nil, start: EventLoop.now())
-            } else {
-                closeNow()
-            }
-        case (.proxying, .endOfStream):
-            // The client finished sending. A streaming exchange treats that as the client leaving.
-            if let exchange { exchange.clientEnded() } else { closeNow() }
-        case (.proxying, .readTimeout):
-            exchange?.clientTimedOut()
-        case (.lingering, _), (.closingAfterFlush, .endOfStream), (.closingAfterFlush, .readTimeout):
-            closeNow()
+        switch event {
+        case .endOfStream: handle(.endOfStream)
+        case .readTimeout: handle(.readTimeout)
         default:
-            // Reset, write timeout (a client that stopped reading), or EOF while idle.
-            if let exchange { exchange.clientGone(); self.exchange = nil }
-            closeNow()
+            // Reset, write timeout (a client that stopped reading), TLS failure.
+            handle(.transportFailed)
         }
     }
 }

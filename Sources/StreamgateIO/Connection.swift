@@ -84,8 +84,11 @@ public final class Connection {
     /// Output is waiting for the socket to become writable.
     private var awaitingWritable = false
 
-    private let inputBuffer: OpaquePointer
-    private let outputBuffer: OpaquePointer
+    /// Made on first use, and given back while empty once a receiver takes the reads or
+    /// the owner says the connection is quiet (`releaseIdleBuffers`): a held event stream
+    /// keeps neither on either side (2 x 144 B, and 48 B for the output watch, per side).
+    private var inputBuffer: OpaquePointer?
+    private var outputBuffer: OpaquePointer?
     private var outputWatch: OpaquePointer?
     private var lowWatermark = 0
     private var maxReadSize = 16 * 1024
@@ -125,10 +128,10 @@ public final class Connection {
     /// (nothing changed) if the connection is not plain and open or OpenSSL fails.
     public func startServerTLS(_ context: TLSServerContext) -> Bool {
         guard phase == .open, ssl == nil, !isClientSide, let session = SSL_new(context.contexts[0]) else { return false }
-        let pending = evbuffer_get_length(inputBuffer)
-        let bio = sg_prefixed_socket_bio(descriptor, evbuffer_pullup(inputBuffer, pending), pending)
+        let pending = inputCount
+        let bio = sg_prefixed_socket_bio(descriptor, pending > 0 ? evbuffer_pullup(inputBuffer, pending) : nil, pending)
         guard let bio else { SSL_free(session); return false }
-        evbuffer_drain(inputBuffer, pending)
+        if pending > 0 { evbuffer_drain(inputBuffer, pending) }
         SSL_set_bio(session, bio, bio)
         SSL_set_accept_state(session)
         ssl = session
@@ -144,19 +147,50 @@ public final class Connection {
         self.loop = loop
         descriptor = fd
         self.phase = phase
-        inputBuffer = evbuffer_new()
-        outputBuffer = evbuffer_new()
         Connection.setNoDelay(fd)
-        let me = Unmanaged.passUnretained(self).toOpaque()
         readEvent = event_new(loop.base, fd, Int16(EV_READ | EV_PERSIST), { _, what, arg in
             Unmanaged<Connection>.fromOpaque(arg!).takeUnretainedValue().onReadEvent(what)
-        }, me)
-        outputWatch = evbuffer_add_cb(outputBuffer, { _, info, ctx in
+        }, Unmanaged.passUnretained(self).toOpaque())
+    }
+
+    /// The input buffer, made if there is none.
+    private var inputStorage: OpaquePointer {
+        if let inputBuffer { return inputBuffer }
+        let made = evbuffer_new()!
+        inputBuffer = made
+        return made
+    }
+
+    /// The output buffer, made if there is none, with the watch that queues a flush whenever
+    /// bytes enter it.
+    private var outputStorage: OpaquePointer {
+        if let outputBuffer { return outputBuffer }
+        let made = evbuffer_new()!
+        outputBuffer = made
+        outputWatch = evbuffer_add_cb(made, { _, info, ctx in
             guard let info, info.pointee.n_added > 0 else { return }
             let c = Unmanaged<Connection>.fromOpaque(ctx!).takeUnretainedValue()
             c.outputQueued = true
             c.scheduleFlush()
-        }, me)
+        }, Unmanaged.passUnretained(self).toOpaque())
+        return made
+    }
+
+    /// Frees the input and output buffers that are empty (they are made again on next use).
+    /// For a connection about to stay quiet a long time, e.g. a client holding an event
+    /// stream once its response head is out. Views (`input`, `output`) taken before are
+    /// invalid afterwards: call it where no caller up the stack holds one (a flush callback).
+    public func releaseIdleBuffers() {
+        if let inputBuffer, evbuffer_get_length(inputBuffer) == 0 {
+            evbuffer_free(inputBuffer)
+            self.inputBuffer = nil
+        }
+        if let outputBuffer, evbuffer_get_length(outputBuffer) == 0 {
+            if let outputWatch { evbuffer_remove_cb_entry(outputBuffer, outputWatch); self.outputWatch = nil }
+            evbuffer_free(outputBuffer)
+            self.outputBuffer = nil
+            outputQueued = false
+        }
     }
 
     /// Starts a non-blocking connect (and then a TLS handshake, with `tls`, sending and
@@ -191,8 +225,8 @@ public final class Connection {
 
     deinit {
         free()
-        evbuffer_free(inputBuffer)
-        evbuffer_free(outputBuffer)
+        if let inputBuffer { evbuffer_free(inputBuffer) }
+        if let outputBuffer { evbuffer_free(outputBuffer) }
     }
 
     // MARK: - Events
@@ -356,7 +390,7 @@ public final class Connection {
         } else if readArmed {
             disarmRead()
         }
-        if evbuffer_get_length(outputBuffer) > 0 { outputQueued = true; scheduleFlush() }
+        if outputCount > 0 { outputQueued = true; scheduleFlush() }
         if client {
             report(.connected)
         } else if isReading, let ssl, SSL_has_pending(ssl) != 0 {
@@ -381,7 +415,7 @@ public final class Connection {
         }
         let n = recv(descriptor, scratch.baseAddress, min(scratch.count, maxReadSize), 0)
         if n > 0 {
-            evbuffer_add(inputBuffer, scratch.baseAddress, n)
+            evbuffer_add(inputStorage, scratch.baseAddress, n)
             delegate?.connectionReadable(self)
             return
         }
@@ -419,7 +453,7 @@ public final class Connection {
                 if let receiver = me.receiver {
                     receiver.connection(me, received: bytes)
                 } else {
-                    evbuffer_add(me.inputBuffer, scratch.baseAddress, Int(n))
+                    evbuffer_add(me.inputStorage, scratch.baseAddress, Int(n))
                     me.delegate?.connectionReadable(me)
                 }
                 guard me.phase == .open, me.ssl == ssl, SSL_has_pending(ssl) != 0 else { return }
@@ -459,8 +493,11 @@ public final class Connection {
     /// Hands every read to `receiver` instead of `input` (nil: back to `input`). The switch
     /// changes only where bytes go: the socket, TLS state and buffers stay as they are.
     /// `input` should be empty when a receiver is set (its bytes would be read after later ones).
+    /// Setting one also gives back the empty buffers, at the next flush (not now: a caller up
+    /// the stack may still hold a view of them), so a held stream's upstream keeps none.
     public func setReceiver(_ receiver: ConnectionReceiver?) {
         self.receiver = receiver
+        if receiver != nil { scheduleFlush() }
     }
 
     // MARK: - Writing
@@ -476,9 +513,11 @@ public final class Connection {
     func flushNow() {
         flushQueued = false
         guard phase == .open else { return }
-        if evbuffer_get_length(outputBuffer) == 0 {
+        guard let outputBuffer, evbuffer_get_length(outputBuffer) > 0 else {
             outputQueued = false
             if awaitingWritable { awaitingWritable = false; if !readWaitsForWrite { disarmWrite() } }
+            // (See `setReceiver`.)
+            if receiver != nil { releaseIdleBuffers() }
             return
         }
         if let ssl {
@@ -513,6 +552,7 @@ public final class Connection {
     /// TLS) blocks, arming the event that unblocks it.
     @discardableResult
     private func tlsWriteOut(_ ssl: OpaquePointer) -> TLSWriteResult {
+        guard let outputBuffer else { return .done }
         while true {
             let pending = evbuffer_get_length(outputBuffer)
             if pending == 0 { return .done }
@@ -569,10 +609,11 @@ public final class Connection {
             // through the event callback, like any other write failure.
             if n > 0 { written = n }
         }
+        let queue = outputStorage
         for i in 0..<list.count {
             let v = list.vectors[i]
             if written >= v.iov_len { written -= v.iov_len; continue }
-            evbuffer_add(outputBuffer, v.iov_base + written, v.iov_len - written)
+            evbuffer_add(queue, v.iov_base + written, v.iov_len - written)
             written = 0
         }
         if let ssl, phase == .open, !awaitingWritable, !writeWaitsForRead {
@@ -581,7 +622,7 @@ public final class Connection {
             // outside the caller's own callback.
             tlsWriteOut(ssl)
         }
-        return evbuffer_get_length(outputBuffer)
+        return evbuffer_get_length(queue)
     }
 
     // MARK: - Interest
@@ -645,7 +686,7 @@ public final class Connection {
     /// readable event may still be waiting in this loop turn, so the kernel is asked directly.
     /// A TLS peer's post-handshake messages (session tickets) are consumed, not counted.
     public var hasNothingToRead: Bool {
-        guard phase == .open, evbuffer_get_length(inputBuffer) == 0 else { return false }
+        guard phase == .open, inputCount == 0 else { return false }
         var byte: UInt8 = 0
         let n = recv(descriptor, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT))
         let e = errno
@@ -677,11 +718,15 @@ public final class Connection {
         return String(decoding: UnsafeBufferPointer(start: data, count: Int(length)), as: UTF8.self)
     }
 
-    public var input: EvBuffer { EvBuffer(inputBuffer) }
-    public var output: EvBuffer { EvBuffer(outputBuffer) }
+    /// Views of the buffers, made here if they do not exist yet (see `releaseIdleBuffers`).
+    public var input: EvBuffer { EvBuffer(inputStorage) }
+    public var output: EvBuffer { EvBuffer(outputStorage) }
 
-    public var outputCount: Int { evbuffer_get_length(outputBuffer) }
-    public var inputCount: Int { evbuffer_get_length(inputBuffer) }
+    /// Whether either buffer exists now (tests check that quiet connections give them back).
+    var holdsBuffers: Bool { inputBuffer != nil || outputBuffer != nil }
+
+    public var outputCount: Int { if let outputBuffer { evbuffer_get_length(outputBuffer) } else { 0 } }
+    public var inputCount: Int { if let inputBuffer { evbuffer_get_length(inputBuffer) } else { 0 } }
 
     public func enableReading() {
         guard !isReading, phase != .closed else { return }
@@ -727,7 +772,7 @@ public final class Connection {
     /// Closes the socket now; unsent output is discarded. A TLS peer gets close_notify when
     /// the socket takes it without blocking.
     public func close() {
-        if let ssl, phase == .open, evbuffer_get_length(outputBuffer) == 0 {
+        if let ssl, phase == .open, outputCount == 0 {
             ERR_clear_error()
             _ = SSL_shutdown(ssl)
         }
@@ -751,15 +796,16 @@ public final class Connection {
         if let writeEvent { event_free(writeEvent); self.writeEvent = nil }
         readArmed = false
         writeArmed = false
-        if let outputWatch { evbuffer_remove_cb_entry(outputBuffer, outputWatch); self.outputWatch = nil }
+        if let outputWatch, let outputBuffer { evbuffer_remove_cb_entry(outputBuffer, outputWatch); self.outputWatch = nil }
         if let ssl { SSL_free(ssl); self.ssl = nil }
         pendingClientTLS = nil
         tlsContext = nil
         Glibc.close(descriptor)
         descriptor = -1
-        // Whatever was buffered is of no use now; give the memory back at once.
-        evbuffer_drain(inputBuffer, evbuffer_get_length(inputBuffer))
-        evbuffer_drain(outputBuffer, evbuffer_get_length(outputBuffer))
+        // Whatever was buffered is of no use now; give the memory back at once. (The buffers
+        // themselves stay until deinit: an owner may still hold a view.)
+        if let inputBuffer { evbuffer_drain(inputBuffer, evbuffer_get_length(inputBuffer)) }
+        if let outputBuffer { evbuffer_drain(outputBuffer, evbuffer_get_length(outputBuffer)) }
     }
 
     public var peerAddress: SocketAddress? { phase == .closed ? nil : SocketAddress.peer(of: descriptor) }

@@ -1,0 +1,103 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import StreamgateCore
+@testable import StreamgateIO
+import Testing
+
+/// `Connection` makes its input and output buffers on first use and gives them back while the
+/// connection is quiet (`releaseIdleBuffers`, or a receiver taking the reads): bytes that arrive
+/// or must wait afterwards go into buffers made again, in order. Over a socketpair, no gateway.
+@Suite struct ConnectionBufferTests {
+    final class Peer: ConnectionDelegate, ConnectionReceiver {
+        var readable = 0
+        var writable = 0
+        var received: [UInt8] = []
+        func connectionReadable(_ connection: Connection) { readable += 1 }
+        func connectionWritable(_ connection: Connection) { writable += 1 }
+        func connection(_ connection: Connection, event: ConnectionEvent) {}
+        func connection(_ connection: Connection, received bytes: UnsafeRawBufferPointer) { received += bytes }
+    }
+
+    private static func socketPair() -> (Int32, Int32) {
+        var fds: [Int32] = [-1, -1]
+        let rc = socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0, &fds)
+        precondition(rc == 0, "socketpair: \(errno)")
+        return (fds[0], fds[1])
+    }
+
+    private static func send(_ fd: Int32, _ text: String) {
+        let bytes = Array(text.utf8)
+        let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, 0) }
+        precondition(n == bytes.count)
+    }
+
+    /// Appends whatever the socket has now (non-blocking).
+    private static func readAvailable(_ fd: Int32, into out: inout [UInt8]) {
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n <= 0 { return }
+            out += buffer[0..<n]
+        }
+    }
+
+    @Test func writeQueuesInAnOutputBufferMadeAgainAfterRelease() {
+        let driver = RedisLoopDriver()
+        let (mine, theirs) = Self.socketPair()
+        defer { close(theirs) }
+        let c = Connection(loop: driver.loop, fd: mine)
+        let peer = Peer()
+        c.delegate = peer
+        #expect(!c.holdsBuffers)  // nothing made before use
+        c.output.append("head\n")
+        #expect(driver.run { c.outputCount == 0 && peer.writable == 1 })
+        c.releaseIdleBuffers()
+        #expect(!c.holdsBuffers)
+        // More than the socket takes: the rest waits in a buffer made for it, whose watch
+        // flushes it as the peer reads.
+        let payload = (0..<(4 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        let queued = payload.withUnsafeBytes { bytes in
+            driver.loop.gather.append(bytes)
+            return c.write(driver.loop.gather)
+        }
+        #expect(queued > 0)
+        #expect(c.outputCount == queued)
+        var got: [UInt8] = []
+        #expect(driver.run { Self.readAvailable(theirs, into: &got); return got.count >= 5 + payload.count })
+        #expect(got.count == 5 + payload.count)
+        #expect(Array(got.prefix(5)) == Array("head\n".utf8))
+        #expect(Array(got.dropFirst(5)) == payload)
+        #expect(driver.run { c.outputCount == 0 && peer.writable == 2 })
+        c.close()
+    }
+
+    @Test func readsGoToAReceiverThenToAnInputBufferMadeAgain() {
+        let driver = RedisLoopDriver()
+        let (mine, theirs) = Self.socketPair()
+        defer { close(theirs) }
+        let c = Connection(loop: driver.loop, fd: mine)
+        let peer = Peer()
+        c.delegate = peer
+        c.output.append("request\n")
+        c.enableReading()
+        Self.send(theirs, "first")
+        #expect(driver.run { c.inputCount == 5 })
+        c.input.drain(5)
+        #expect(c.holdsBuffers)
+        // A receiver takes the reads: the empty buffers go at the next flush.
+        c.setReceiver(peer)
+        Self.send(theirs, "second")
+        #expect(driver.run { peer.received == Array("second".utf8) })
+        #expect(!c.holdsBuffers)
+        c.setReceiver(nil)
+        Self.send(theirs, "third")
+        #expect(driver.run { c.inputCount == 5 })
+        #expect(Array(c.input.peek(max: 5)) == Array("third".utf8))
+        #expect(peer.readable == 2)
+        var got: [UInt8] = []
+        Self.readAvailable(theirs, into: &got)
+        #expect(got == Array("request\n".utf8))
+        c.close()
+    }
+}
