@@ -21,6 +21,21 @@ struct AuthIdentityHeadersTests {
         #expect(headers.map(\.name) == ["Host", "X-Auth-User-Idx", "X-Auth-User", "Accept"])
     }
 
+    /// `strip` skips names by length with a 64-bit mask: owned names of 64 bytes or more must
+    /// still be stripped (a name that long is legal in config), and long unowned ones kept.
+    @Test func longOwnedNamesAreStrippedToo() {
+        let long = "X-" + String(repeating: "Tenant", count: 12)  // 74 bytes
+        var custom = IdentityHeaders()
+        custom.tenantHeader = long
+        var headers = HTTPHeaders([(long.uppercased(), "evil"), (String(long.map { $0 == "-" ? "_" : $0 }), "evil"),
+                                   (long + "x", "kept"), ("X-Auth-User-Id", "evil"), ("Accept", "*/*")])
+        custom.strip(&headers)
+        #expect(headers.map(\.name) == [long + "x", "Accept"])
+        var plain = HTTPHeaders([(long, "kept"), ("x_auth_user_id", "evil")])
+        names.strip(&plain)
+        #expect(plain.map(\.name) == [long])
+    }
+
     @Test func applyStripsThenInjects() {
         var headers = HTTPHeaders([("X_Auth_User_Id", "evil"), ("Accept", "*/*")])
         names.apply(identity, to: &headers, requestID: "req-1")

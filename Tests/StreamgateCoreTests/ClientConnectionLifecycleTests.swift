@@ -112,7 +112,7 @@ private func exchanging() -> Lifecycle {
         #expect(c.handle(.headDeadlinePassed) == [.answerRequestTimeout])
         #expect(!c.isHeadDeadlineArmed)
         // The 408 closes the connection once flushed.
-        #expect(c.handle(.responseWritten(close: true)) == [.closeWhenFlushed])
+        #expect(c.handle(.responseWritten(close: true)) == [.setReadTimeout(.none), .closeWhenFlushed])
         #expect(c.phase == .closingAfterFlush)
         #expect(c.handle(.outputDrained(empty: false)) == [])
         #expect(c.handle(.outputDrained(empty: true)) == [.startLinger])
@@ -163,14 +163,14 @@ private func exchanging() -> Lifecycle {
         #expect(c.handle(.drainBegun(inputBuffered: false)) == [.notifyExchange(.drain)])
         #expect(c.phase == .exchanging)
         // Even a reusable connection is not reused while draining.
-        #expect(c.handle(.exchangeFinished(reusable: true)) == [.closeWhenFlushed])
+        #expect(c.handle(.exchangeFinished(reusable: true)) == [.setReadTimeout(.none), .closeWhenFlushed])
         #expect(c.phase == .closingAfterFlush)
     }
 
     @Test func closeAfterFlushThenLinger() {
         var c = exchanging()
         #expect(c.handle(.outputDrained(empty: true)) == [.notifyExchange(.clientDrained)])
-        #expect(c.handle(.exchangeFinished(reusable: false)) == [.closeWhenFlushed])
+        #expect(c.handle(.exchangeFinished(reusable: false)) == [.setReadTimeout(.none), .closeWhenFlushed])
         // Input meanwhile is discarded, not parsed.
         #expect(c.handle(.bytesAvailable(buffered: 30, bodyWanted: false)) == [.discardInput])
         // A second close request changes nothing.

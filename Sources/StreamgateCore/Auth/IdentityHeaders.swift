@@ -64,12 +64,13 @@ public struct IdentityHeaders: Sendable, Equatable {
     public func strip(_ headers: inout HTTPHeaders) {
         // Only a name as long as one of the owned names can collide with it: one bit test
         // skips the compares for nearly every field.
+        // (A name of 64 bytes or more sets every bit: the mask then filters nothing.)
         var lengths: UInt64 = 0
-        for owned in [userHeader, tenantHeader, scopesHeader, expiresHeader, signatureHeader] where owned.utf8.count < 64 {
-            lengths |= 1 << UInt64(owned.utf8.count)
+        for owned in [userHeader, tenantHeader, scopesHeader, expiresHeader, signatureHeader] {
+            lengths |= owned.utf8.count < 64 ? 1 << UInt64(owned.utf8.count) : ~0
         }
         headers.removeAll { _, name in
-            guard name.count < 64, lengths & (1 << UInt64(name.count)) != 0 else { return false }
+            guard lengths & (name.count < 64 ? 1 << UInt64(name.count) : 1) != 0 else { return false }
             return AuthASCII.headerNamesCollide(name, userHeader) || AuthASCII.headerNamesCollide(name, tenantHeader)
                 || AuthASCII.headerNamesCollide(name, scopesHeader) || AuthASCII.headerNamesCollide(name, expiresHeader)
                 || AuthASCII.headerNamesCollide(name, signatureHeader)

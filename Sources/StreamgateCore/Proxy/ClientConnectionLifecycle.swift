@@ -329,7 +329,10 @@ public struct ClientConnectionLifecycle: Sendable {
             return []
         default:
             phase = .closingAfterFlush
-            return [.closeWhenFlushed]
+            // Nothing more is read for a request: only the send timeout governs the flush,
+            // however this phase was reached (after an exchange, a refusal decided in line, or
+            // one that waited for Redis).
+            return [.setReadTimeout(.none), .closeWhenFlushed]
         }
     }
 
