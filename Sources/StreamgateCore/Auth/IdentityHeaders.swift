@@ -112,13 +112,27 @@ public struct IdentityHeaders: Sendable, Equatable {
     /// contains CR, LF or another control character.
     public static func signingInput(user: String, tenant: String, scopes: String, expiresAt: Int64?,
                                     requestID: String) -> [UInt8]? {
-        let fields = [user, tenant, scopes, expiresAt.map { String($0) } ?? "", requestID]
-        guard fields.allSatisfy(AuthASCII.isFieldSafe) else { return nil }
-        return Array(([signatureVersion] + fields).joined(separator: "\n").utf8)
+        let expires = expiresAt.map { String($0) } ?? ""
+        // Appended field by field into one buffer: on every signed request.
+        var input: [UInt8] = []
+        input.reserveCapacity(8 + user.utf8.count + tenant.utf8.count + scopes.utf8.count + expires.utf8.count + requestID.utf8.count)
+        input.append(contentsOf: signatureVersion.utf8)
+        func line(_ field: String) -> Bool {
+            guard AuthASCII.isFieldSafe(field) else { return false }
+            input.append(0x0A)
+            input.append(contentsOf: field.utf8)
+            return true
+        }
+        guard line(user), line(tenant), line(scopes), line(expires), line(requestID) else { return nil }
+        return input
     }
 
     /// `v1=<lowercase hex>`.
-    public static func signatureValue(mac: some Sequence<UInt8>) -> String {
+    public static func signatureValue(mac: [UInt8]) -> String {
         signatureVersion + "=" + Hex.lowercase(mac)
+    }
+
+    public static func signatureValue(mac: some Sequence<UInt8>) -> String {
+        signatureValue(mac: Array(mac))
     }
 }
