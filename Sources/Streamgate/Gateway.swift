@@ -205,25 +205,6 @@ public final class Gateway: GatewayStatus, @unchecked Sendable {
     }
 }
 
-/// A worker as seen from other threads: reachable only by running code on its loop.
-final class WorkerSlot: @unchecked Sendable {
-    // Written once on the worker's thread before `start()` returns (ordered by the ready
-    // mutex); afterwards `worker` is touched only on that thread, through `onLoop`.
-    var handle: EventLoopHandle?
-    var worker: Worker?
-    var failure: String?
-    let published = Mutex(WorkerMetrics())
-
-    func onLoop(_ body: @escaping (Worker) -> Void) {
-        nonisolated(unsafe) let body = body
-        handle?.execute { [self] in
-            if let worker { body(worker) }
-        }
-    }
-}
-
-final class AdminBox: @unchecked Sendable { var server: AdminServer? }
-
 func usleepMillis(_ ms: Int) {
     var ts = timespec(tv_sec: ms / 1000, tv_nsec: (ms % 1000) * 1_000_000)
     nanosleep(&ts, nil)
