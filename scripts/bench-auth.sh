@@ -31,22 +31,7 @@ PIDS+=($!)
 wait_port "$RPORT" "$!" || { log "redis did not start"; exit 1; }
 rcli() { redis-cli -p "$RPORT" "$@"; }
 
-# Sessions: hashes at session:<sha256(token)>, valid for an hour.
-make_tokens() { # count file
-    python3 - "$1" "$2" "$RPORT" <<'PY'
-import hashlib, secrets, subprocess, sys, time
-n, path, port = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-exp = int(time.time()) + 3600
-cmds, toks = [], []
-for i in range(n):
-    t = secrets.token_urlsafe(24)
-    toks.append(t)
-    k = "session:" + hashlib.sha256(t.encode()).hexdigest()
-    cmds.append(f"HSET {k} user_id u{i} tenant_id t{i % 10} kind session scopes events:read expires_at {exp}\n")
-subprocess.run(["redis-cli", "-p", port, "--pipe"], input="".join(cmds).encode(), check=True, capture_output=True)
-open(path, "w").write("\n".join(toks) + "\n")
-PY
-}
+make_tokens() { seed_sessions "$1" "$2" "$RPORT"; }  # count file
 make_tokens "$TOKENS" "$WORK/tokens.txt"
 make_tokens "$STORM_TOKENS" "$WORK/storm-tokens.txt"
 

@@ -439,6 +439,16 @@ final class CLIChild {
         return nil
     }
 
+    /// For a `streamgate run` child on a port the test picked: true once it logs that it
+    /// listens there; otherwise (the port was taken meanwhile, or it failed) it is killed and
+    /// reaped, and false tells the caller to try another port.
+    func startedListening(on port: UInt16) -> Bool {
+        if waitForOutput(stderr: true, { $0.contains("listening on 127.0.0.1:\(port)") }) != nil { return true }
+        signal(SIGKILL)
+        waitForExit(timeout: 5)
+        return false
+    }
+
     private static func code(_ status: Int32) -> Int32 {
         let signal = status & 0x7f
         return signal == 0 ? (status >> 8) & 0xff : 128 + signal
@@ -559,13 +569,11 @@ final class CLIGateway {
             } else {
                 child = try CLIChild(gateway, runArgs, outputDir: dir.path)
             }
-            if child.waitForOutput(stderr: true, { $0.contains("listening on 127.0.0.1:\(port)") }) != nil {
+            if child.startedListening(on: port) {
                 process = child
                 self.port = port
                 return
             }
-            child.signal(SIGKILL)
-            child.waitForExit(timeout: 5)
             lastError = child.stderr
         }
         throw TestError("streamgate run did not start listening: \(lastError)")

@@ -257,13 +257,11 @@ final class SessionCLIRig {
                             sessions: sessions, identity: identity, accessLog: dir.path + "/access.log")
                 .write(toFile: configPath, atomically: true, encoding: .utf8)
             let child = try CLIChild(CLIChild.binary("streamgate"), ["run", "--config", configPath], outputDir: dir.path)
-            if child.waitForOutput(stderr: true, { $0.contains("listening on 127.0.0.1:\(port)") }) != nil {
+            if child.startedListening(on: port) {
                 gateway = child
                 self.port = port
                 return
             }
-            child.signal(SIGKILL)
-            child.waitForExit(timeout: 5)
             lastError = child.stderr
         }
         throw TestError("streamgate run did not start listening: \(lastError)")

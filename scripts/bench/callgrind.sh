@@ -46,20 +46,7 @@ if [ "$MODE" = auth ]; then
     redis-server --port "$RPORT" --save '' --appendonly no >"$WORK/redis.log" 2>&1 &
     PIDS+=($!)
     wait_port "$RPORT" "$!" || { log "redis did not start"; exit 1; }
-    # Sessions at session:<sha256(token)>, valid for an hour.
-    python3 - "${TOKENS:-100}" "$WORK/tokens.txt" "$RPORT" <<'PY'
-import hashlib, secrets, subprocess, sys, time
-n, path, port = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-exp = int(time.time()) + 3600
-cmds, toks = [], []
-for i in range(n):
-    t = secrets.token_urlsafe(24)
-    toks.append(t)
-    k = "session:" + hashlib.sha256(t.encode()).hexdigest()
-    cmds.append(f"HSET {k} user_id u{i} tenant_id t{i % 10} kind session scopes events:read expires_at {exp}\n")
-subprocess.run(["redis-cli", "-p", port, "--pipe"], input="".join(cmds).encode(), check=True, capture_output=True)
-open(path, "w").write("\n".join(toks) + "\n")
-PY
+    seed_sessions "${TOKENS:-100}" "$WORK/tokens.txt" "$RPORT"
     # The plain route is the config's last; it loses its `auth = "none"` (auth is required by
     # default) and the gateway gets Redis and a signing secret.
     sed -i '$ d' "$WORK/callgrind.toml"

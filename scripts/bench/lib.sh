@@ -383,3 +383,21 @@ field() {
         *) echo "$v" ;;
     esac
 }
+
+# seed_sessions COUNT FILE REDIS_PORT: COUNT random tokens written to FILE, one per line, each
+# with a session hash at session:<sha256(token)> in that Redis, valid for an hour.
+seed_sessions() {
+    python3 - "$1" "$2" "$3" <<'PY'
+import hashlib, secrets, subprocess, sys, time
+n, path, port = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+exp = int(time.time()) + 3600
+cmds, toks = [], []
+for i in range(n):
+    t = secrets.token_urlsafe(24)
+    toks.append(t)
+    k = "session:" + hashlib.sha256(t.encode()).hexdigest()
+    cmds.append(f"HSET {k} user_id u{i} tenant_id t{i % 10} kind session scopes events:read expires_at {exp}\n")
+subprocess.run(["redis-cli", "-p", port, "--pipe"], input="".join(cmds).encode(), check=True, capture_output=True)
+open(path, "w").write("\n".join(toks) + "\n")
+PY
+}
