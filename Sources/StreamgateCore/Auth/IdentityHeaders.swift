@@ -48,12 +48,7 @@ public struct IdentityHeaders: Sendable, Equatable {
     /// Every header name the gateway owns.
     public var ownedNames: [String] { [userHeader, tenantHeader, scopesHeader, expiresHeader, signatureHeader] }
 
-    /// Whether a client-sent field named `name` must be removed.
-    public func isOwned(_ name: String) -> Bool {
-        ownedNames.contains { AuthASCII.headerNamesCollide($0, name) }
-    }
-
-    /// `isOwned` on a name's bytes, without making a string.
+    /// Whether a client-sent field with this name must be removed.
     public func isOwned(_ name: UnsafeRawBufferPointer) -> Bool {
         AuthASCII.headerNamesCollide(name, userHeader) || AuthASCII.headerNamesCollide(name, tenantHeader)
             || AuthASCII.headerNamesCollide(name, scopesHeader) || AuthASCII.headerNamesCollide(name, expiresHeader)
@@ -62,19 +57,7 @@ public struct IdentityHeaders: Sendable, Equatable {
 
     /// Removes every client copy of the owned names (any case, `_` variants, duplicates).
     public func strip(_ headers: inout HTTPHeaders) {
-        // Only a name as long as one of the owned names can collide with it: one bit test
-        // skips the compares for nearly every field.
-        // (A name of 64 bytes or more sets every bit: the mask then filters nothing.)
-        var lengths: UInt64 = 0
-        for owned in [userHeader, tenantHeader, scopesHeader, expiresHeader, signatureHeader] {
-            lengths |= owned.utf8.count < 64 ? 1 << UInt64(owned.utf8.count) : ~0
-        }
-        headers.removeAll { _, name in
-            guard lengths & (name.count < 64 ? 1 << UInt64(name.count) : 1) != 0 else { return false }
-            return AuthASCII.headerNamesCollide(name, userHeader) || AuthASCII.headerNamesCollide(name, tenantHeader)
-                || AuthASCII.headerNamesCollide(name, scopesHeader) || AuthASCII.headerNamesCollide(name, expiresHeader)
-                || AuthASCII.headerNamesCollide(name, signatureHeader)
-        }
+        headers.removeAll { _, name in isOwned(name) }
     }
 
     /// Strips client copies, then (for an authenticated request) appends the identity.
@@ -132,7 +115,4 @@ public struct IdentityHeaders: Sendable, Equatable {
         signatureVersion + "=" + Hex.lowercase(mac)
     }
 
-    public static func signatureValue(mac: some Sequence<UInt8>) -> String {
-        signatureValue(mac: Array(mac))
-    }
 }

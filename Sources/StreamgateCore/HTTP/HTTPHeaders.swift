@@ -125,13 +125,6 @@ public struct HTTPHeaders: Sendable, Equatable, Sequence {
         entries.removeAll { $0.name == name }
     }
 
-    /// Removes the fields whose name (as a string) matches. Materialises each name: for
-    /// policy code that is not on the request path.
-    public mutating func removeAll(where predicate: (_ name: String) -> Bool) {
-        let stored = bytes
-        entries.removeAll { predicate(Self.nameString(stored, $0)) }
-    }
-
     /// Removes the fields for which `predicate(known name, name bytes)` holds, without making
     /// strings.
     public mutating func removeAll(whereName predicate: (HTTPFieldName, UnsafeRawBufferPointer) -> Bool) {

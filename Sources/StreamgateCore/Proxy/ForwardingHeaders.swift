@@ -4,12 +4,6 @@
 /// `Connection`) are removed first, then gateway-owned fields are stripped and injected, so a
 /// client cannot use `Connection: X-Auth-User-Id` to delete a header the gateway adds.
 public enum ForwardingHeaders {
-    /// Fields that describe one hop and never travel on.
-    public static let hopByHop: [String] = [
-        "connection", "keep-alive", "proxy-connection", "te", "transfer-encoding", "upgrade",
-        "proxy-authorization", "proxy-authenticate", "trailer",
-    ]
-
     /// Removes hop-by-hop fields and every field named in `Connection`.
     public static func removeHopByHop(_ headers: inout HTTPHeaders) {
         let listed = headers.contains(.connection) ? headers.listMembers(name: "connection").map { String($0) } : []
@@ -18,7 +12,8 @@ public enum ForwardingHeaders {
         }
     }
 
-    /// `hopByHop`, by the name's classification.
+    /// Fields that describe one hop and never travel on (RFC 9110 §7.6.1), by the name's
+    /// classification.
     static func isHopByHop(_ name: HTTPFieldName) -> Bool {
         switch name {
         case .connection, .keepAlive, .proxyConnection, .te, .transferEncoding, .upgrade, .proxyAuthorization,
@@ -27,11 +22,6 @@ public enum ForwardingHeaders {
         default:
             false
         }
-    }
-
-    /// Whether `name` is one of `hopByHop` (any case).
-    public static func isHopByHop(_ name: String) -> Bool {
-        hopByHop.contains { asciiCaseInsensitiveEquals($0, name) }
     }
 
     /// Facts about the client hop that the upstream learns from the gateway.
@@ -120,7 +110,8 @@ public enum ForwardingHeaders {
 
         public init() {}
 
-        /// `note(name:value:)` for a classified field: only the four chain fields make strings.
+        /// Records `value` when the field is one of the four chain fields (the canonical dashed
+        /// names, any case: an underscore spelling classifies as `.other`); only those make strings.
         @inline(__always)
         public mutating func note(_ known: HTTPFieldName, value: UnsafeRawBufferPointer) {
             switch known {
@@ -130,18 +121,6 @@ public enum ForwardingHeaders {
             case .xForwardedHost: host.append(String(decoding: value, as: UTF8.self))
             default: break
             }
-        }
-
-        /// Records `value` when `name` is one of the four chain fields; cheap for any other name.
-        @inline(__always)
-        public mutating func note(name: String, value: String) {
-            let n = name.utf8.count
-            // "forwarded" is 9 bytes, the X- names 15 to 17: every other length skips the compares.
-            guard n == 9 || (15...17).contains(n) else { return }
-            if asciiCaseInsensitiveEquals(name, "x-forwarded-for") { forwardedFor.append(value) }
-            else if asciiCaseInsensitiveEquals(name, "forwarded") { forwarded.append(value) }
-            else if asciiCaseInsensitiveEquals(name, "x-forwarded-proto") { proto.append(value) }
-            else if asciiCaseInsensitiveEquals(name, "x-forwarded-host") { host.append(value) }
         }
     }
 
