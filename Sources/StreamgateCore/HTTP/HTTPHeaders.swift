@@ -77,6 +77,16 @@ public struct HTTPHeaders: Sendable, Equatable, Sequence {
         append(name: name, value: value, known: nil, sanitize: false)
     }
 
+    /// Room for `bytes` of names and values and `fields` fields, allocated once. A parser
+    /// that knows the head's size calls it first: otherwise the storage grows (allocates and
+    /// copies) several times per head.
+    public mutating func reserveCapacity(bytes byteCount: Int, fields: Int) {
+        bytes.reserveCapacity(byteCount)
+        entries.reserveCapacity(fields)
+    }
+
+    var byteCapacity: Int { bytes.capacity }
+
     private mutating func append(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, known: HTTPFieldName?, sanitize: Bool) {
         if entries.capacity == 0 { entries.reserveCapacity(16) }
         let start = bytes.count
@@ -144,6 +154,12 @@ public struct HTTPHeaders: Sendable, Equatable, Sequence {
 
     public func first(_ name: HTTPFieldName) -> String? {
         entries.firstIndex { $0.name == name }.map { valueString(entries[$0]) }
+    }
+
+    /// `body` applied to the first value of the field, without making a string; nil when absent.
+    public func firstValue<R>(_ name: HTTPFieldName, _ body: (UnsafeRawBufferPointer) -> R) -> R? {
+        guard let e = entries.first(where: { $0.name == name }) else { return nil }
+        return bytes.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[e.valueStart..<e.valueStart + Int(e.valueCount)])) }
     }
 
     public func values(name: String) -> [String] {

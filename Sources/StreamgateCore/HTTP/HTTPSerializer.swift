@@ -22,6 +22,15 @@ public enum HTTPSerializer {
     public static func responseHead(version: HTTPVersion, status: Int, reason: String, headers: HTTPHeaders) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(estimate(reason.utf8.count + 14, headers))
+        appendStatusLine(version: version, status: status, reason: reason, to: &out)
+        headers.appendWire(to: &out)
+        out.append(HTTPByte.cr)
+        out.append(HTTPByte.lf)
+        return out
+    }
+
+    /// `HTTP/x.y SP code SP reason CRLF`.
+    static func appendStatusLine(version: HTTPVersion, status: Int, reason: String, to out: inout [UInt8]) {
         appendVersion(version, to: &out)
         out.append(HTTPByte.sp)
         let code = min(max(status, 0), 999)
@@ -30,8 +39,8 @@ public enum HTTPSerializer {
         out.append(UInt8(0x30 + code % 10))
         out.append(HTTPByte.sp)
         appendSafe(reason, to: &out)
-        appendFields(headers, to: &out)
-        return out
+        out.append(HTTPByte.cr)
+        out.append(HTTPByte.lf)
     }
 
     /// The standard reason phrase (RFC 9110 §15), or "" for codes without one.
@@ -92,7 +101,7 @@ public enum HTTPSerializer {
     }
 
     static func appendVersion(_ v: HTTPVersion, to out: inout [UInt8]) {
-        for b: UInt8 in [0x48, 0x54, 0x54, 0x50, 0x2F] { out.append(b) }  // "HTTP/", without a String
+        appendStatic("HTTP/", to: &out)
         out.append(UInt8(0x30 + min(max(v.major, 0), 9)))
         out.append(UInt8(ascii: "."))
         out.append(UInt8(0x30 + min(max(v.minor, 0), 9)))
@@ -110,12 +119,34 @@ public enum HTTPSerializer {
 
     @inline(__always)
     static func appendSafe(_ s: String, to out: inout [UInt8]) {
-        let start = out.count
-        out.append(contentsOf: s.utf8)
-        // Checked after the bulk copy: the common case stays a memcpy plus one scan.
-        for i in start..<out.count {
-            let b = out[i]
-            if b == HTTPByte.cr || b == HTTPByte.lf || b == 0 { out[i] = HTTPByte.sp }
+        var s = s
+        s.withUTF8 { appendSafe($0, to: &out) }
+    }
+
+    /// Scans the source, then copies: the common case (nothing to replace) is one memcpy,
+    /// without per-byte writes through the array.
+    static func appendSafe(_ bytes: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
+        for b in bytes where b == HTTPByte.cr || b == HTTPByte.lf || b == 0 {
+            out.append(contentsOf: bytes.lazy.map { $0 == HTTPByte.cr || $0 == HTTPByte.lf || $0 == 0 ? HTTPByte.sp : $0 })
+            return
         }
+        out.append(contentsOf: bytes)
+    }
+
+    /// A constant's bytes, copied without making a `String`.
+    @inline(__always)
+    static func appendStatic(_ s: StaticString, to out: inout [UInt8]) {
+        out.append(contentsOf: UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
+    }
+
+    /// `name: value CRLF`, the value made safe (the name is a constant).
+    @inline(__always)
+    static func appendField(_ name: StaticString, _ value: String, to out: inout [UInt8]) {
+        appendStatic(name, to: &out)
+        out.append(HTTPByte.colon)
+        out.append(HTTPByte.sp)
+        appendSafe(value, to: &out)
+        out.append(HTTPByte.cr)
+        out.append(HTTPByte.lf)
     }
 }

@@ -42,6 +42,9 @@ struct HeadParserCore<Start: HeadStartLine> {
     /// line (left over after a body by some clients); a few are tolerated, a stream of them is not.
     static var maxEmptyLinesBeforeStart: Int { 4 }
 
+    /// Most a parser reserves for field bytes before it has seen them; longer heads grow.
+    static var initialFieldBytes: Int { 4096 }
+
     init(limits: HTTPLimits) { self.limits = limits }
 
     var hasPartialHead: Bool { started && !isComplete }
@@ -81,6 +84,12 @@ struct HeadParserCore<Start: HeadStartLine> {
 
     private mutating func consume(_ bytes: UnsafeRawBufferPointer) throws(HTTPError) -> Int {
         let n = bytes.count
+        if headers.byteCapacity == 0 {
+            // The head is usually all in this feed: its fields fit in what is buffered (capped,
+            // since a buffer may hold pipelined requests), plus room for the few fields the
+            // gateway adds to a response head.
+            headers.reserveCapacity(bytes: min(n, Self.initialFieldBytes) + 192, fields: 16)
+        }
         var i = 0
         while i < n {
             var j = i

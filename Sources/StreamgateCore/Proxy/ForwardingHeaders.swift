@@ -172,8 +172,15 @@ public enum ForwardingHeaders {
 
     /// One RFC 7239 element; IPv6 addresses are bracketed and quoted.
     static func forwardedElement(_ hop: ClientHop) -> String {
+        var out: [UInt8] = []
+        appendForwardedElement(hop, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// `forwardedElement`, written into a head being built.
+    static func appendForwardedElement(_ hop: ClientHop, to out: inout [UInt8]) {
         var ip = hop.clientIP, host = hop.host, scheme = hop.scheme
-        return ip.withUTF8 { ip in
+        ip.withUTF8 { ip in
             host.withUTF8 { host in
                 scheme.withUTF8 { scheme in
                     let ipv6 = ip.contains(UInt8(ascii: ":"))
@@ -181,32 +188,44 @@ public enum ForwardingHeaders {
                     let bare = host.allSatisfy { b in
                         (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b == 0x2E || b == 0x2D
                     }
-                    // Written straight into the string's storage: per request, this was several
-                    // thousand instructions when built by appending strings.
-                    let capacity = 17 + ip.count + (ipv6 ? 4 : 0) + host.count + (bare ? 0 : 2) + scheme.count
-                    return String(unsafeUninitializedCapacity: capacity) { out in
-                        var n = 0
-                        func put(_ bytes: UnsafeBufferPointer<UInt8>) {
-                            for b in bytes { out[n] = b; n += 1 }
-                        }
-                        func put(_ s: StaticString) {
-                            put(UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
-                        }
-                        put("for=")
-                        if ipv6 { put("\"[") }
-                        put(ip)
-                        if ipv6 { put("]\"") }
-                        put(";host=")
-                        if !bare { put("\"") }
-                        put(host)
-                        if !bare { put("\"") }
-                        put(";proto=")
-                        put(scheme)
-                        return n
-                    }
+                    func put(_ s: StaticString) { HTTPSerializer.appendStatic(s, to: &out) }
+                    put("for=")
+                    if ipv6 { put("\"[") }
+                    HTTPSerializer.appendSafe(ip, to: &out)
+                    if ipv6 { put("]\"") }
+                    put(";host=")
+                    if !bare { put("\"") }
+                    HTTPSerializer.appendSafe(host, to: &out)
+                    if !bare { put("\"") }
+                    put(";proto=")
+                    HTTPSerializer.appendSafe(scheme, to: &out)
                 }
             }
         }
+    }
+
+    /// `fields(hop:prior:)` written as `name: value CRLF` lines into a head being built. From
+    /// an untrusted peer (the common case) no string is made.
+    public static func appendFields(hop: ClientHop, prior: PriorChain, to out: inout [UInt8]) {
+        if hop.trustForwarded {
+            for field in fields(hop: hop, prior: prior) {
+                HTTPSerializer.appendSafe(field.name, to: &out)
+                out.append(HTTPByte.colon)
+                out.append(HTTPByte.sp)
+                HTTPSerializer.appendSafe(field.value, to: &out)
+                out.append(HTTPByte.cr)
+                out.append(HTTPByte.lf)
+            }
+            return
+        }
+        HTTPSerializer.appendField("X-Forwarded-For", hop.clientIP, to: &out)
+        HTTPSerializer.appendField("X-Forwarded-Proto", hop.scheme, to: &out)
+        HTTPSerializer.appendField("X-Forwarded-Host", hop.host, to: &out)
+        HTTPSerializer.appendStatic("Forwarded: ", to: &out)
+        appendForwardedElement(hop, to: &out)
+        out.append(HTTPByte.cr)
+        out.append(HTTPByte.lf)
+        HTTPSerializer.appendField("X-Request-Id", hop.requestID, to: &out)
     }
 }
 

@@ -49,15 +49,15 @@ public struct ResponsePlan: Sendable, Equatable {
         // HTTP/1.0 client intact.
         let codings = response.transferCodings
         if !codings.isEmpty && request.version != .http1_1 { return .failure(.transferCodingForHTTP10(codings)) }
-        var headers = response.headers
-        let contentType = headers.first(name: "content-type") ?? ""
+        let headers = response.headers
         // A coded body (gzip, ...) cannot take gateway-written bytes (keepalives, retry hints,
         // end events) without being corrupted: it is relayed as it comes, like any body.
-        let coded = !codings.isEmpty || headers.first(name: "content-encoding").map { !asciiCaseInsensitiveEquals($0, "identity") } == true
-        let isStream = !coded && (request.forceStream || contentType.utf8.starts(with: "text/event-stream".utf8))
-        ForwardingHeaders.removeHopByHop(&headers)
+        let coded = !codings.isEmpty || headers.first(.contentEncoding).map { !asciiCaseInsensitiveEquals($0, "identity") } == true
+        let isStream = !coded && (request.forceStream
+            || headers.firstValue(.contentType) { $0.starts(with: "text/event-stream".utf8) } == true)
         let bodyFraming = request.method == "HEAD" ? .none : response.framing
         let clientFraming: ClientFraming
+        var transferEncoding: String?
         switch bodyFraming {
         case .none:
             clientFraming = .none
@@ -65,34 +65,103 @@ public struct ResponsePlan: Sendable, Equatable {
             clientFraming = .contentLength
         default:
             // A stream's length is not kept: the gateway may end it early or add bytes.
-            headers.remove(name: "content-length")
             if request.version == .http1_1 {
                 clientFraming = .chunked
-                headers.add(name: "Transfer-Encoding", value: codings.isEmpty ? "chunked" : codings.joined(separator: ", ") + ", chunked")
+                transferEncoding = codings.isEmpty ? "chunked" : codings.joined(separator: ", ") + ", chunked"
             } else {
                 clientFraming = .closeDelimited
             }
         }
+        let dropsLength = clientFraming == .chunked || clientFraming == .closeDelimited
         let keepAlive = request.keepAlive && clientFraming != .closeDelimited && !request.draining
-        if !keepAlive {
-            headers.add(name: "Connection", value: "close")
-        } else if request.version == .http1_0 {
-            headers.add(name: "Connection", value: "keep-alive")
+        let connection: String? = !keepAlive ? "close" : request.version == .http1_0 ? "keep-alive" : nil
+        let late = LateFields(headers: headers, request: request)
+
+        // One pass: the upstream's fields that travel on, as received, then the gateway's.
+        // Fields the gateway sets replace every upstream copy and go last, in this order:
+        // Transfer-Encoding, Connection, X-Request-Id, the CORS grant, Cache-Control.
+        var out: [UInt8] = []
+        out.reserveCapacity(headers.wireByteCount + response.reason.utf8.count + 160 + late.byteCount)
+        HTTPSerializer.appendStatusLine(version: .http1_1, status: response.status, reason: response.reason, to: &out)
+        let listed = headers.contains(.connection) ? headers.listMembers(name: "connection").map(String.init) : []
+        headers.forEachField { known, name, value in
+            if ForwardingHeaders.isHopByHop(known) || known == .xRequestID || (dropsLength && known == .contentLength)
+                || late.replaces(known, name) || listed.contains(where: { AuthASCII.headerNamesEqual(name, $0) }) {
+                return
+            }
+            out.append(contentsOf: name.assumingMemoryBound(to: UInt8.self))
+            out.append(HTTPByte.colon)
+            out.append(HTTPByte.sp)
+            out.append(contentsOf: value.assumingMemoryBound(to: UInt8.self))
+            out.append(HTTPByte.cr)
+            out.append(HTTPByte.lf)
         }
-        headers.replaceOrAdd(name: "X-Request-Id", value: request.requestID)
-        if let cors = request.cors {
-            cors.apply(to: &headers, origin: request.origin, session: request.session)
-        }
-        if request.requiresNoStore {
-            // A token in the URL: keep this response out of every shared cache (RFC 6750 §2.3).
-            let cc = headers.first(name: "cache-control") ?? ""
-            if !cc.lowercased().contains("no-store") { headers.replaceOrAdd(name: "Cache-Control", value: cc.isEmpty ? "no-store" : cc + ", no-store") }
-        }
-        let head = HTTPSerializer.responseHead(version: .http1_1, status: response.status, reason: response.reason, headers: headers)
-        return .success(ResponsePlan(bodyFraming: bodyFraming, clientFraming: clientFraming, keepAlive: keepAlive, isStream: isStream, head: head))
+        if let transferEncoding { HTTPSerializer.appendField("Transfer-Encoding", transferEncoding, to: &out) }
+        if let connection { HTTPSerializer.appendField("Connection", connection, to: &out) }
+        HTTPSerializer.appendField("X-Request-Id", request.requestID, to: &out)
+        late.append(to: &out)
+        out.append(HTTPByte.cr)
+        out.append(HTTPByte.lf)
+        return .success(ResponsePlan(bodyFraming: bodyFraming, clientFraming: clientFraming, keepAlive: keepAlive, isStream: isStream, head: out))
     }
 
-    /// Why a response head cannot be relayed.
+    /// The fields decided after the upstream's own (CORS, Cache-Control): each replaces the
+    /// upstream's copies and is written at the end, except where the upstream's copy already
+    /// says it (a `Vary` naming Origin or `*`, a Cache-Control with no-store), which stays.
+    struct LateFields {
+        /// Replacements in the order written.
+        var fields: [(name: String, value: String)] = []
+        var replacesVary = false
+        var replacesCacheControl = false
+
+        init(headers: HTTPHeaders, request: Request) {
+            if let cors = request.cors {
+                for (name, value) in cors.responseHeaders(origin: request.origin, session: request.session) {
+                    guard asciiCaseInsensitiveEquals(name, "Vary") else {
+                        fields.append((name, value))
+                        continue
+                    }
+                    // `Vary: Origin` joins any Vary the upstream sent, so caches keep every
+                    // dimension they key on.
+                    let existing = headers.listMembers(name: "vary")
+                    if existing.contains(where: { $0 == "*" || asciiCaseInsensitiveEquals(String($0), value) }) { continue }
+                    fields.append(("Vary", (existing.map(String.init) + [value]).joined(separator: ", ")))
+                    replacesVary = true
+                }
+            }
+            if request.requiresNoStore {
+                // A token in the URL: keep this response out of every shared cache (RFC 6750 §2.3).
+                let cc = headers.first(.cacheControl) ?? ""
+                if !cc.lowercased().contains("no-store") {
+                    fields.append(("Cache-Control", cc.isEmpty ? "no-store" : cc + ", no-store"))
+                    replacesCacheControl = true
+                }
+            }
+        }
+
+        var byteCount: Int { fields.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 } }
+
+        /// Whether an upstream field of that name gives way to one of these.
+        @inline(__always)
+        func replaces(_ known: HTTPFieldName, _ name: UnsafeRawBufferPointer) -> Bool {
+            if fields.isEmpty { return false }
+            if known == .vary { return replacesVary }
+            if known == .cacheControl { return replacesCacheControl }
+            return known == .other && fields.contains { AuthASCII.headerNamesEqual(name, $0.name) }
+        }
+
+        func append(to out: inout [UInt8]) {
+            for field in fields {
+                HTTPSerializer.appendSafe(field.name, to: &out)
+                out.append(HTTPByte.colon)
+                out.append(HTTPByte.sp)
+                HTTPSerializer.appendSafe(field.value, to: &out)
+                out.append(HTTPByte.cr)
+                out.append(HTTPByte.lf)
+            }
+        }
+    }
+
     public enum Refusal: Error, Equatable {
         /// The codings applied, for the error log.
         case transferCodingForHTTP10([String])

@@ -56,7 +56,7 @@ public enum UpstreamRequest {
         let (target, lastEventID) = self.target(for: request, path: targetPath, policy: policy)
 
         var out: [UInt8] = []
-        out.reserveCapacity(256 + target.utf8.count + estimate(request.headers))
+        out.reserveCapacity(512 + target.utf8.count + estimate(request.headers))
         HTTPSerializer.appendSafe(request.method, to: &out)
         out.append(HTTPByte.sp)
         HTTPSerializer.appendSafe(target, to: &out)
@@ -89,18 +89,18 @@ public enum UpstreamRequest {
             out.append(HTTPByte.lf)
         }
         // A client's own Last-Event-ID wins over the query parameter.
-        if !hasLastEventID, let value = lastEventID { appendField("Last-Event-ID", value, to: &out) }
-        for field in ForwardingHeaders.fields(hop: hop, prior: prior) { appendField(field.name, field.value, to: &out) }
+        if !hasLastEventID, let value = lastEventID { HTTPSerializer.appendField("Last-Event-ID", value, to: &out) }
+        ForwardingHeaders.appendFields(hop: hop, prior: prior, to: &out)
         for field in identityHeaders.fields(for: identity, requestID: hop.requestID, sign: sign) {
             appendField(field.name, field.value, to: &out)
         }
         switch request.framing {
-        case .contentLength(let n): appendField("Content-Length", String(n), to: &out)
-        case .chunked: appendField("Transfer-Encoding", "chunked", to: &out)
+        case .contentLength(let n): HTTPSerializer.appendField("Content-Length", String(n), to: &out)
+        case .chunked: HTTPSerializer.appendField("Transfer-Encoding", "chunked", to: &out)
         case .none, .untilClose: break
         }
         // The request's authority: an absolute-form target's overrides the client's Host (RFC 9112 §3.2.2).
-        appendField("Host", request.authority, to: &out)
+        HTTPSerializer.appendField("Host", request.authority, to: &out)
         out.append(HTTPByte.cr)
         out.append(HTTPByte.lf)
         return out
