@@ -214,15 +214,18 @@ public struct HTTPHeaders: Sendable, Equatable, Sequence {
 
     /// Appends `name: value CRLF` for each field, copied from the stored bytes.
     public func appendWire(to out: inout [UInt8]) {
-        out.reserveCapacity(out.count + wireByteCount)
-        bytes.withUnsafeBufferPointer { b in
+        var w = HeadWriter(capacity: wireByteCount)
+        writeWire(to: &w)
+        out.append(contentsOf: w.finish())
+    }
+
+    /// `appendWire` into a head being written. Stored names and values are already safe:
+    /// validated by the parser or sanitised by `add`.
+    func writeWire(to out: inout HeadWriter) {
+        bytes.withUnsafeBytes { b in
             for e in entries {
-                out.append(contentsOf: UnsafeBufferPointer(rebasing: b[Int(e.start)..<e.valueStart]))
-                out.append(HTTPByte.colon)
-                out.append(HTTPByte.sp)
-                out.append(contentsOf: UnsafeBufferPointer(rebasing: b[e.valueStart..<e.valueStart + Int(e.valueCount)]))
-                out.append(HTTPByte.cr)
-                out.append(HTTPByte.lf)
+                out.writeField(name: UnsafeRawBufferPointer(rebasing: b[Int(e.start)..<e.valueStart]),
+                               value: UnsafeRawBufferPointer(rebasing: b[e.valueStart..<e.valueStart + Int(e.valueCount)]))
             }
         }
     }

@@ -7,40 +7,38 @@
 public enum HTTPSerializer {
     /// `METHOD SP target SP HTTP/x.y CRLF *(field CRLF) CRLF`.
     public static func requestHead(method: String, target: String, version: HTTPVersion, headers: HTTPHeaders) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(estimate(method.utf8.count + target.utf8.count + 12, headers))
-        appendSafe(method, to: &out)
-        out.append(HTTPByte.sp)
-        appendSafe(target, to: &out)
-        out.append(HTTPByte.sp)
-        appendVersion(version, to: &out)
-        appendFields(headers, to: &out)
-        return out
+        var out = HeadWriter(capacity: method.utf8.count + target.utf8.count + 16 + headers.wireByteCount)
+        out.writeSafe(method)
+        out.write(HTTPByte.sp)
+        out.writeSafe(target)
+        out.write(HTTPByte.sp)
+        writeVersion(version, to: &out)
+        out.crlf()
+        headers.writeWire(to: &out)
+        out.crlf()
+        return out.finish()
     }
 
     /// `HTTP/x.y SP code SP reason CRLF *(field CRLF) CRLF`.
     public static func responseHead(version: HTTPVersion, status: Int, reason: String, headers: HTTPHeaders) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(estimate(reason.utf8.count + 14, headers))
-        appendStatusLine(version: version, status: status, reason: reason, to: &out)
-        headers.appendWire(to: &out)
-        out.append(HTTPByte.cr)
-        out.append(HTTPByte.lf)
-        return out
+        var out = HeadWriter(capacity: reason.utf8.count + 18 + headers.wireByteCount)
+        writeStatusLine(version: version, status: status, reason: reason, to: &out)
+        headers.writeWire(to: &out)
+        out.crlf()
+        return out.finish()
     }
 
     /// `HTTP/x.y SP code SP reason CRLF`.
-    static func appendStatusLine(version: HTTPVersion, status: Int, reason: String, to out: inout [UInt8]) {
-        appendVersion(version, to: &out)
-        out.append(HTTPByte.sp)
+    static func writeStatusLine(version: HTTPVersion, status: Int, reason: String, to out: inout HeadWriter) {
+        writeVersion(version, to: &out)
+        out.write(HTTPByte.sp)
         let code = min(max(status, 0), 999)
-        out.append(UInt8(0x30 + code / 100))
-        out.append(UInt8(0x30 + code / 10 % 10))
-        out.append(UInt8(0x30 + code % 10))
-        out.append(HTTPByte.sp)
-        appendSafe(reason, to: &out)
-        out.append(HTTPByte.cr)
-        out.append(HTTPByte.lf)
+        out.write(UInt8(0x30 + code / 100))
+        out.write(UInt8(0x30 + code / 10 % 10))
+        out.write(UInt8(0x30 + code % 10))
+        out.write(HTTPByte.sp)
+        out.writeSafe(reason)
+        out.crlf()
     }
 
     /// The standard reason phrase (RFC 9110 §15), or "" for codes without one.
@@ -96,57 +94,10 @@ public enum HTTPSerializer {
         }
     }
 
-    private static func estimate(_ startLine: Int, _ headers: HTTPHeaders) -> Int {
-        startLine + 4 + headers.wireByteCount
-    }
-
-    static func appendVersion(_ v: HTTPVersion, to out: inout [UInt8]) {
-        appendStatic("HTTP/", to: &out)
-        out.append(UInt8(0x30 + min(max(v.major, 0), 9)))
-        out.append(UInt8(ascii: "."))
-        out.append(UInt8(0x30 + min(max(v.minor, 0), 9)))
-    }
-
-    private static func appendFields(_ headers: HTTPHeaders, to out: inout [UInt8]) {
-        out.append(HTTPByte.cr)
-        out.append(HTTPByte.lf)
-        // Stored names and values are already safe: validated by the parser or sanitised by
-        // `HTTPHeaders.add`.
-        headers.appendWire(to: &out)
-        out.append(HTTPByte.cr)
-        out.append(HTTPByte.lf)
-    }
-
-    @inline(__always)
-    static func appendSafe(_ s: String, to out: inout [UInt8]) {
-        var s = s
-        s.withUTF8 { appendSafe($0, to: &out) }
-    }
-
-    /// Scans the source, then copies: the common case (nothing to replace) is one memcpy,
-    /// without per-byte writes through the array.
-    static func appendSafe(_ bytes: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
-        for b in bytes where b == HTTPByte.cr || b == HTTPByte.lf || b == 0 {
-            out.append(contentsOf: bytes.lazy.map { $0 == HTTPByte.cr || $0 == HTTPByte.lf || $0 == 0 ? HTTPByte.sp : $0 })
-            return
-        }
-        out.append(contentsOf: bytes)
-    }
-
-    /// A constant's bytes, copied without making a `String`.
-    @inline(__always)
-    static func appendStatic(_ s: StaticString, to out: inout [UInt8]) {
-        out.append(contentsOf: UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
-    }
-
-    /// `name: value CRLF`, the value made safe (the name is a constant).
-    @inline(__always)
-    static func appendField(_ name: StaticString, _ value: String, to out: inout [UInt8]) {
-        appendStatic(name, to: &out)
-        out.append(HTTPByte.colon)
-        out.append(HTTPByte.sp)
-        appendSafe(value, to: &out)
-        out.append(HTTPByte.cr)
-        out.append(HTTPByte.lf)
+    static func writeVersion(_ v: HTTPVersion, to out: inout HeadWriter) {
+        out.write("HTTP/")
+        out.write(UInt8(0x30 + min(max(v.major, 0), 9)))
+        out.write(UInt8(ascii: "."))
+        out.write(UInt8(0x30 + min(max(v.minor, 0), 9)))
     }
 }

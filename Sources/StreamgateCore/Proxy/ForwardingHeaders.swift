@@ -172,60 +172,47 @@ public enum ForwardingHeaders {
 
     /// One RFC 7239 element; IPv6 addresses are bracketed and quoted.
     static func forwardedElement(_ hop: ClientHop) -> String {
-        var out: [UInt8] = []
-        appendForwardedElement(hop, to: &out)
-        return String(decoding: out, as: UTF8.self)
+        var out = HeadWriter(capacity: 64)
+        writeForwardedElement(hop, to: &out)
+        return String(decoding: out.finish(), as: UTF8.self)
     }
 
-    /// `forwardedElement`, written into a head being built.
-    static func appendForwardedElement(_ hop: ClientHop, to out: inout [UInt8]) {
-        var ip = hop.clientIP, host = hop.host, scheme = hop.scheme
-        ip.withUTF8 { ip in
-            host.withUTF8 { host in
-                scheme.withUTF8 { scheme in
-                    let ipv6 = ip.contains(UInt8(ascii: ":"))
-                    // RFC 7239 token characters can go bare; anything else (a port's ':', IPv6) is quoted.
-                    let bare = host.allSatisfy { b in
-                        (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b == 0x2E || b == 0x2D
-                    }
-                    func put(_ s: StaticString) { HTTPSerializer.appendStatic(s, to: &out) }
-                    put("for=")
-                    if ipv6 { put("\"[") }
-                    HTTPSerializer.appendSafe(ip, to: &out)
-                    if ipv6 { put("]\"") }
-                    put(";host=")
-                    if !bare { put("\"") }
-                    HTTPSerializer.appendSafe(host, to: &out)
-                    if !bare { put("\"") }
-                    put(";proto=")
-                    HTTPSerializer.appendSafe(scheme, to: &out)
-                }
+    /// `forwardedElement`, written into a head.
+    static func writeForwardedElement(_ hop: ClientHop, to out: inout HeadWriter) {
+        var ip = hop.clientIP, host = hop.host
+        let ipv6 = ip.utf8.contains(UInt8(ascii: ":"))
+        // RFC 7239 token characters can go bare; anything else (a port's ':', IPv6) is quoted.
+        let bare = host.withUTF8 { host in
+            host.allSatisfy { b in
+                (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b == 0x2E || b == 0x2D
             }
         }
+        out.write("for=")
+        if ipv6 { out.write("\"[") }
+        ip.withUTF8 { out.writeSafe($0) }
+        if ipv6 { out.write("]\"") }
+        out.write(";host=")
+        if !bare { out.write("\"") }
+        host.withUTF8 { out.writeSafe($0) }
+        if !bare { out.write("\"") }
+        out.write(";proto=")
+        out.writeSafe(hop.scheme)
     }
 
-    /// `fields(hop:prior:)` written as `name: value CRLF` lines into a head being built. From
-    /// an untrusted peer (the common case) no string is made.
-    public static func appendFields(hop: ClientHop, prior: PriorChain, to out: inout [UInt8]) {
+    /// `fields(hop:prior:)` written as `name: value CRLF` lines into a head. From an
+    /// untrusted peer (the common case) no string is made.
+    static func writeFields(hop: ClientHop, prior: PriorChain, to out: inout HeadWriter) {
         if hop.trustForwarded {
-            for field in fields(hop: hop, prior: prior) {
-                HTTPSerializer.appendSafe(field.name, to: &out)
-                out.append(HTTPByte.colon)
-                out.append(HTTPByte.sp)
-                HTTPSerializer.appendSafe(field.value, to: &out)
-                out.append(HTTPByte.cr)
-                out.append(HTTPByte.lf)
-            }
+            for field in fields(hop: hop, prior: prior) { out.writeField(field.name, field.value) }
             return
         }
-        HTTPSerializer.appendField("X-Forwarded-For", hop.clientIP, to: &out)
-        HTTPSerializer.appendField("X-Forwarded-Proto", hop.scheme, to: &out)
-        HTTPSerializer.appendField("X-Forwarded-Host", hop.host, to: &out)
-        HTTPSerializer.appendStatic("Forwarded: ", to: &out)
-        appendForwardedElement(hop, to: &out)
-        out.append(HTTPByte.cr)
-        out.append(HTTPByte.lf)
-        HTTPSerializer.appendField("X-Request-Id", hop.requestID, to: &out)
+        out.writeField("X-Forwarded-For", hop.clientIP)
+        out.writeField("X-Forwarded-Proto", hop.scheme)
+        out.writeField("X-Forwarded-Host", hop.host)
+        out.write("Forwarded: ")
+        writeForwardedElement(hop, to: &out)
+        out.crlf()
+        out.writeField("X-Request-Id", hop.requestID)
     }
 }
 

@@ -80,29 +80,22 @@ public struct ResponsePlan: Sendable, Equatable {
         // One pass: the upstream's fields that travel on, as received, then the gateway's.
         // Fields the gateway sets replace every upstream copy and go last, in this order:
         // Transfer-Encoding, Connection, X-Request-Id, the CORS grant, Cache-Control.
-        var out: [UInt8] = []
-        out.reserveCapacity(headers.wireByteCount + response.reason.utf8.count + 160 + late.byteCount)
-        HTTPSerializer.appendStatusLine(version: .http1_1, status: response.status, reason: response.reason, to: &out)
+        var out = HeadWriter(capacity: headers.wireByteCount + response.reason.utf8.count + 160 + late.byteCount)
+        HTTPSerializer.writeStatusLine(version: .http1_1, status: response.status, reason: response.reason, to: &out)
         let listed = headers.contains(.connection) ? headers.listMembers(name: "connection").map(String.init) : []
         headers.forEachField { known, name, value in
             if ForwardingHeaders.isHopByHop(known) || known == .xRequestID || (dropsLength && known == .contentLength)
                 || late.replaces(known, name) || listed.contains(where: { AuthASCII.headerNamesEqual(name, $0) }) {
                 return
             }
-            out.append(contentsOf: name.assumingMemoryBound(to: UInt8.self))
-            out.append(HTTPByte.colon)
-            out.append(HTTPByte.sp)
-            out.append(contentsOf: value.assumingMemoryBound(to: UInt8.self))
-            out.append(HTTPByte.cr)
-            out.append(HTTPByte.lf)
+            out.writeField(name: name, value: value)
         }
-        if let transferEncoding { HTTPSerializer.appendField("Transfer-Encoding", transferEncoding, to: &out) }
-        if let connection { HTTPSerializer.appendField("Connection", connection, to: &out) }
-        HTTPSerializer.appendField("X-Request-Id", request.requestID, to: &out)
-        late.append(to: &out)
-        out.append(HTTPByte.cr)
-        out.append(HTTPByte.lf)
-        return .success(ResponsePlan(bodyFraming: bodyFraming, clientFraming: clientFraming, keepAlive: keepAlive, isStream: isStream, head: out))
+        if let transferEncoding { out.writeField("Transfer-Encoding", transferEncoding) }
+        if let connection { out.writeField("Connection", connection) }
+        out.writeField("X-Request-Id", request.requestID)
+        for field in late.fields { out.writeField(field.name, field.value) }
+        out.crlf()
+        return .success(ResponsePlan(bodyFraming: bodyFraming, clientFraming: clientFraming, keepAlive: keepAlive, isStream: isStream, head: out.finish()))
     }
 
     /// The fields decided after the upstream's own (CORS, Cache-Control): each replaces the
@@ -148,17 +141,6 @@ public struct ResponsePlan: Sendable, Equatable {
             if known == .vary { return replacesVary }
             if known == .cacheControl { return replacesCacheControl }
             return known == .other && fields.contains { AuthASCII.headerNamesEqual(name, $0.name) }
-        }
-
-        func append(to out: inout [UInt8]) {
-            for field in fields {
-                HTTPSerializer.appendSafe(field.name, to: &out)
-                out.append(HTTPByte.colon)
-                out.append(HTTPByte.sp)
-                HTTPSerializer.appendSafe(field.value, to: &out)
-                out.append(HTTPByte.cr)
-                out.append(HTTPByte.lf)
-            }
         }
     }
 

@@ -55,15 +55,13 @@ public enum UpstreamRequest {
     ) -> [UInt8] {
         let (target, lastEventID) = self.target(for: request, path: targetPath, policy: policy)
 
-        var out: [UInt8] = []
-        out.reserveCapacity(512 + target.utf8.count + estimate(request.headers))
-        HTTPSerializer.appendSafe(request.method, to: &out)
-        out.append(HTTPByte.sp)
-        HTTPSerializer.appendSafe(target, to: &out)
-        out.append(HTTPByte.sp)
-        HTTPSerializer.appendVersion(.http1_1, to: &out)
-        out.append(HTTPByte.cr)
-        out.append(HTTPByte.lf)
+        var out = HeadWriter(capacity: 512 + target.utf8.count + request.headers.wireByteCount)
+        out.writeSafe(request.method)
+        out.write(HTTPByte.sp)
+        out.writeSafe(target)
+        out.write(HTTPByte.sp)
+        HTTPSerializer.writeVersion(.http1_1, to: &out)
+        out.crlf()
 
         let listed = request.headers.contains(.connection) ? request.headers.listMembers(name: "connection").map(String.init) : []
         let stripped = policy.credentials.flatMap { $0.forwardAuthorization ? nil : $0.apiKeyHeader }
@@ -81,29 +79,23 @@ public enum UpstreamRequest {
             if hop.trustForwarded { prior.note(known, value: value) }
             if known == .lastEventID { hasLastEventID = true }
             if ForwardingHeaders.isOwned(known, name) || identityHeaders.isOwned(name) { return }
-            out.append(contentsOf: name.assumingMemoryBound(to: UInt8.self))
-            out.append(HTTPByte.colon)
-            out.append(HTTPByte.sp)
-            out.append(contentsOf: value.assumingMemoryBound(to: UInt8.self))
-            out.append(HTTPByte.cr)
-            out.append(HTTPByte.lf)
+            out.writeField(name: name, value: value)
         }
         // A client's own Last-Event-ID wins over the query parameter.
-        if !hasLastEventID, let value = lastEventID { HTTPSerializer.appendField("Last-Event-ID", value, to: &out) }
-        ForwardingHeaders.appendFields(hop: hop, prior: prior, to: &out)
+        if !hasLastEventID, let value = lastEventID { out.writeField("Last-Event-ID", value) }
+        ForwardingHeaders.writeFields(hop: hop, prior: prior, to: &out)
         for field in identityHeaders.fields(for: identity, requestID: hop.requestID, sign: sign) {
-            appendField(field.name, field.value, to: &out)
+            out.writeField(field.name, field.value)
         }
         switch request.framing {
-        case .contentLength(let n): HTTPSerializer.appendField("Content-Length", String(n), to: &out)
-        case .chunked: HTTPSerializer.appendField("Transfer-Encoding", "chunked", to: &out)
+        case .contentLength(let n): out.writeField("Content-Length", String(n))
+        case .chunked: out.writeField("Transfer-Encoding", "chunked")
         case .none, .untilClose: break
         }
         // The request's authority: an absolute-form target's overrides the client's Host (RFC 9112 §3.2.2).
-        HTTPSerializer.appendField("Host", request.authority, to: &out)
-        out.append(HTTPByte.cr)
-        out.append(HTTPByte.lf)
-        return out
+        out.writeField("Host", request.authority)
+        out.crlf()
+        return out.finish()
     }
 
     /// The upstream target (`path?query`, less the token and Last-Event-ID parameters) and the
@@ -128,16 +120,4 @@ public enum UpstreamRequest {
         }
         return (target, lastEventID)
     }
-
-    @inline(__always)
-    private static func appendField(_ name: String, _ value: String, to out: inout [UInt8]) {
-        HTTPSerializer.appendSafe(name, to: &out)
-        out.append(HTTPByte.colon)
-        out.append(HTTPByte.sp)
-        HTTPSerializer.appendSafe(value, to: &out)
-        out.append(HTTPByte.cr)
-        out.append(HTTPByte.lf)
-    }
-
-    private static func estimate(_ headers: HTTPHeaders) -> Int { headers.wireByteCount }
 }

@@ -1,0 +1,101 @@
+/// The bytes of a head being written.
+///
+/// Storage is sized ahead (and zero-filled), so each append is a bounds check and a copy.
+/// `Array.append(contentsOf:)` spends about a hundred instructions a call on bookkeeping,
+/// and a head is written in some forty small pieces, twice per proxied request.
+struct HeadWriter {
+    private var storage: [UInt8]
+    private(set) var count = 0
+
+    /// `capacity`: the expected size; more is allocated when writes go past it.
+    init(capacity: Int) {
+        storage = [UInt8](repeating: 0, count: Swift.max(capacity, 64))
+    }
+
+    /// The bytes written.
+    consuming func finish() -> [UInt8] {
+        storage.removeLast(storage.count - count)
+        return storage
+    }
+
+    @inline(__always)
+    mutating func write(_ bytes: UnsafeRawBufferPointer) {
+        let n = bytes.count
+        guard n > 0, let source = bytes.baseAddress else { return }
+        if n > storage.count - count { grow(by: n) }
+        let at = count
+        storage.withUnsafeMutableBytes { $0.baseAddress.unsafelyUnwrapped.advanced(by: at).copyMemory(from: source, byteCount: n) }
+        count = at + n
+    }
+
+    @inline(__always)
+    mutating func write(_ bytes: UnsafeBufferPointer<UInt8>) { write(UnsafeRawBufferPointer(bytes)) }
+
+    @inline(__always)
+    mutating func write(_ byte: UInt8) {
+        if count == storage.count { grow(by: 1) }
+        storage[count] = byte
+        count += 1
+    }
+
+    /// A constant (a name, a separator), without making a `String`.
+    @inline(__always)
+    mutating func write(_ s: StaticString) {
+        write(UnsafeRawBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
+    }
+
+    @inline(__always)
+    mutating func crlf() {
+        write(HTTPByte.cr)
+        write(HTTPByte.lf)
+    }
+
+    /// `bytes` with CR, LF and NUL written as SP: a value can never split the head it is
+    /// written into (the last line of defence against header injection; callers validate).
+    mutating func writeSafe(_ bytes: UnsafeBufferPointer<UInt8>) {
+        for b in bytes where b == HTTPByte.cr || b == HTTPByte.lf || b == 0 {
+            for b in bytes { write(b == HTTPByte.cr || b == HTTPByte.lf || b == 0 ? HTTPByte.sp : b) }
+            return
+        }
+        write(bytes)
+    }
+
+    @inline(__always)
+    mutating func writeSafe(_ s: String) {
+        var s = s
+        s.withUTF8 { writeSafe($0) }
+    }
+
+    /// `name: value CRLF`, from bytes already valid (a parsed field).
+    @inline(__always)
+    mutating func writeField(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+        write(name)
+        write(HTTPByte.colon)
+        write(HTTPByte.sp)
+        write(value)
+        crlf()
+    }
+
+    /// `name: value CRLF` for a field the gateway sets; the value is made safe.
+    @inline(__always)
+    mutating func writeField(_ name: StaticString, _ value: String) {
+        write(name)
+        write(HTTPByte.colon)
+        write(HTTPByte.sp)
+        writeSafe(value)
+        crlf()
+    }
+
+    /// `name: value CRLF`, both made safe.
+    mutating func writeField(_ name: String, _ value: String) {
+        writeSafe(name)
+        write(HTTPByte.colon)
+        write(HTTPByte.sp)
+        writeSafe(value)
+        crlf()
+    }
+
+    private mutating func grow(by n: Int) {
+        storage.append(contentsOf: repeatElement(0, count: Swift.max(n, storage.count)))
+    }
+}
