@@ -203,7 +203,7 @@ public enum ForwardingHeaders {
     /// untrusted peer (the common case) no string is made.
     static func writeFields(hop: ClientHop, prior: PriorChain, to out: inout HeadWriter) {
         if hop.trustForwarded {
-            for field in fields(hop: hop, prior: prior) { out.writeField(field.name, field.value) }
+            for field in fields(hop: hop, prior: prior) { out.writeField(named: field.name, field.value) }
             return
         }
         out.writeField("X-Forwarded-For", hop.clientIP)

@@ -93,7 +93,7 @@ public struct ResponsePlan: Sendable, Equatable {
         if let transferEncoding { out.writeField("Transfer-Encoding", transferEncoding) }
         if let connection { out.writeField("Connection", connection) }
         out.writeField("X-Request-Id", request.requestID)
-        for field in late.fields { out.writeField(field.name, field.value) }
+        for field in late.fields { out.writeField(named: field.name, field.value) }
         out.crlf()
         return .success(ResponsePlan(bodyFraming: bodyFraming, clientFraming: clientFraming, keepAlive: keepAlive, isStream: isStream, head: out.finish()))
     }

@@ -85,7 +85,7 @@ public enum UpstreamRequest {
         if !hasLastEventID, let value = lastEventID { out.writeField("Last-Event-ID", value) }
         ForwardingHeaders.writeFields(hop: hop, prior: prior, to: &out)
         for field in identityHeaders.fields(for: identity, requestID: hop.requestID, sign: sign) {
-            out.writeField(field.name, field.value)
+            out.writeField(named: field.name, field.value)
         }
         switch request.framing {
         case .contentLength(let n): out.writeField("Content-Length", String(n))
