@@ -36,37 +36,120 @@ public enum BodyFraming: Equatable, Sendable {
     case untilClose
 }
 
+/// A parsed request head. A value, kept in one shared box: a request head is handed from the
+/// parser to routing, authentication and the exchange, and each hand-over of eleven fields
+/// would otherwise retain and release every string in it (several times per request).
 public struct HTTPRequestHead: Sendable, Equatable {
-    public var method: String
+    private final class Storage: @unchecked Sendable {
+        var method: String
+        var target: String
+        var version: HTTPVersion
+        var headers: HTTPHeaders
+        var framing: BodyFraming
+        var authority: String
+        var path: String
+        var rawPath: String?
+        var hasAmbiguousSeparator: Bool
+        var query: String?
+        var keepAlive: Bool
+
+        init(method: String, target: String, version: HTTPVersion, headers: HTTPHeaders, framing: BodyFraming,
+             authority: String, path: String, rawPath: String?, hasAmbiguousSeparator: Bool, query: String?, keepAlive: Bool) {
+            self.method = method; self.target = target; self.version = version; self.headers = headers
+            self.framing = framing; self.authority = authority; self.path = path; self.rawPath = rawPath
+            self.hasAmbiguousSeparator = hasAmbiguousSeparator; self.query = query; self.keepAlive = keepAlive
+        }
+
+        func copy() -> Storage {
+            Storage(method: method, target: target, version: version, headers: headers, framing: framing, authority: authority,
+                    path: path, rawPath: rawPath, hasAmbiguousSeparator: hasAmbiguousSeparator, query: query, keepAlive: keepAlive)
+        }
+    }
+
+    // Boxed, not shared between threads while mutated: a head belongs to one worker's loop
+    // (hence `@unchecked Sendable` on the box), and a write to a shared box copies it first.
+    private var storage: Storage
+
+    private var unique: Storage {
+        mutating get {
+            if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
+            return storage
+        }
+    }
+
+    public var method: String {
+        get { storage.method }
+        set { unique.method = newValue }
+    }
     /// The request target exactly as received (origin-form, absolute-form, `*`, authority-form).
-    public var target: String
-    public var version: HTTPVersion
-    public var headers: HTTPHeaders
+    public var target: String {
+        get { storage.target }
+        set { unique.target = newValue }
+    }
+    public var version: HTTPVersion {
+        get { storage.version }
+        set { unique.version = newValue }
+    }
+    public var headers: HTTPHeaders {
+        get { storage.headers }
+        // In place: a get-then-set would copy the fields' storage for every edit.
+        _modify {
+            let box = unique
+            yield &box.headers
+        }
+    }
     /// Derived by the parser: body framing, after RFC 9112 §6.3 validation.
-    public var framing: BodyFraming
+    public var framing: BodyFraming {
+        get { storage.framing }
+        set { unique.framing = newValue }
+    }
     /// The authority the request is for: absolute-form authority, else Host (lowercased, port kept).
-    public var authority: String
+    public var authority: String {
+        get { storage.authority }
+        set { unique.authority = newValue }
+    }
     /// Origin-form path without the query (`/a/b` for `/a/b?x=1`, and for absolute-form
     /// targets), in canonical form (`PathCanonicalizer`): what routing matches, the access log
     /// records and the upstream receives.
-    public var path: String
+    public var path: String {
+        get { storage.path }
+        set { unique.path = newValue }
+    }
     /// The path exactly as received, only when it differs from `path` (for `raw_path` routes).
-    public var rawPath: String?
+    public var rawPath: String? {
+        get { storage.rawPath }
+        set { unique.rawPath = newValue }
+    }
     /// The path holds `%2F`, `%5C` or a raw `\`: only `raw_path` routes accept it.
-    public var hasAmbiguousSeparator: Bool
+    public var hasAmbiguousSeparator: Bool {
+        get { storage.hasAmbiguousSeparator }
+        set { unique.hasAmbiguousSeparator = newValue }
+    }
     /// The query without `?`, nil when the target has none.
-    public var query: String?
+    public var query: String? {
+        get { storage.query }
+        set { unique.query = newValue }
+    }
     /// Whether the client wants the connection kept open after this exchange.
-    public var keepAlive: Bool
+    public var keepAlive: Bool {
+        get { storage.keepAlive }
+        set { unique.keepAlive = newValue }
+    }
 
     public init(
         method: String, target: String, version: HTTPVersion, headers: HTTPHeaders,
         framing: BodyFraming, authority: String, path: String, query: String?, keepAlive: Bool,
         rawPath: String? = nil, hasAmbiguousSeparator: Bool = false
     ) {
-        self.method = method; self.target = target; self.version = version; self.headers = headers
-        self.framing = framing; self.authority = authority; self.path = path; self.query = query
-        self.keepAlive = keepAlive; self.rawPath = rawPath; self.hasAmbiguousSeparator = hasAmbiguousSeparator
+        storage = Storage(method: method, target: target, version: version, headers: headers, framing: framing, authority: authority,
+                          path: path, rawPath: rawPath, hasAmbiguousSeparator: hasAmbiguousSeparator, query: query, keepAlive: keepAlive)
+    }
+
+    public static func == (a: HTTPRequestHead, b: HTTPRequestHead) -> Bool {
+        if a.storage === b.storage { return true }
+        return a.method == b.method && a.target == b.target && a.version == b.version && a.headers == b.headers
+            && a.framing == b.framing && a.authority == b.authority && a.path == b.path && a.rawPath == b.rawPath
+            && a.hasAmbiguousSeparator == b.hasAmbiguousSeparator && a.query == b.query && a.keepAlive == b.keepAlive
     }
 }
 

@@ -1,31 +1,38 @@
 /// The bytes of a head being written.
 ///
-/// Storage is sized ahead (and zero-filled), so each append is a bounds check and a copy.
-/// `Array.append(contentsOf:)` spends about a hundred instructions a call on bookkeeping,
-/// and a head is written in some forty small pieces, twice per proxied request.
-struct HeadWriter {
-    private var storage: [UInt8]
+/// Raw storage sized ahead, grown by doubling: each append is a bounds check and a copy.
+/// `Array.append(contentsOf:)` spends about a hundred instructions a call on bookkeeping
+/// (uniqueness, capacity), and a head is written in some forty small pieces, twice per
+/// proxied request. Not copyable: the storage has one owner, freed by `finish` or `deinit`.
+struct HeadWriter: ~Copyable {
+    private var base: UnsafeMutableRawPointer
+    private var capacity: Int
     private(set) var count = 0
 
     /// `capacity`: the expected size; more is allocated when writes go past it.
     init(capacity: Int) {
-        storage = [UInt8](repeating: 0, count: Swift.max(capacity, 64))
+        self.capacity = Swift.max(capacity, 64)
+        base = UnsafeMutableRawPointer.allocate(byteCount: self.capacity, alignment: 1)
     }
+
+    deinit { base.deallocate() }
 
     /// The bytes written.
     consuming func finish() -> [UInt8] {
-        storage.removeLast(storage.count - count)
-        return storage
+        let base = self.base, count = self.count
+        return [UInt8](unsafeUninitializedCapacity: count) { out, initialized in
+            if count > 0 { UnsafeMutableRawPointer(out.baseAddress.unsafelyUnwrapped).copyMemory(from: base, byteCount: count) }
+            initialized = count
+        }
     }
 
     @inline(__always)
     mutating func write(_ bytes: UnsafeRawBufferPointer) {
         let n = bytes.count
         guard n > 0, let source = bytes.baseAddress else { return }
-        if n > storage.count - count { grow(by: n) }
-        let at = count
-        storage.withUnsafeMutableBytes { $0.baseAddress.unsafelyUnwrapped.advanced(by: at).copyMemory(from: source, byteCount: n) }
-        count = at + n
+        if n > capacity - count { grow(toHold: count + n) }
+        (base + count).copyMemory(from: source, byteCount: n)
+        count += n
     }
 
     @inline(__always)
@@ -33,8 +40,8 @@ struct HeadWriter {
 
     @inline(__always)
     mutating func write(_ byte: UInt8) {
-        if count == storage.count { grow(by: 1) }
-        storage[count] = byte
+        if count == capacity { grow(toHold: count + 1) }
+        base.storeBytes(of: byte, toByteOffset: count, as: UInt8.self)
         count += 1
     }
 
@@ -119,7 +126,12 @@ struct HeadWriter {
         crlf()
     }
 
-    private mutating func grow(by n: Int) {
-        storage.append(contentsOf: repeatElement(0, count: Swift.max(n, storage.count)))
+    private mutating func grow(toHold needed: Int) {
+        let newCapacity = Swift.max(needed, capacity * 2)
+        let bigger = UnsafeMutableRawPointer.allocate(byteCount: newCapacity, alignment: 1)
+        bigger.copyMemory(from: base, byteCount: count)
+        base.deallocate()
+        base = bigger
+        capacity = newCapacity
     }
 }

@@ -180,7 +180,7 @@ public enum ForwardingHeaders {
     /// `forwardedElement`, written into a head.
     static func writeForwardedElement(_ hop: ClientHop, to out: inout HeadWriter) {
         var ip = hop.clientIP, host = hop.host
-        let ipv6 = ip.utf8.contains(UInt8(ascii: ":"))
+        let ipv6 = ip.withUTF8 { $0.contains(UInt8(ascii: ":")) }
         // RFC 7239 token characters can go bare; anything else (a port's ':', IPv6) is quoted.
         let bare = host.withUTF8 { host in
             host.allSatisfy { b in
