@@ -415,8 +415,8 @@ final class ClientConnection: ConnectionDelegate, ExchangeOwner {
     private func openExchange(_ request: PendingRequest, auth: ExchangeAuth?, slot: StreamSlot?) {
         handle(.exchangeStarted(readsBody: request.head.framing != .none))
         let ex = ProxyExchange(owner: self, client: client, services: services, clientIP: clientIP, forwardingTrusted: forwardingTrusted,
-                               snapshot: request.snapshot, request: request.head, route: request.route, params: request.params,
-                               requestID: request.requestID, start: request.start, auth: auth)
+                               snapshot: request.snapshot, request: request.head, route: request.route, requestID: request.requestID,
+                               start: request.start, auth: auth)
         ex.streamSlot = slot
         exchange = ex
         ex.start()

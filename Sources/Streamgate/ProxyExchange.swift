@@ -37,7 +37,6 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
     let snapshot: WorkerSnapshot
     let settings: ProxySettings
     let route: Route
-    let params: [(name: String, value: String)]
     let requestID: String
     let startTime: NanoTime
 
@@ -92,8 +91,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
     var routeAuth: RouteAuth { route.auth }
 
     init(owner: any ExchangeOwner, client: Connection, services: WorkerServices, clientIP: String, forwardingTrusted: Bool,
-         snapshot: WorkerSnapshot, request: HTTPRequestHead, route: Route,
-         params: [(name: String, value: String)], requestID: String, start: NanoTime, auth: ExchangeAuth?) {
+         snapshot: WorkerSnapshot, request: HTTPRequestHead, route: Route, requestID: String, start: NanoTime, auth: ExchangeAuth?) {
         self.auth = auth
         self.owner = owner
         self.services = services
@@ -104,7 +102,6 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
         self.route = route
         self.snapshot = snapshot
         self.settings = snapshot.settings
-        self.params = params
         self.requestID = requestID
         self.startTime = start
         self.pool = snapshot.pools[route.upstreamIndex]

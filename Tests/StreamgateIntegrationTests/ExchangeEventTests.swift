@@ -63,11 +63,11 @@ import Testing
             guard let head = try Array("GET /x HTTP/1.1\r\nHost: h\r\n\r\n".utf8).withUnsafeBytes({ try parser.feed($0).head }) else {
                 throw TestError("no request head")
             }
-            guard case .matched(let route, let params) = settings.router.match(method: head.method, host: head.authority, path: head.path) else {
+            guard case .matched(let route, _) = settings.router.match(method: head.method, host: head.authority, path: head.path) else {
                 throw TestError("no route")
             }
             exchange = ProxyExchange(owner: owner, client: client, services: services, clientIP: "192.0.2.7", forwardingTrusted: false,
-                                     snapshot: snapshot, request: head, route: route, params: params,
+                                     snapshot: snapshot, request: head, route: route,
                                      requestID: "req-1", start: EventLoop.now(), auth: nil)
         }
 
