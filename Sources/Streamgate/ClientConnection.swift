@@ -4,7 +4,7 @@ import StreamgateIO
 /// One client connection: reads request heads, runs exchanges one at a time (so pipelined
 /// responses leave in request order), answers errors itself, and closes with a linger so the
 /// client gets to read the final response.
-final class ClientConnection: ConnectionDelegate {
+final class ClientConnection: ConnectionDelegate, ExchangeOwner {
     typealias Lifecycle = ClientConnectionLifecycle
 
     unowned let worker: Worker
@@ -52,6 +52,7 @@ final class ClientConnection: ConnectionDelegate {
     }
 
     var settings: ProxySettings { worker.settings }
+    var services: WorkerServices { worker.services }
 
     // MARK: - Lifecycle
 
@@ -344,7 +345,7 @@ final class ClientConnection: ConnectionDelegate {
         switch AuthPolicy.decide(route: routeAuth.policy, credential: credential, origin: request.head.headers.first(name: "origin"),
                                  pathParameters: params, wallNow: EventLoop.wallSeconds()) {
         case .allow(let identity):
-            worker.metrics.authenticated(slot: request.metricsSlot, .ok)
+            services.metrics.authenticated(slot: request.metricsSlot, .ok)
             let auth = identity.map { ExchangeAuth(identity: $0, token: token?.0, digest: token?.1) }
             startExchange(request, auth: auth)
         case .deny(let denial):
@@ -354,7 +355,7 @@ final class ClientConnection: ConnectionDelegate {
 
     private func deny(_ request: PendingRequest, _ denial: AuthDenial) {
         let outcome = AuthOutcome(denial.reason)
-        worker.metrics.authenticated(slot: request.metricsSlot, outcome)
+        services.metrics.authenticated(slot: request.metricsSlot, outcome)
         var headers = denial.headers
         // A page on an allowed origin may read why it was refused (to refresh an expired token).
         request.route.auth.cors?.apply(to: &headers, origin: request.head.headers.first(name: "origin"), session: nil)
@@ -413,8 +414,9 @@ final class ClientConnection: ConnectionDelegate {
 
     private func openExchange(_ request: PendingRequest, auth: ExchangeAuth?, slot: StreamSlot?) {
         handle(.exchangeStarted(readsBody: request.head.framing != .none))
-        let ex = ProxyExchange(session: self, snapshot: request.snapshot, request: request.head, route: request.route, params: request.params,
-                               requestID: request.requestID, start: request.start, auth: auth)
+        let ex = ProxyExchange(owner: self, client: client, services: services, clientIP: clientIP, forwardingTrusted: forwardingTrusted,
+                               snapshot: request.snapshot, request: request.head, route: request.route, requestID: request.requestID,
+                               start: request.start, auth: auth)
         ex.streamSlot = slot
         exchange = ex
         ex.start()
@@ -429,9 +431,9 @@ final class ClientConnection: ConnectionDelegate {
     /// a sensible pause; `EventSource` itself does not retry after a 429.
     private func refuseStream(_ request: PendingRequest, _ exceeded: StreamLimiter.ExceededLimit) {
         switch exceeded.which {
-        case .route: worker.metrics.streamsRefusedRoute += 1
-        case .user: worker.metrics.streamsRefusedUser += 1
-        case .tenant: worker.metrics.streamsRefusedTenant += 1
+        case .route: services.metrics.streamsRefusedRoute += 1
+        case .user: services.metrics.streamsRefusedUser += 1
+        case .tenant: services.metrics.streamsRefusedTenant += 1
         }
         var h = HTTPHeaders()
         h.add(name: "Retry-After", value: "5")
@@ -451,7 +453,7 @@ final class ClientConnection: ConnectionDelegate {
     func respond(_ response: GatewayResponse, to head: HTTPRequestHead?, requestID: String?, route: String?,
                  slot: Int = MetricsRegistry.noRoute, start: NanoTime, logged: Bool = false, outcome: String? = nil,
                  deny: AuthOutcome? = nil) {
-        let close = response.close || head == nil || !(head?.keepAlive ?? false) || worker.isDraining
+        let close = response.close || head == nil || !(head?.keepAlive ?? false) || services.isDraining
         var headers = response.headers
         headers.replaceOrAdd(name: "Content-Length", value: String(response.body.count))
         if let requestID { headers.replaceOrAdd(name: "X-Request-Id", value: requestID) }
@@ -462,10 +464,10 @@ final class ClientConnection: ConnectionDelegate {
         if !isHead { client.output.append(response.body) }
         if !logged {
             let elapsedNanos = EventLoop.now().nanoseconds(since: start)
-            worker.metrics.responded(slot: slot, status: response.status, elapsedNanos: elapsedNanos)
-            if worker.logsAccess {
-                worker.log(AccessLogRecord(
-                    time: worker.logTime(), requestID: requestID ?? "-", route: route, method: head?.method ?? "-",
+            services.metrics.responded(slot: slot, status: response.status, elapsedNanos: elapsedNanos)
+            if services.logsAccess {
+                services.log(AccessLogRecord(
+                    time: services.logTime(), requestID: requestID ?? "-", route: route, method: head?.method ?? "-",
                     path: head?.path ?? "-", status: response.status, bytesIn: 0,
                     bytesOut: UInt64(isHead ? 0 : response.body.count), durationMicros: elapsedNanos / 1000,
                     upstream: nil, clientIP: clientIP, outcome: outcome, deny: deny?.label))
@@ -475,33 +477,36 @@ final class ClientConnection: ConnectionDelegate {
     }
 
     private func fail(_ error: HTTPError, head: HTTPRequestHead?) {
-        worker.metrics.badRequests += 1
+        services.metrics.badRequests += 1
         respond(.error(status: error.status, code: GatewayResponse.code(for: error.status), requestID: nil, close: true),
                 to: head, requestID: nil, route: nil, start: EventLoop.now())
     }
 
-    // MARK: - Exchange callbacks
+    // MARK: - ExchangeOwner
 
-    /// The exchange wrote its whole response. `reusable`: the connection may carry another request.
-    func exchangeFinished(_ ex: ProxyExchange, reusable: Bool) {
+    /// Everything the running exchange reports; one that is no longer this connection's is ignored.
+    func exchange(_ ex: ProxyExchange, reported event: ExchangeEvent) {
         guard exchange === ex else { return }
-        exchange = nil
-        handle(.exchangeFinished(reusable: reusable && !worker.isDraining && client.isOpen))
-    }
-
-    /// The exchange failed before its response started; the caller answers with `respond`.
-    func exchangeAbandoned(_ ex: ProxyExchange) {
-        guard exchange === ex else { return }
-        exchange = nil
-        handle(.exchangeAbandoned)
-    }
-
-    /// The exchange could not complete cleanly: drop the client without a graceful end, so it
-    /// can tell a truncated response from a complete one.
-    func exchangeAborted(_ ex: ProxyExchange, discardPending: Bool) {
-        guard exchange === ex else { return }
-        exchange = nil
-        handle(.exchangeAborted(flushFirst: client.isOpen && client.outputCount > 0 && !discardPending))
+        switch event {
+        case .finished(let reusable):
+            exchange = nil
+            handle(.exchangeFinished(reusable: reusable && !services.isDraining && client.isOpen))
+        case .failed(let response):
+            exchange = nil
+            handle(.exchangeAbandoned)
+            respond(response, to: ex.request, requestID: ex.requestID, route: ex.route.name, start: ex.startTime, logged: true)
+        case .aborted(let discardPending):
+            exchange = nil
+            handle(.exchangeAborted(flushFirst: client.isOpen && client.outputCount > 0 && !discardPending))
+        case .clientLeft:
+            closeNow()
+        case .pauseClientReads:
+            client.disableReading()
+        case .resumeClientReads:
+            client.enableReading()
+        case .requestBodyRead(let sendTimeout):
+            client.setTimeouts(read: nil, write: sendTimeout)
+        }
     }
 
     // MARK: - Closing

@@ -212,13 +212,13 @@ extension ProxyExchange {
     /// event stream its duration and body bytes (a stream's bytes are counted as they flow,
     /// see `StreamRelay.flushMetrics`).
     func countEnd(status: Int) {
-        worker.metrics.responded(slot: metricsSlot, status: status,
-                                 elapsedNanos: isStream ? nil : EventLoop.now().nanoseconds(since: startTime),
-                                 bodyBytes: stream == nil ? bytesOut : 0)
+        services.metrics.responded(slot: metricsSlot, status: status,
+                                   elapsedNanos: isStream ? nil : EventLoop.now().nanoseconds(since: startTime),
+                                   bodyBytes: stream == nil ? bytesOut : 0)
     }
 
     /// A non-stream response head arrived from the upstream.
     func countFirstByte() {
-        worker.metrics.routes[metricsSlot].firstByte.observe(from: upstreamStart, to: EventLoop.now(), buckets: .request)
+        services.metrics.routes[metricsSlot].firstByte.observe(from: upstreamStart, to: EventLoop.now(), buckets: .request)
     }
 }

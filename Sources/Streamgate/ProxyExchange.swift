@@ -25,14 +25,18 @@ final class ExchangeAuth {
 final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
     typealias ClientFraming = ResponsePlan.ClientFraming
 
-    unowned let session: ClientConnection
+    /// The connection that runs this exchange: told everything through `ExchangeEvent`.
+    unowned let owner: any ExchangeOwner
+    /// The worker's loop, counters, logs and drain flag.
+    unowned let services: WorkerServices
+    /// The client's address, fixed for the connection before any request: for forwarding headers and logs.
+    let clientIP: String
     private(set) var request: HTTPRequestHead
     /// The configuration the exchange started with (`snapshot.settings`, held directly for
     /// the hot path), with the pools and store built for it.
     let snapshot: WorkerSnapshot
     let settings: ProxySettings
     let route: Route
-    let params: [(name: String, value: String)]
     let requestID: String
     let startTime: NanoTime
 
@@ -58,6 +62,9 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
     /// Only while a request body is relayed (see `Box`).
     private var requestDecoder: Box<BodyDecoder>?
     private var upstreamChunked = false
+    /// Whether the client's forwarding headers are extended rather than replaced (declared
+    /// beside another Bool: it packs into padding instead of adding a word per exchange).
+    let forwardingTrusted: Bool
     private var bytesIn: UInt64 = 0
 
     // Response side.
@@ -83,16 +90,18 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
     var streamSlot: StreamSlot?
     var routeAuth: RouteAuth { route.auth }
 
-    init(session: ClientConnection, snapshot: WorkerSnapshot, request: HTTPRequestHead, route: Route,
-         params: [(name: String, value: String)], requestID: String, start: NanoTime, auth: ExchangeAuth?) {
+    init(owner: any ExchangeOwner, client: Connection, services: WorkerServices, clientIP: String, forwardingTrusted: Bool,
+         snapshot: WorkerSnapshot, request: HTTPRequestHead, route: Route, requestID: String, start: NanoTime, auth: ExchangeAuth?) {
         self.auth = auth
-        self.session = session
-        self.client = session.client
+        self.owner = owner
+        self.services = services
+        self.clientIP = clientIP
+        self.forwardingTrusted = forwardingTrusted
+        self.client = client
         self.request = request
         self.route = route
         self.snapshot = snapshot
         self.settings = snapshot.settings
-        self.params = params
         self.requestID = requestID
         self.startTime = start
         self.pool = snapshot.pools[route.upstreamIndex]
@@ -100,8 +109,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
         self.responseParser = Box(ResponseHeadParser(limits: snapshot.settings.limits, requestMethod: request.method))
     }
 
-    var worker: Worker { session.worker }
-    /// The session's connection, held directly: the relay path reaches it on every read.
+    /// The client's connection, held directly: the relay path reaches it on every read.
     let client: Connection
 
     deinit {
@@ -158,8 +166,8 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
                                                    apiKeyHeader: $0.extractor.apiKeyHeader, queryParameter: $0.extractor.queryParameter) },
             lastEventIDParameter: routeAuth.lastEventIDParam)
         let hop = ForwardingHeaders.ClientHop(
-            clientIP: session.clientIP, scheme: client.isTLS ? "https" : "http", host: request.authority,
-            requestID: requestID, trustForwarded: session.forwardingTrusted)
+            clientIP: clientIP, scheme: client.isTLS ? "https" : "http", host: request.authority,
+            requestID: requestID, trustForwarded: forwardingTrusted)
         let signer: (([UInt8]) -> [UInt8])? = settings.signingKey.map { key in { Crypto.hmacSHA256(key: key, message: $0) } }
         upstreamChunked = request.framing == .chunked
         up.connection.output.append(UpstreamRequest.head(
@@ -203,13 +211,12 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
                     input.drain(skip)
                     if upstreamChunked { out.append(ProxyExchange.lastChunk) }
                     requestDecoder = nil
-                    // The body is in; the client may now stay quiet for as long as the response takes.
-                    client.setTimeouts(read: nil, write: settings.sendTimeout)
+                    owner.exchange(self, reported: .requestBodyRead(sendTimeout: settings.sendTimeout))
                     if advance({ $0.requestBodyEnded() }) { finish() }
                     return
                 }
                 if out.count > ProxyExchange.requestBodyHighWater {
-                    client.disableReading()
+                    owner.exchange(self, reported: .pauseClientReads)
                     return
                 }
             }
@@ -220,7 +227,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
 
     func upstreamWritable(_ up: UpstreamConnection) {
         if !lifecycle.requestBodyDone && !client.isReading {
-            client.enableReading()
+            owner.exchange(self, reported: .resumeClientReads)
             relayRequestBody()
         }
     }
@@ -264,13 +271,13 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
                 switch advance({ $0.interimHead(status: head.status) }) {
                 case .fail(let failure):
                     if failure == .interimFlood {
-                        worker.logError("upstream \(up.target) sent more than \(ExchangeLifecycle.maxInterimResponses) interim responses (request \(requestID), route \(route.name))")
+                        services.logError("upstream \(up.target) sent more than \(ExchangeLifecycle.maxInterimResponses) interim responses (request \(requestID), route \(route.name))")
                     }
                     fail(failure)
                     return
                 case .relay(let armFinalResponseTimer):
                     if armFinalResponseTimer {
-                        let timer = LoopTimer(loop: worker.loop) { [unowned self] in self.finalResponseTimedOut() }
+                        let timer = LoopTimer(loop: services.loop) { [unowned self] in self.finalResponseTimedOut() }
                         timer.schedule(after: route.readTimeout)
                         finalResponseTimer = timer
                     }
@@ -289,7 +296,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
 
     private func finalResponseTimedOut() {
         guard let failure = lifecycle.finalResponseTimedOut() else { return }
-        worker.logError("upstream \(upstreamTargetText ?? "-") sent interim responses but no final one within read_timeout (request \(requestID), route \(route.name))")
+        services.logError("upstream \(upstreamTargetText ?? "-") sent interim responses but no final one within read_timeout (request \(requestID), route \(route.name))")
         fail(failure)
     }
 
@@ -297,7 +304,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
         finalResponseTimer = nil
         let facts = ResponsePlan.Request(
             method: request.method, version: request.version, keepAlive: request.keepAlive, requestID: requestID,
-            draining: worker.isDraining, forceStream: route.forceStream, cors: routeAuth.cors,
+            draining: services.isDraining, forceStream: route.forceStream, cors: routeAuth.cors,
             origin: routeAuth.cors == nil ? nil : request.headers.first(name: "origin"), session: auth?.identity.session,
             requiresNoStore: auth?.identity.requiresNoStore == true)
         let plan: ResponsePlan
@@ -305,7 +312,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
         case .success(let made):
             plan = made
         case .failure(.transferCodingForHTTP10(let codings)):
-            worker.logError("upstream \(upstreamTargetText ?? "-") applied Transfer-Encoding \(codings.joined(separator: ", ")) for an HTTP/1.0 client (request \(requestID))")
+            services.logError("upstream \(upstreamTargetText ?? "-") applied Transfer-Encoding \(codings.joined(separator: ", ")) for an HTTP/1.0 client (request \(requestID))")
             fail(.transferCodingForHTTP10)
             return
         }
@@ -326,7 +333,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
             up.connection.setTimeouts(read: idle, write: route.readTimeout)
         }
         if isStream && bodyFraming != .none {
-            stream = StreamRelay(exchange: self, worker: worker, store: snapshot.store, settings: route.stream,
+            stream = StreamRelay(exchange: self, services: services, store: snapshot.store, settings: route.stream,
                                  sessionEndEvent: routeAuth.sessionEndEvent, auth: auth)
         }
         // A stream can keep this exchange for hours: its header fields are not needed any
@@ -465,7 +472,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
         let pending = client.outputCount
         if isStream {
             if pending > route.stream.maxClientBuffer {
-                worker.metrics.slowConsumerDisconnects += 1
+                services.metrics.slowConsumerDisconnects += 1
                 stream?.stop(.slowConsumer)
                 // Waiting for this reader to drain what is queued is what it cannot do: reset now.
                 abort(outcome: .slowConsumer, discardPending: true)
@@ -501,7 +508,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
     }
 
     /// Response fully handed to the client's output buffer (the lifecycle is done, complete):
-    /// log, release the upstream, hand the connection back to the session.
+    /// log, release the upstream, hand the connection back to the owner.
     private func finish() {
         streamSlot?.giveBack()
         stream?.stop(.upstreamEnd)
@@ -517,7 +524,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
             }
         }
         logExchange(status: responseHead?.status ?? 502)
-        session.exchangeFinished(self, reusable: lifecycle.end == .complete(reusable: true))
+        owner.exchange(self, reported: .finished(reusable: lifecycle.end == .complete(reusable: true)))
     }
 
     // MARK: - Failures
@@ -538,14 +545,14 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
             }
             if decision == .tryNextAddress, let next = nextAddress(after: up) {
                 let nextText = pool.settings.targets[next.target].addresses[next.address].description
-                worker.logError("upstream \(up.target) \(failure.logDescription); trying \(nextText) (request \(requestID), route \(route.name))")
+                services.logError("upstream \(up.target) \(failure.logDescription); trying \(nextText) (request \(requestID), route \(route.name))")
                 up.owner = nil
                 up.connection.close()
                 upstream = nil
                 connectUpstream(target: next.target, address: next.address)
                 return
             }
-            worker.logError("upstream \(up.target) \(failure.logDescription) (request \(requestID), route \(route.name))")
+            services.logError("upstream \(up.target) \(failure.logDescription) (request \(requestID), route \(route.name))")
             fail(failure)
             return
         }
@@ -581,7 +588,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
         }
         if event == .endOfStream && lifecycle.responseDone { return }
         let failure = ProxyExchange.failureMidResponse(event)
-        worker.logError("upstream \(upstreamTargetText ?? "-") \(failure.logDescription) (request \(requestID))")
+        services.logError("upstream \(upstreamTargetText ?? "-") \(failure.logDescription) (request \(requestID))")
         fail(failure)
     }
 
@@ -635,9 +642,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
         dropUpstream()
         let close = !lifecycle.requestBodyDone || status == 413
         logExchange(status: status)
-        session.exchangeAbandoned(self)
-        session.respond(.error(status: status, code: code, requestID: requestID, close: close), to: request,
-                        requestID: requestID, route: route.name, start: startTime, logged: true)
+        owner.exchange(self, reported: .failed(.error(status: status, code: code, requestID: requestID, close: close)))
     }
 
     /// Ends the exchange without a clean end on the client side (RST, no terminating chunk).
@@ -653,7 +658,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
         self.outcome = outcome
         dropUpstream()
         logExchange(status: responseHead?.status ?? 502)
-        session.exchangeAborted(self, discardPending: discardPending)
+        owner.exchange(self, reported: .aborted(discardPending: discardPending))
     }
 
     private func dropUpstream() {
@@ -671,9 +676,9 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
     func clientEnded() {
         if isStream || !lifecycle.hasResponseHead && !lifecycle.requestBodyDone {
             clientGone()
-            session.closeNow()
+            owner.exchange(self, reported: .clientLeft)
         } else {
-            client.disableReading()
+            owner.exchange(self, reported: .pauseClientReads)
         }
     }
 
@@ -681,7 +686,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
         if !lifecycle.requestBodyDone {
             failBeforeResponse(status: 408, code: "request_timeout", outcome: .clientBodyTimeout)
         } else {
-            client.enableReading()
+            owner.exchange(self, reported: .resumeClientReads)
         }
     }
 
@@ -713,12 +718,12 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
     private func logExchange(status: Int) {
         countEnd(status: status)
         // With the access log off, formatting the time and copying the fields is all waste.
-        guard worker.logsAccess else { return }
-        worker.log(AccessLogRecord(
-            time: worker.logTime(), requestID: requestID, route: route.name, method: request.method,
+        guard services.logsAccess else { return }
+        services.log(AccessLogRecord(
+            time: services.logTime(), requestID: requestID, route: route.name, method: request.method,
             path: request.path, status: status, bytesIn: bytesIn, bytesOut: bytesOut,
             durationMicros: EventLoop.now().since(startTime).microseconds, upstream: upstreamTargetText,
-            user: auth?.identity.userID, tenant: auth?.identity.tenantID, clientIP: session.clientIP, outcome: outcome?.logText))
+            user: auth?.identity.userID, tenant: auth?.identity.tenantID, clientIP: clientIP, outcome: outcome?.logText))
     }
 
     static let crlf: [UInt8] = [0x0D, 0x0A]

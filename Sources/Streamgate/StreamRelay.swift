@@ -7,9 +7,9 @@ import StreamgateIO
 /// on a manual clock); this class only wires it to a loop timer and the exchange.
 final class StreamRelay {
     unowned let exchange: ProxyExchange
-    /// Whose counters the stream adds to: passed in, so the relay does not reach through the
-    /// exchange and its session for them.
-    private unowned let worker: Worker
+    /// The loop for its timers and the counters it adds to: passed in, so the relay does not
+    /// reach through the exchange for them.
+    private unowned let services: WorkerServices
     /// The session store that re-validates the stream and publishes revocations (nil without auth).
     private let store: SessionStore?
     private var tracker = SSEBoundaryTracker(recordsEventID: false)
@@ -32,10 +32,10 @@ final class StreamRelay {
     private var countedEvents: UInt64 = 0
     private var countedBytes: UInt64 = 0
 
-    init(exchange: ProxyExchange, worker: Worker, store: SessionStore?, settings: ProxySettings.StreamSettings,
+    init(exchange: ProxyExchange, services: WorkerServices, store: SessionStore?, settings: ProxySettings.StreamSettings,
          sessionEndEvent: String?, auth: ExchangeAuth?) {
         self.exchange = exchange
-        self.worker = worker
+        self.services = services
         self.store = store
         self.auth = auth
         keepaliveNanos = settings.keepalive.flatMap { $0 > .zero ? UInt64($0.nanosecondsClamped) : nil }
@@ -57,14 +57,14 @@ final class StreamRelay {
         timer = SSEStreamTimer(policy: SSEStreamPolicy(
             keepalive: settings.keepalive, upstreamIdleTimeout: settings.upstreamIdleTimeout,
             maxStreamDuration: maxDuration, sessionExpiresAt: expiresAt), now: now)
-        loopTimer = LoopTimer(loop: worker.loop) { [unowned self] in self.timerFired() }
+        loopTimer = LoopTimer(loop: services.loop) { [unowned self] in self.timerFired() }
         if let retry = settings.retry {
             exchange.writeToClient(SSEWriter.retry(milliseconds: retry.milliseconds))
         }
-        worker.metrics.streamStarted(slot: metricsSlot)
+        services.metrics.streamStarted(slot: metricsSlot)
         if let digest = auth?.digest, let store {
             store.register(stream: self, digest: digest)
-            let t = LoopTimer(loop: worker.loop) { [unowned self] in self.recheck() }
+            let t = LoopTimer(loop: services.loop) { [unowned self] in self.recheck() }
             recheckTimer = t
             t.schedule(after: store.runtime.recheckInterval)
         }
@@ -147,7 +147,7 @@ final class StreamRelay {
         }
         switch action {
         case .sendKeepalive:
-            worker.metrics.routes[metricsSlot].keepalives &+= 1
+            services.metrics.routes[metricsSlot].keepalives &+= 1
             exchange.writeToClient(SSEWriter.keepalive())
             rearm()
         case .endAtBoundary(let reason):
@@ -189,7 +189,7 @@ final class StreamRelay {
         guard !stopped else { return }
         stopped = true
         flushMetrics()
-        worker.metrics.streamEnded(slot: metricsSlot, reason)
+        services.metrics.streamEnded(slot: metricsSlot, reason)
         loopTimer?.cancel()
         loopTimer = nil
         armedDeadline = nil
@@ -200,12 +200,12 @@ final class StreamRelay {
 
     /// Adds the events and bytes relayed since the last call to the route's counters. Runs
     /// for every live stream each second: the counters are touched in one call, on the
-    /// worker held here rather than reached through the exchange and its session (each load
-    /// of an unowned reference is a retain and a release).
+    /// services held here rather than reached through the exchange (each load of an unowned
+    /// reference is a retain and a release).
     func flushMetrics() {
         let events = tracker.eventsSeen, bytes = exchange.bytesOut
         guard events != countedEvents || bytes != countedBytes else { return }
-        worker.metrics.relayed(slot: metricsSlot, events: events &- countedEvents, bytes: bytes &- countedBytes)
+        services.metrics.relayed(slot: metricsSlot, events: events &- countedEvents, bytes: bytes &- countedBytes)
         countedEvents = events
         countedBytes = bytes
     }

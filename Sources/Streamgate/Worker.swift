@@ -20,10 +20,11 @@ final class Worker {
     private var sessions: [ObjectIdentifier: ClientConnection] = [:]
     private var requestIDs: RequestIDGenerator
     private let logSink: LogSink
-    private(set) var isDraining = false
+    /// The loop, live counters, logs and drain flag, as handed to exchanges and stream relays.
+    let services: WorkerServices
+    var isDraining: Bool { services.isDraining }
     private var listenersPaused = false
-    /// Live counters (see `Metrics.swift`); `registry` gives route and upstream names their slots.
-    var metrics = WorkerMetrics()
+    /// `registry` gives route and upstream names their slots in `services.metrics`.
     let registry: MetricsRegistry
     private var maxConnections: Int
     private var onIdleAfterDrain: (() -> Void)?
@@ -45,6 +46,7 @@ final class Worker {
         self.index = index
         self.loop = loop
         self.logSink = logSink
+        self.services = WorkerServices(loop: loop, logSink: logSink)
         self.maxConnections = maxConnections
         self.requestIDs = RequestIDGenerator(randomPrefix: Hex.lowercase(Crypto.randomBytes(6)))
         let registry = MetricsRegistry()
@@ -64,9 +66,9 @@ final class Worker {
     func addListener(configured: SocketAddress, fd: Int32) throws(ListenError) {
         let l = try Listener(loop: loop, fd: fd) { [unowned self] fd in self.accept(fd, listener: configured) }
         l.onAcceptError = { [unowned self] err in
-            self.metrics.acceptErrors += 1
+            self.services.metrics.acceptErrors += 1
             // One line per burst, not per failed accept.
-            if self.metrics.acceptErrors == 1 || self.metrics.acceptErrors % 1000 == 0 {
+            if self.services.metrics.acceptErrors == 1 || self.services.metrics.acceptErrors % 1000 == 0 {
                 self.logError("accept failed (errno \(err)\(err == EMFILE || err == ENFILE ? ": out of file descriptors" : "")); retrying in 100ms")
             }
         }
@@ -105,7 +107,7 @@ final class Worker {
             logError("cannot start TLS on an accepted connection (out of memory?)")
             return
         }
-        metrics.connectionsAccepted += 1
+        services.metrics.connectionsAccepted += 1
         var countedIP: String?
         // Behind PROXY protocol the TCP peer is the balancer: the client is counted once its
         // header names it (`admitProxiedClient`).
@@ -118,7 +120,7 @@ final class Worker {
         let s = ClientConnection(worker: self, client: conn, listener: policy)
         s.countedIP = countedIP
         sessions[ObjectIdentifier(s)] = s
-        metrics.connectionsOpen = sessions.count
+        services.metrics.connectionsOpen = sessions.count
         if sessions.count >= maxConnections { makeRoom() }
         s.processInput()
     }
@@ -129,7 +131,7 @@ final class Worker {
         let perIP = settings.config.limits.maxConnectionsPerIP
         guard perIP > 0 else { return (true, false) }
         guard connectionLimiter.admit(ip, limit: perIP) else {
-            metrics.connectionsRejectedPerIP += 1
+            services.metrics.connectionsRejectedPerIP += 1
             return (false, false)
         }
         return (true, true)
@@ -158,7 +160,7 @@ final class Worker {
     /// pause until a connection ends.
     private func makeRoom() {
         for s in sessions.values where sessions.count >= maxConnections && s.isIdleKeepAlive {
-            metrics.idleConnectionsShed += 1
+            services.metrics.idleConnectionsShed += 1
             s.closeNow()
         }
         if sessions.count >= maxConnections, !listenersPaused {
@@ -173,7 +175,7 @@ final class Worker {
             s.countedIP = nil
             connectionLimiter.leave(ip)
         }
-        metrics.connectionsOpen = sessions.count
+        services.metrics.connectionsOpen = sessions.count
         if listenersPaused, !isDraining, sessions.count < maxConnections {
             listenersPaused = false
             for l in listeners { l.listener.resume() }
@@ -185,10 +187,7 @@ final class Worker {
 
     // MARK: - Logging
 
-    func log(_ record: AccessLogRecord) { logSink.access(record) }
-    var logsAccess: Bool { logSink.logsAccess }
     func logError(_ message: String) { logSink.error(message) }
-    func logTime() -> String { logSink.timestamp() }
 
     // MARK: - Drain
 
@@ -196,7 +195,7 @@ final class Worker {
     /// is left is closed. `done` runs on this loop once no session remains.
     func beginDrain(timeout: Duration, done: @escaping () -> Void) {
         guard !isDraining else { return }
-        isDraining = true
+        services.isDraining = true
         onIdleAfterDrain = done
         for l in listeners { l.listener.close() }
         listeners.removeAll()
@@ -245,8 +244,8 @@ final class Worker {
 
     /// New route names from the registry get their counters (slots are only ever appended).
     private func syncRouteSlots() {
-        while metrics.routes.count < registry.routeNames.count { metrics.routes.append(RouteCounters()) }
-        metrics.routeNames = registry.routeNames
+        while services.metrics.routes.count < registry.routeNames.count { services.metrics.routes.append(RouteCounters()) }
+        services.metrics.routeNames = registry.routeNames
     }
 
     /// Counters as published to the admin endpoint: live streams' events and bytes brought up
@@ -254,7 +253,7 @@ final class Worker {
     func metricsSnapshot() -> WorkerMetrics {
         for s in sessions.values { s.exchange?.stream?.flushMetrics() }
         registry.store.collect()
-        var m = metrics
+        var m = services.metrics
         m.upstreamNames = registry.upstreams.map(\.name)
         m.upstreams = registry.upstreams.map(\.metrics.counts)
         m.store = registry.store.counts
