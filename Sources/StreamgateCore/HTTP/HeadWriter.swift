@@ -84,7 +84,7 @@ struct HeadWriter: ~Copyable {
         while i < n {
             let b = p[i]
             if b == HTTPByte.cr || b == HTTPByte.lf || b == 0 { return true }
-            i += 1
+            i &+= 1
         }
         return false
     }
