@@ -88,6 +88,22 @@ extension UnsafeRawBufferPointer {
         view(from: from, count: to - from)
     }
 
+    /// Byte equality with a literal (`elementsEqual` on UTF-8 views runs generic iterators:
+    /// hundreds of instructions for a word).
+    @inline(__always)
+    func equals(_ literal: StaticString) -> Bool {
+        count == literal.utf8CodeUnitCount
+            && (count == 0 || memcmpBytes(baseAddress.unsafelyUnwrapped, UnsafeRawPointer(literal.utf8Start), count))
+    }
+
+    /// Whether the bytes begin with `literal`.
+    @inline(__always)
+    func starts(with literal: StaticString) -> Bool {
+        count >= literal.utf8CodeUnitCount
+            && (literal.utf8CodeUnitCount == 0
+                || memcmpBytes(baseAddress.unsafelyUnwrapped, UnsafeRawPointer(literal.utf8Start), literal.utf8CodeUnitCount))
+    }
+
     /// Case-insensitive comparison with an ASCII literal given in lowercase.
     @inline(__always)
     func equalsLowercased(_ lowercase: StaticString) -> Bool {
@@ -96,4 +112,27 @@ extension UnsafeRawBufferPointer {
         for i in 0..<count where HTTPByte.lower(self[i]) != p[i] { return false }
         return true
     }
+}
+
+/// Whether `n` bytes at `a` and `b` are equal (a plain loop: the words compared here are short,
+/// and Foundation's `memcmp` is not imported by this module).
+@inline(__always)
+func memcmpBytes(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ n: Int) -> Bool {
+    var i = 0
+    while i + 8 <= n {
+        if a.loadUnaligned(fromByteOffset: i, as: UInt64.self) != b.loadUnaligned(fromByteOffset: i, as: UInt64.self) { return false }
+        i &+= 8
+    }
+    while i < n {
+        if a.load(fromByteOffset: i, as: UInt8.self) != b.load(fromByteOffset: i, as: UInt8.self) { return false }
+        i &+= 1
+    }
+    return true
+}
+
+/// Byte equality of two strings: no Unicode canonical equivalence (which `==` applies), and
+/// none of the generic iteration of `utf8.elementsEqual`.
+@inlinable
+public func utf8BytesEqual(_ a: String, _ b: String) -> Bool {
+    utf8Equal(a, b) { $0 }
 }

@@ -70,23 +70,23 @@ struct HeadWriter: ~Copyable {
     /// Whether CR, LF or NUL occurs, eight bytes at a time (every value the gateway writes
     /// goes through here, a dozen per request).
     static func hasLineBreakOrNUL(_ p: UnsafeRawBufferPointer) -> Bool {
+        guard let base = p.baseAddress else { return false }
         let n = p.count
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        @inline(__always) func hasZeroByte(_ x: UInt64) -> Bool { (x &- ones) & ~x & highs != 0 }
+        @inline(__always) func found(_ w: UInt64) -> Bool {
+            hasZeroByte(w) || hasZeroByte(w ^ (ones &* 0x0D)) || hasZeroByte(w ^ (ones &* 0x0A))
+        }
         var i = 0
-        if let base = p.baseAddress {
-            let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
-            @inline(__always) func hasZeroByte(_ x: UInt64) -> Bool { (x &- ones) & ~x & highs != 0 }
-            while i + 8 <= n {
-                let w = base.loadUnaligned(fromByteOffset: i, as: UInt64.self)
-                if hasZeroByte(w) || hasZeroByte(w ^ (ones &* 0x0D)) || hasZeroByte(w ^ (ones &* 0x0A)) { return true }
-                i += 8
-            }
+        while i + 8 <= n {
+            if found(base.loadUnaligned(fromByteOffset: i, as: UInt64.self)) { return true }
+            i &+= 8
         }
-        while i < n {
-            let b = p[i]
-            if b == HTTPByte.cr || b == HTTPByte.lf || b == 0 { return true }
-            i &+= 1
-        }
-        return false
+        guard i < n else { return false }
+        // The tail, padded with spaces to a whole word.
+        var tail: UInt64 = 0x2020_2020_2020_2020
+        withUnsafeMutableBytes(of: &tail) { $0.baseAddress.unsafelyUnwrapped.copyMemory(from: base + i, byteCount: n - i) }
+        return found(tail)
     }
 
     @inline(__always)

@@ -57,7 +57,7 @@ struct RequestLine: HeadStartLine {
         let methodBytes = line.slice(0, m)
         // The gateway does not tunnel; refuse CONNECT as not implemented (a 405 would claim
         // the target exists and lacks the method, which is not the case).
-        if methodBytes.elementsEqual("CONNECT".utf8) { throw HTTPError(status: 501, reason: "CONNECT not supported") }
+        if methodBytes.equals("CONNECT") { throw HTTPError(status: 501, reason: "CONNECT not supported") }
 
         let ts = m + 1
         var te = ts
@@ -83,7 +83,7 @@ struct RequestLine: HeadStartLine {
             // origin-form
         } else if te - ts == 1 && first == UInt8(ascii: "*") {
             // asterisk-form is for server-wide OPTIONS only (RFC 9112 §3.2.4).
-            guard methodBytes.elementsEqual("OPTIONS".utf8) else { throw bad("asterisk-form requires OPTIONS") }
+            guard methodBytes.equals("OPTIONS") else { throw bad("asterisk-form requires OPTIONS") }
             result.path = "*"
             return result
         } else {
@@ -131,7 +131,7 @@ struct RequestLine: HeadStartLine {
     /// 1.0 and 1.1 are served. Other 1.x minors are handled as 1.1, the highest minor this
     /// recipient implements (RFC 9110 §2.5); other majors get 505.
     static func parseVersion(_ v: UnsafeRawBufferPointer, errorStatus: Int = 400) throws(HTTPError) -> HTTPVersion {
-        guard v.count == 8, v.slice(0, 5).elementsEqual("HTTP/".utf8), HTTPByte.isDigit(v[5]),
+        guard v.count == 8, v.starts(with: "HTTP/"), HTTPByte.isDigit(v[5]),
             v[6] == UInt8(ascii: "."), HTTPByte.isDigit(v[7])
         else { throw HTTPError(status: errorStatus, reason: "invalid HTTP version") }
         let major = Int(v[5] &- 0x30)

@@ -65,7 +65,7 @@ public enum RoutePath: Equatable, Hashable, Sendable, CustomStringConvertible {
         switch self {
         case .exact(let expected):
             // Byte comparison: String == would apply Unicode canonical equivalence.
-            return path.utf8.elementsEqual(expected.utf8)
+            return utf8BytesEqual(path, expected)
         case .pattern(let pattern):
             return pattern.match(path, params: &params)
         case .prefix(let prefix):
