@@ -108,4 +108,12 @@ struct AuthTokenExtractorTests {
         #expect(extract([], query: "access_token=" + String(repeating: "%2B", count: 64)) == .token(String(repeating: "+", count: 64), source: .query))
         #expect(extract([], query: "access_token=" + String(repeating: "%2B", count: 65)) == .malformed(.tooLong))
     }
+
+    /// The bitmask test against RFC 6750's b64token body characters, for every byte.
+    @Test func b64TokenBodyBytesAreExactlyTheRFCs() {
+        let allowed = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/".utf8)
+        for b in 0...255 {
+            #expect(TokenExtractor.isB64TokenBodyByte(UInt8(b)) == allowed.contains(UInt8(b)), "byte \(b)")
+        }
+    }
 }

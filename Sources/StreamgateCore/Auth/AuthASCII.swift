@@ -50,6 +50,12 @@ enum AuthASCII {
 
     /// No C0 controls, no DEL: safe to place in a header value or a signing input line.
     static func isFieldSafe(_ s: String) -> Bool {
-        !s.utf8.contains { $0 < 0x20 || $0 == 0x7F }
+        var s = s
+        return s.withUTF8 { isFieldSafe($0) }
+    }
+
+    static func isFieldSafe(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        for b in bytes where b < 0x20 || b == 0x7F { return false }
+        return true
     }
 }

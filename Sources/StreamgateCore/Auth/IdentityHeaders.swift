@@ -91,20 +91,54 @@ public struct IdentityHeaders: Sendable, Equatable {
         return out
     }
 
+    /// `fields(for:requestID:sign:)` written into a head, without the intermediate strings
+    /// and list (every authenticated request).
+    func write(for identity: Identity?, requestID: String, sign: ((_ input: [UInt8]) -> [UInt8])?, to out: inout HeadWriter) {
+        guard let identity else { return }
+        let session = identity.session
+        let scopes = session.scopes.count == 1 ? session.scopes[0] : session.scopes.joined(separator: " ")
+        let expires = session.expiresAt.map { String($0) }
+        out.writeField(named: userHeader, session.userID)
+        out.writeField(named: tenantHeader, session.tenantID)
+        out.writeField(named: scopesHeader, scopes)
+        if let expires { out.writeField(named: expiresHeader, expires) }
+        guard let sign, let input = Self.signingInput(user: session.userID, tenant: session.tenantID, scopes: scopes,
+                                                      expires: expires ?? "", requestID: requestID) else { return }
+        let mac = sign(input)
+        out.writeSafe(signatureHeader)
+        out.write(": ")
+        out.writeSafe(Self.signatureVersion)
+        out.write("=")
+        let digits: StaticString = "0123456789abcdef"
+        let d = digits.utf8Start
+        for b in mac {
+            out.write(d[Int(b >> 4)])
+            out.write(d[Int(b & 0x0F)])
+        }
+        out.crlf()
+    }
+
     /// The canonical bytes to sign (format in the type's documentation); nil when a field
     /// contains CR, LF or another control character.
     public static func signingInput(user: String, tenant: String, scopes: String, expiresAt: Int64?,
                                     requestID: String) -> [UInt8]? {
-        let expires = expiresAt.map { String($0) } ?? ""
+        signingInput(user: user, tenant: tenant, scopes: scopes, expires: expiresAt.map { String($0) } ?? "", requestID: requestID)
+    }
+
+    static func signingInput(user: String, tenant: String, scopes: String, expires: String, requestID: String) -> [UInt8]? {
         // Appended field by field into one buffer: on every signed request.
         var input: [UInt8] = []
         input.reserveCapacity(8 + user.utf8.count + tenant.utf8.count + scopes.utf8.count + expires.utf8.count + requestID.utf8.count)
-        input.append(contentsOf: signatureVersion.utf8)
+        var version = signatureVersion
+        version.withUTF8 { input.append(contentsOf: $0) }
         func line(_ field: String) -> Bool {
-            guard AuthASCII.isFieldSafe(field) else { return false }
-            input.append(0x0A)
-            input.append(contentsOf: field.utf8)
-            return true
+            var field = field
+            return field.withUTF8 { bytes in
+                guard AuthASCII.isFieldSafe(bytes) else { return false }
+                input.append(0x0A)
+                input.append(contentsOf: bytes)
+                return true
+            }
         }
         guard line(user), line(tenant), line(scopes), line(expires), line(requestID) else { return nil }
         return input

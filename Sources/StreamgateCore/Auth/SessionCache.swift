@@ -42,15 +42,6 @@ public struct SessionCache<Waiter> {
         case failed
     }
 
-    private struct Node {
-        var digest: TokenDigest
-        /// Nil for a negative entry.
-        var record: SessionRecord?
-        var deadline: NanoTime
-        var prev: Int
-        var next: Int
-    }
-
     private struct Pending {
         var waiters: [Waiter]
         /// Revoked while the fetch was in flight: the fetched record may predate the
@@ -62,26 +53,22 @@ public struct SessionCache<Waiter> {
     public let cacheTTL: Duration
     public let negativeTTL: Duration
 
-    private var nodes: [Node] = []
-    private var slots: [TokenDigest: Int] = [:]
+    /// The cached entries, in a type that is not generic: code outside this module uses the
+    /// cache unspecialised, and generic array and dictionary code on the hit path cost
+    /// thousands of instructions per request.
+    private var entries: SessionLRU
     private var pending: [TokenDigest: Pending] = [:]
-    /// Most recently used.
-    private var head = -1
-    /// Least recently used: evicted first.
-    private var tail = -1
-    /// Freed slots, linked through `next`.
-    private var freeHead = -1
 
     public init(capacity: Int, cacheTTL: Duration, negativeTTL: Duration) {
         precondition(capacity >= 0, "capacity must not be negative")
         self.capacity = capacity
         self.cacheTTL = cacheTTL
         self.negativeTTL = negativeTTL
-        slots.reserveCapacity(Swift.min(capacity, 1 << 16))
+        entries = SessionLRU(capacity: capacity)
     }
 
     /// Cached entries (positive and negative), excluding in-flight fetches.
-    public var count: Int { slots.count }
+    public var count: Int { entries.count }
 
     /// Digests with a fetch in flight.
     public var pendingCount: Int { pending.count }
@@ -109,15 +96,11 @@ public struct SessionCache<Waiter> {
     /// (pausing reads, a completion closure) that only a miss needs. Drops an entry it finds
     /// stale, as `lookup` would.
     public mutating func cached(_ digest: TokenDigest, now: NanoTime, wallNow: Int64) -> Lookup? {
-        guard let slot = slots[digest] else { return nil }
-        let node = nodes[slot]
-        if node.deadline > now && !(node.record?.isExpired(wallNow: wallNow) ?? false) {
-            moveToFront(slot)
-            if let record = node.record { return .hit(record) }
-            return .negativeHit
+        switch entries.find(digest, now: now, wallNow: wallNow) {
+        case .hit(let record): .hit(record)
+        case .negative: .negativeHit
+        case .absent: nil
         }
-        remove(slot)
-        return nil
     }
 
     /// Like `lookup`, but never answered from the cache: a re-validation must see the store.
@@ -148,12 +131,12 @@ public struct SessionCache<Waiter> {
                     if !overflow { ttl = Swift.min(ttl, .seconds(remaining)) }
                 }
                 if record.isExpired(wallNow: wallNow) {
-                    insert(digest, record: nil, ttl: negativeTTL, now: now)
+                    entries.insert(digest, record: nil, ttl: negativeTTL, now: now)
                 } else {
-                    insert(digest, record: record, ttl: ttl, now: now)
+                    entries.insert(digest, record: record, ttl: ttl, now: now)
                 }
             case .notFound:
-                insert(digest, record: nil, ttl: negativeTTL, now: now)
+                entries.insert(digest, record: nil, ttl: negativeTTL, now: now)
             case .failed:
                 break
             }
@@ -165,11 +148,7 @@ public struct SessionCache<Waiter> {
     /// wakes its waiters, but its result is not cached. True if anything was dropped or marked.
     @discardableResult
     public mutating func evict(_ digest: TokenDigest) -> Bool {
-        var found = false
-        if let slot = slots[digest] {
-            remove(slot)
-            found = true
-        }
+        var found = entries.evict(digest)
         if pending[digest] != nil {
             pending[digest]!.revoked = true
             found = true
@@ -178,7 +157,67 @@ public struct SessionCache<Waiter> {
     }
 
     /// Drops every cached entry (in-flight fetches are kept, but their results will be cached).
-    public mutating func removeAllEntries() {
+    public mutating func removeAllEntries() { entries.removeAll() }
+
+    /// Digests from most to least recently used (for tests and debugging; O(n)).
+    public var digestsByRecency: [TokenDigest] { entries.digestsByRecency }
+}
+
+/// The LRU/TTL entries of a `SessionCache`: a dictionary from digest to a slot in an array of
+/// nodes that form an intrusive doubly-linked list (indices, not references), freed slots
+/// reused.
+struct SessionLRU {
+    private struct Node {
+        var digest: TokenDigest
+        /// Nil for a negative entry.
+        var record: SessionRecord?
+        var deadline: NanoTime
+        var prev: Int
+        var next: Int
+    }
+
+    enum Found {
+        case hit(SessionRecord)
+        case negative
+        case absent
+    }
+
+    let capacity: Int
+    private var nodes: [Node] = []
+    private var slots: [TokenDigest: Int] = [:]
+    /// Most recently used.
+    private var head = -1
+    /// Least recently used: evicted first.
+    private var tail = -1
+    /// Freed slots, linked through `next`.
+    private var freeHead = -1
+
+    init(capacity: Int) {
+        self.capacity = capacity
+        slots.reserveCapacity(Swift.min(capacity, 1 << 16))
+    }
+
+    var count: Int { slots.count }
+
+    /// A live entry is moved to the front; a stale one is dropped.
+    mutating func find(_ digest: TokenDigest, now: NanoTime, wallNow: Int64) -> Found {
+        guard let slot = slots[digest] else { return .absent }
+        if nodes[slot].deadline > now && !(nodes[slot].record?.isExpired(wallNow: wallNow) ?? false) {
+            moveToFront(slot)
+            if let record = nodes[slot].record { return .hit(record) }
+            return .negative
+        }
+        remove(slot)
+        return .absent
+    }
+
+    mutating func evict(_ digest: TokenDigest) -> Bool {
+        guard let slot = slots[digest] else { return false }
+        remove(slot)
+        return true
+    }
+
+    mutating func removeAll() {
         nodes.removeAll(keepingCapacity: true)
         slots.removeAll(keepingCapacity: true)
         head = -1
@@ -186,8 +225,7 @@ public struct SessionCache<Waiter> {
         freeHead = -1
     }
 
-    /// Digests from most to least recently used (for tests and debugging; O(n)).
-    public var digestsByRecency: [TokenDigest] {
+    var digestsByRecency: [TokenDigest] {
         var out: [TokenDigest] = []
         var i = head
         while i >= 0 {
@@ -197,9 +235,7 @@ public struct SessionCache<Waiter> {
         return out
     }
 
-    // MARK: - LRU list
-
-    private mutating func insert(_ digest: TokenDigest, record: SessionRecord?, ttl: Duration, now: NanoTime) {
+    mutating func insert(_ digest: TokenDigest, record: SessionRecord?, ttl: Duration, now: NanoTime) {
         guard capacity > 0, ttl > .zero else { return }
         let deadline = now + ttl
         if let slot = slots[digest] {

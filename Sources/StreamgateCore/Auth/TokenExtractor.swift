@@ -68,24 +68,36 @@ public struct TokenExtractor: Sendable, Equatable {
     ///   - query: the raw query without `?` (`HTTPRequestHead.query`).
     ///   - allowQueryToken: the route's `query_token` setting.
     public func extract(headers: HTTPHeaders, query: String?, allowQueryToken: Bool) -> TokenExtraction {
-        let authorization = headers.values(name: "Authorization")
-        let apiKey = headers.values(name: apiKeyHeader)
-        guard authorization.count <= 1, apiKey.count <= 1 else { return .malformed(.repeated) }
+        // One pass over the classified fields: the first Authorization and API-key field are
+        // parsed from their bytes (a string is made for the token only), later ones counted.
+        let apiKeyName = HTTPFieldName.classify(apiKeyHeader)
+        var authorizationCount = 0, apiKeyCount = 0
+        var authorization: AuthorizationParse?
+        var apiKey: KeyParse?
+        headers.forEachField { known, name, value in
+            if known == .authorization {
+                authorizationCount += 1
+                if authorizationCount == 1 { authorization = parseAuthorization(value) }
+            }
+            if apiKeyName == .other ? (known == .other && AuthASCII.headerNamesEqual(name, apiKeyHeader)) : known == apiKeyName {
+                apiKeyCount += 1
+                if apiKeyCount == 1 { apiKey = parseAPIKey(value) }
+            }
+        }
+        guard authorizationCount <= 1, apiKeyCount <= 1 else { return .malformed(.repeated) }
 
         var bearer: String?
-        if let field = authorization.first {
-            switch parseAuthorization(field) {
-            case .notBearer: break
-            case .malformed(let reason): return .malformed(reason)
-            case .token(let t): bearer = t
-            }
+        switch authorization {
+        case nil, .notBearer?: break
+        case .malformed(let reason)?: return .malformed(reason)
+        case .token(let t)?: bearer = t
         }
 
         var key: String?
-        if let field = apiKey.first {
-            let value = String(Substring(field).trimmingOWS())
-            if let reason = validate(value) { return .malformed(reason) }
-            key = value
+        switch apiKey {
+        case nil: break
+        case .malformed(let reason)?: return .malformed(reason)
+        case .token(let t)?: key = t
         }
 
         switch (bearer, key) {
@@ -124,30 +136,50 @@ public struct TokenExtractor: Sendable, Equatable {
 
     /// `credentials = auth-scheme [ 1*SP token68 ]` (RFC 9110 §11.4), scheme compared
     /// case-insensitively, surrounding OWS tolerated.
-    private func parseAuthorization(_ field: String) -> AuthorizationParse {
-        let value = Substring(field).trimmingOWS()
-        let utf8 = value.utf8
-        let schemeEnd = utf8.firstIndex { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") } ?? utf8.endIndex
-        guard asciiCaseInsensitiveEquals(String(value[..<schemeEnd]), "Bearer") else {
-            return .notBearer
-        }
+    private func parseAuthorization(_ field: UnsafeRawBufferPointer) -> AuthorizationParse {
+        let value = Self.trimmingOWS(field)
+        var schemeEnd = 0
+        while schemeEnd < value.count && !HTTPByte.isOWS(value[schemeEnd]) { schemeEnd += 1 }
+        guard value.slice(0, schemeEnd).equalsLowercased("bearer") else { return .notBearer }
         var start = schemeEnd
-        while start < utf8.endIndex, utf8[start] == UInt8(ascii: " ") { start = utf8.index(after: start) }
-        let token = String(value[start...])
+        while start < value.count, value[start] == HTTPByte.sp { start += 1 }
+        let token = value.slice(start, value.count)
         if let reason = validate(token) { return .malformed(reason) }
-        return .token(token)
+        return .token(String(decoding: token, as: UTF8.self))
+    }
+
+    private enum KeyParse {
+        case token(String)
+        case malformed(MalformedTokenReason)
+    }
+
+    private func parseAPIKey(_ field: UnsafeRawBufferPointer) -> KeyParse {
+        let value = Self.trimmingOWS(field)
+        if let reason = validate(value) { return .malformed(reason) }
+        return .token(String(decoding: value, as: UTF8.self))
+    }
+
+    private static func trimmingOWS(_ p: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+        var start = 0, end = p.count
+        while start < end && HTTPByte.isOWS(p[start]) { start += 1 }
+        while end > start && HTTPByte.isOWS(p[end - 1]) { end -= 1 }
+        return p.slice(start, end)
     }
 
     /// Nil when `token` is a non-empty RFC 6750 b64token within the length limit:
     /// `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`. Public for tools that
     /// store tokens (`streamgate session create --token`): one the gateway would refuse is useless.
     public func validate(_ token: String) -> MalformedTokenReason? {
-        let utf8 = token.utf8
-        guard !utf8.isEmpty else { return .empty }
-        guard utf8.count <= maxTokenLength else { return .tooLong }
+        var token = token
+        return token.withUTF8 { validate(UnsafeRawBufferPointer($0)) }
+    }
+
+    func validate(_ token: UnsafeRawBufferPointer) -> MalformedTokenReason? {
+        guard !token.isEmpty else { return .empty }
+        guard token.count <= maxTokenLength else { return .tooLong }
         var sawBody = false
         var inPadding = false
-        for c in utf8 {
+        for c in token {
             if c == UInt8(ascii: "=") {
                 guard sawBody else { return .invalidCharacters }
                 inPadding = true
@@ -161,7 +193,10 @@ public struct TokenExtractor: Sendable, Equatable {
 
     @inline(__always)
     static func isB64TokenBodyByte(_ c: UInt8) -> Bool {
-        AuthASCII.isAlpha(c) || AuthASCII.isDigit(c) || c == UInt8(ascii: "-") || c == UInt8(ascii: ".")
-            || c == UInt8(ascii: "_") || c == UInt8(ascii: "~") || c == UInt8(ascii: "+") || c == UInt8(ascii: "/")
+        // ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" as bitmasks (bit n = byte n, and
+        // n - 64): one shift per byte of every token.
+        if c < 64 { return (0x03FF_E800_0000_0000 as UInt64) >> UInt64(c) & 1 == 1 }
+        if c < 128 { return (0x47FF_FFFE_87FF_FFFE as UInt64) >> UInt64(c &- 64) & 1 == 1 }
+        return false
     }
 }

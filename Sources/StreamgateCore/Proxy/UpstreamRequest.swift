@@ -84,9 +84,7 @@ public enum UpstreamRequest {
         // A client's own Last-Event-ID wins over the query parameter.
         if !hasLastEventID, let value = lastEventID { out.writeField("Last-Event-ID", value) }
         ForwardingHeaders.writeFields(hop: hop, prior: prior, to: &out)
-        for field in identityHeaders.fields(for: identity, requestID: hop.requestID, sign: sign) {
-            out.writeField(named: field.name, field.value)
-        }
+        identityHeaders.write(for: identity, requestID: hop.requestID, sign: sign, to: &out)
         switch request.framing {
         case .contentLength(let n): out.writeField("Content-Length", String(n))
         case .chunked: out.writeField("Transfer-Encoding", "chunked")
