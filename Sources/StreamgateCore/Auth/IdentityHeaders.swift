@@ -126,22 +126,25 @@ public struct IdentityHeaders: Sendable, Equatable {
     }
 
     static func signingInput(user: String, tenant: String, scopes: String, expires: String, requestID: String) -> [UInt8]? {
-        // Appended field by field into one buffer: on every signed request.
-        var input: [UInt8] = []
-        input.reserveCapacity(8 + user.utf8.count + tenant.utf8.count + scopes.utf8.count + expires.utf8.count + requestID.utf8.count)
+        // Written piece by piece into one buffer: on every signed request.
+        var input = HeadWriter(capacity: 8 + user.utf8.count + tenant.utf8.count + scopes.utf8.count + expires.utf8.count
+                                   + requestID.utf8.count)
         var version = signatureVersion
-        version.withUTF8 { input.append(contentsOf: $0) }
-        func line(_ field: String) -> Bool {
-            var field = field
-            return field.withUTF8 { bytes in
-                guard AuthASCII.isFieldSafe(bytes) else { return false }
-                input.append(0x0A)
-                input.append(contentsOf: bytes)
-                return true
-            }
+        version.withUTF8 { input.write($0) }
+        guard appendLine(user, to: &input), appendLine(tenant, to: &input), appendLine(scopes, to: &input),
+              appendLine(expires, to: &input), appendLine(requestID, to: &input) else { return nil }
+        return input.finish()
+    }
+
+    /// `\n` and the field, unless it holds a control character.
+    private static func appendLine(_ field: String, to input: inout HeadWriter) -> Bool {
+        var field = field
+        return field.withUTF8 { bytes in
+            guard AuthASCII.isFieldSafe(bytes) else { return false }
+            input.write(0x0A)
+            input.write(bytes)
+            return true
         }
-        guard line(user), line(tenant), line(scopes), line(expires), line(requestID) else { return nil }
-        return input
     }
 
     /// `v1=<lowercase hex>`.

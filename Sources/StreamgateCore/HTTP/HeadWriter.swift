@@ -77,16 +77,20 @@ struct HeadWriter: ~Copyable {
         @inline(__always) func found(_ w: UInt64) -> Bool {
             hasZeroByte(w) || hasZeroByte(w ^ (ones &* 0x0D)) || hasZeroByte(w ^ (ones &* 0x0A))
         }
+        guard n >= 8 else {
+            for i in 0..<n {
+                let b = base.load(fromByteOffset: i, as: UInt8.self)
+                if b == HTTPByte.cr || b == HTTPByte.lf || b == 0 { return true }
+            }
+            return false
+        }
         var i = 0
-        while i + 8 <= n {
+        while i + 8 < n {
             if found(base.loadUnaligned(fromByteOffset: i, as: UInt64.self)) { return true }
             i &+= 8
         }
-        guard i < n else { return false }
-        // The tail, padded with spaces to a whole word.
-        var tail: UInt64 = 0x2020_2020_2020_2020
-        withUnsafeMutableBytes(of: &tail) { $0.baseAddress.unsafelyUnwrapped.copyMemory(from: base + i, byteCount: n - i) }
-        return found(tail)
+        // The last word, overlapping bytes already checked (harmless for a search).
+        return found(base.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self))
     }
 
     @inline(__always)
