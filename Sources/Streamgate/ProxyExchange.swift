@@ -326,11 +326,11 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
         client.output.append(plan.head)
         responseDecoder = BodyDecoder(framing: bodyFraming, limits: settings.limits, isRequest: false)
         client.setWriteLowWatermark(isStream ? 0 : settings.clientBuffer / 2)
-        if let up = upstream {
+        if isStream, let up = upstream {
             // A stream may be quiet for long stretches: its relay timer enforces
             // upstream_idle_timeout (ending at a boundary when it can), not a socket timeout.
-            let idle: Duration? = isStream ? nil : route.readTimeout
-            up.connection.setTimeouts(read: idle, write: route.readTimeout)
+            // Any other body keeps the timeouts `armResponseTimeout` set (the same values).
+            up.connection.setTimeouts(read: nil, write: route.readTimeout)
         }
         if isStream && bodyFraming != .none {
             stream = StreamRelay(exchange: self, services: services, store: snapshot.store, settings: route.stream,

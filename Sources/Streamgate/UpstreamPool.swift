@@ -112,7 +112,8 @@ final class UpstreamPool {
             }
             c.owner = owner
             c.reused = true
-            c.connection.setTimeouts(read: nil, write: nil)
+            // Its idle timeout is left armed: the exchange sets its own at once (the request's
+            // read timeout), and clearing it first would cost a timer removal per request.
             metrics.counts.reused &+= 1
             return c
         }
