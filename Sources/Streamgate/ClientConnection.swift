@@ -62,7 +62,7 @@ final class ClientConnection: ConnectionDelegate, ExchangeOwner {
 
     /// Performs the lifecycle's actions in order. An action may report further events (a
     /// response written, an exchange finished); their actions are performed before the next.
-    private func perform(_ actions: [Lifecycle.Action]) {
+    private func perform(_ actions: Lifecycle.Actions) {
         for action in actions { perform(action) }
     }
 

@@ -296,3 +296,17 @@ private func exchanging() -> Lifecycle {
         }
     }
 }
+
+/// The inline action list behaves as the array it replaced.
+@Suite struct LifecycleActionsTests {
+    @Test func keepsOrderAcrossConcatenation() {
+        let a: Lifecycle.Actions = [.cancelHeadDeadline]
+        let b: Lifecycle.Actions = [.setReadTimeout(.header), .resumeReading]
+        let joined = a + b + [.processInput]
+        #expect(Array(joined) == [.cancelHeadDeadline, .setReadTimeout(.header), .resumeReading, .processInput])
+        #expect(joined.count == Lifecycle.Actions.capacity)
+        #expect(joined != a + b)
+        #expect(Lifecycle.Actions().isEmpty)
+        #expect(([] as Lifecycle.Actions) == Lifecycle.Actions())
+    }
+}

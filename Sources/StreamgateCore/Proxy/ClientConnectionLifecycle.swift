@@ -131,6 +131,56 @@ public struct ClientConnectionLifecycle: Sendable {
         case resetNow
     }
 
+    /// The actions one event asks for, in order: at most three, kept inline (an array would
+    /// be allocated for most events of every request).
+    public struct Actions: RandomAccessCollection, ExpressibleByArrayLiteral, Equatable, Sendable, CustomStringConvertible {
+        public static let capacity = 4
+        private var a0 = Action.processInput, a1 = Action.processInput, a2 = Action.processInput, a3 = Action.processInput
+        public private(set) var count = 0
+
+        public init() {}
+
+        public init(arrayLiteral elements: Action...) {
+            for e in elements { append(e) }
+        }
+
+        public var startIndex: Int { 0 }
+        public var endIndex: Int { count }
+
+        public subscript(i: Int) -> Action {
+            precondition(i >= 0 && i < count, "action index out of range")
+            switch i {
+            case 0: return a0
+            case 1: return a1
+            case 2: return a2
+            default: return a3
+            }
+        }
+
+        public mutating func append(_ action: Action) {
+            // More than `capacity` would be a new combination in `handle`: a programming
+            // error the tests meet first.
+            precondition(count < Self.capacity, "more actions than Actions.capacity")
+            switch count {
+            case 0: a0 = action
+            case 1: a1 = action
+            case 2: a2 = action
+            default: a3 = action
+            }
+            count += 1
+        }
+
+        public static func + (lhs: Actions, rhs: Actions) -> Actions {
+            var out = lhs
+            for a in rhs { out.append(a) }
+            return out
+        }
+
+        public static func == (lhs: Actions, rhs: Actions) -> Bool { lhs.elementsEqual(rhs) }
+
+        public var description: String { "\(Array(self))" }
+    }
+
     /// Bytes of unread pipelined input tolerated while an exchange (or an admission) runs
     /// before reading pauses.
     public static let pipelineBufferLimit = 64 * 1024
@@ -148,7 +198,7 @@ public struct ClientConnectionLifecycle: Sendable {
     private var lingerDiscarded = 0
 
     /// A new connection, and what to do first. `proxyProtocol`: a PROXY header comes first.
-    public static func start(proxyProtocol: Bool) -> (ClientConnectionLifecycle, [Action]) {
+    public static func start(proxyProtocol: Bool) -> (ClientConnectionLifecycle, Actions) {
         if proxyProtocol {
             // The header must arrive whole within `header_timeout` from the accept.
             return (ClientConnectionLifecycle(phase: .readingProxyHeader), [.setReadTimeout(.header), .armHeadDeadline, .resumeReading])
@@ -165,7 +215,7 @@ public struct ClientConnectionLifecycle: Sendable {
     /// owner also checks that nothing is buffered).
     public var isBetweenRequests: Bool { phase == .readingHead && requestsServed > 0 && !hasPartialHead }
 
-    public mutating func handle(_ event: Event) -> [Action] {
+    public mutating func handle(_ event: Event) -> Actions {
         if phase == .closed { return [] }
         switch event {
         case .bytesAvailable(let buffered, let bodyWanted):
@@ -287,7 +337,7 @@ public struct ClientConnectionLifecycle: Sendable {
         }
     }
 
-    private mutating func bytesAvailable(buffered: Int, bodyWanted: Bool) -> [Action] {
+    private mutating func bytesAvailable(buffered: Int, bodyWanted: Bool) -> Actions {
         switch phase {
         case .readingHead, .readingProxyHeader:
             return requestPass()
@@ -308,7 +358,7 @@ public struct ClientConnectionLifecycle: Sendable {
     }
 
     /// A pass now, or (one is running) another once it finishes.
-    private mutating func requestPass() -> [Action] {
+    private mutating func requestPass() -> Actions {
         if passRunning {
             passWanted = true
             return []
@@ -317,13 +367,13 @@ public struct ClientConnectionLifecycle: Sendable {
         return [.processInput]
     }
 
-    private mutating func awaitNextHead(resume: Bool) -> [Action] {
+    private mutating func awaitNextHead(resume: Bool) -> Actions {
         phase = .readingHead
-        let timeout: [Action] = [.setReadTimeout(requestsServed == 0 ? .header : .keepAlive)]
+        let timeout: Actions = [.setReadTimeout(requestsServed == 0 ? .header : .keepAlive)]
         return timeout + (resume ? [.resumeReading] : []) + requestPass()
     }
 
-    private mutating func closeAfterFlush() -> [Action] {
+    private mutating func closeAfterFlush() -> Actions {
         switch phase {
         case .closingAfterFlush, .lingering, .abortingAfterFlush, .closed:
             return []
@@ -336,19 +386,19 @@ public struct ClientConnectionLifecycle: Sendable {
         }
     }
 
-    private mutating func disarmHeadDeadline() -> [Action] {
+    private mutating func disarmHeadDeadline() -> Actions {
         guard isHeadDeadlineArmed else { return [] }
         isHeadDeadlineArmed = false
         return [.cancelHeadDeadline]
     }
 
-    private mutating func close() -> [Action] {
+    private mutating func close() -> Actions {
         phase = .closed
         isHeadDeadlineArmed = false
         return [.closeNow]
     }
 
-    private mutating func reset() -> [Action] {
+    private mutating func reset() -> Actions {
         phase = .closed
         isHeadDeadlineArmed = false
         return [.resetNow]
