@@ -430,7 +430,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
     private func streamBatchDone(_ end: StreamBatchEnd) {
         switch end {
         case .none(let queued):
-            stream?.afterRelay()
+            stream?.afterRelay(bytesOut: bytesOut)
             if queued > 0 && !lifecycle.isDone { applyClientBackpressure() }
         case .boundaryReached:
             stream?.endAtBoundaryNow()
