@@ -8,7 +8,7 @@
 #   scripts/bench-matrix.sh                  (about 30 minutes on 2 cores)
 #
 # Env: REPEAT (3), DURATION (20s per SSE round), WARMUP (5s), PLAIN_DURATION (10s),
-#      SCENARIOS ("10000x1 10000x10 1000x100 1000x300"), TARGETS (as bench-sse.sh), OUT (a
+#      SCENARIOS ("9000x1 9000x10 1000x100 1000x300"), TARGETS (as bench-sse.sh), OUT (a
 #      directory for each scenario's full output; default: a new one under /tmp).
 # Prints each scenario's median table as it finishes; the per-round tables are in OUT.
 set -euo pipefail
