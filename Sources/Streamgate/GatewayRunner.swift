@@ -148,8 +148,11 @@ public enum GatewayRunner {
             gateway.wait()
             return 1
         }
-        // Each proxied stream holds two descriptors (client + upstream).
-        let streams = max(0, (fdLimit - 64) / 2)
+        let streams = DescriptorBudget.connections(openFileLimit: fdLimit)
+        if fdLimit > 0, config.limits.maxConnections > streams {
+            // Accepted past this, a client may find no descriptor left for its upstream (502).
+            printError(#"{"level":"warn","msg":"max_connections \#(config.limits.maxConnections) is more than open-file limit \#(fdLimit) carries (about \#(streams) proxied connections at two descriptors each); raise the limit (LimitNOFILE, ulimit -Hn) or lower max_connections"}"#)
+        }
         let control = EventLoop()
         let stop = {
             gateway.drain()

@@ -192,11 +192,14 @@ import Glibc
     }
 
     /// Out of file descriptors: accept fails (EMFILE), the gateway says so once and pauses its
-    /// listener instead of spinning, and serves again as soon as descriptors are free.
+    /// listener instead of spinning, and serves again as soon as descriptors are free. At start
+    /// it warned that max_connections (10,000 by default) is more than 48 descriptors carry.
     @Test func outOfDescriptorsPausesAcceptingAndRecovers() throws {
         let demo = try CLIDemoUpstream()
         let dir = try CLITempDir()
         let gw = try CLIGateway(dir: dir, name: "gw", upstreamPort: demo.port, fileLimit: 48)
+        #expect(gw.process.waitForOutput(stderr: true, { $0.contains(#""level":"warn","msg":"max_connections 10000 is more than open-file limit 48 carries"#) }) != nil,
+                "the gateway warns about max_connections: \(gw.process.stderr)")
         var idle: [RawClient] = []
         for _ in 0..<60 { idle.append(try RawClient(port: gw.port)) }
         #expect(gw.process.waitForOutput(stderr: true, { $0.contains("accept failed") }) != nil,
