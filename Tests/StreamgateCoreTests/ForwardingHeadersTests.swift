@@ -113,6 +113,27 @@ import Testing
         }
     }
 
+    /// The request builder decides on a classified name's bytes; it must agree with the fold
+    /// for every spelling (its shortcut: an unclassified name without `_` is never owned).
+    @Test func classifiedOwnershipAgreesWithTheFold() {
+        let owned = ForwardingHeaders.ownedNames + ForwardingHeaders.framingNames
+        func underscored(_ s: String) -> String { String(s.map { $0 == "-" ? "_" : $0 }) }
+        var spellings: [String] = []
+        for name in owned {
+            spellings += [name, name.lowercased(), name.uppercased(), underscored(name), underscored(name.uppercased()),
+                          name + "x", String(name.dropLast())]
+        }
+        spellings += ["X-Real-IP", "X_Real_IP", "Accept", "X-Tenant", "X_Tenant", "_", "X-Forwarded_For"]
+        for name in spellings {
+            var n = name
+            let byBytes = n.withUTF8 { b in
+                let raw = UnsafeRawBufferPointer(b)
+                return ForwardingHeaders.isOwned(HTTPFieldName.classify(raw), raw)
+            }
+            #expect(byBytes == ForwardingHeaders.isOwned(name), "\(name)")
+        }
+    }
+
     @Test func underscoreNamesAreFoundAnywhereInTheHead() {
         #expect(UnderscoreHeaders.present(in: HTTPHeaders([("Accept", "*/*"), ("X_Tenant", "t")])))
         #expect(UnderscoreHeaders.present(in: HTTPHeaders([("_", "")])))

@@ -86,12 +86,15 @@ public enum ForwardingHeaders {
     /// `isOwned` on a classified name's bytes, without making a string.
     public static func isOwned(_ known: HTTPFieldName, _ name: UnsafeRawBufferPointer) -> Bool {
         // Every owned name is a known one, and known spellings hold no `_`: a known field
-        // collides exactly when it is one of them. Only unknown names need the `_` fold.
+        // collides exactly when it is one of them. Only unknown names need the `_` fold, and
+        // only those holding a `_`: without one the fold is ASCII case alone, which
+        // `HTTPFieldName.classify` already ignores, so such a name is no owned one.
         switch known {
         case .xForwardedFor, .xForwardedProto, .xForwardedHost, .forwarded, .xRequestID, .contentLength,
              .transferEncoding, .host:
             return true
         case .other:
+            guard name.contains(UInt8(ascii: "_")) else { return false }
             return ownedNames.contains { AuthASCII.headerNamesCollide(name, $0) }
                 || framingNames.contains { AuthASCII.headerNamesCollide(name, $0) }
         default:
