@@ -178,14 +178,13 @@ struct DemoRequestReader {
         // The next line from `from` (CRLF-terminated, or the rest: the head has no final CRLF).
         func nextLine(_ from: inout Int) -> Range<Int>? {
             guard from <= count else { return nil }
-            var i = from
-            while i + 1 < count, !(bytes[i] == 13 && bytes[i + 1] == 10) { i += 1 }
-            if i + 1 < count {
-                defer { from = i + 2 }
-                return from..<i
+            let start = from
+            if let end = Self.find(Self.crlf, in: UnsafeRawBufferPointer(rebasing: bytes[start...])) {
+                from = start + end + 2
+                return start..<start + end
             }
-            defer { from = count + 1 }
-            return from..<count
+            from = count + 1
+            return start..<count
         }
         var cursor = 0
         // RFC 9112 §2.2: ignore at least one empty line before the request line.
