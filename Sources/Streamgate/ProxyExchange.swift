@@ -170,7 +170,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
             requestID: requestID, trustForwarded: forwardingTrusted)
         let signer: (([UInt8]) -> [UInt8])? = settings.signingKey.map { key in { Crypto.hmacSHA256(key: key, message: $0) } }
         upstreamChunked = request.framing == .chunked
-        up.connection.output.append(UpstreamRequest.head(
+        up.connection.write(UpstreamRequest.head(
             for: request, targetPath: route.upstreamPath(request.path, rawPath: request.rawPath),
             policy: policy, hop: hop, identityHeaders: settings.identity, identity: auth?.identity, sign: signer))
     }
@@ -323,7 +323,14 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
         if !isStream { countFirstByte() }
         clientFraming = plan.clientFraming
         let bodyFraming = plan.bodyFraming
-        client.output.append(plan.head)
+        let wholeBody = isStream ? nil : bufferedWholeBody(bodyFraming)
+        if let wholeBody {
+            sendWithHead(plan.head, body: wholeBody)
+        } else if bodyFraming == .none {
+            client.write(plan.head)
+        } else {
+            client.output.append(plan.head)
+        }
         responseDecoder = BodyDecoder(framing: bodyFraming, limits: settings.limits, isRequest: false)
         client.setWriteLowWatermark(isStream ? 0 : settings.clientBuffer / 2)
         if isStream, let up = upstream {
@@ -340,7 +347,35 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
         // more (status, framing and keep-alive are), so their storage goes now.
         request.headers = HTTPHeaders()
         responseHead?.headers = HTTPHeaders()
-        if bodyFraming == .none { responseBodyEnded() }
+        if bodyFraming == .none || wholeBody != nil { responseBodyEnded() }
+    }
+
+    /// The length of a `Content-Length` body the upstream's input buffer already holds in
+    /// full, when it can go to the client as it is (relayed with its length, nothing queued
+    /// ahead of it): the usual small response, read with its head.
+    private func bufferedWholeBody(_ framing: BodyFraming) -> Int? {
+        guard case .contentLength(let length) = framing, clientFraming == .contentLength, client.outputCount == 0,
+              let up = upstream, UInt64(up.connection.inputCount) >= length else { return nil }
+        return Int(length)
+    }
+
+    /// Head and whole body in one gathered write, the body straight from the upstream's input
+    /// buffer (no copy into the client's): one `sendmsg` and no end-of-turn flush. What the
+    /// socket does not take is queued in the client's output, as on the usual path.
+    private func sendWithHead(_ head: [UInt8], body length: Int) {
+        guard let up = upstream else { return }
+        let input = up.connection.input
+        let gather = client.loop.gather
+        head.withUnsafeBytes { h in
+            gather.append(h)
+            input.forEachSegment(length: length) { segment in
+                if gather.isFull { client.write(gather) }
+                gather.append(segment)
+            }
+            client.write(gather)
+        }
+        input.drain(length)
+        bytesOut += UInt64(length)
     }
 
     /// A response that is not an event stream: bytes move from the upstream's input buffer to

@@ -386,7 +386,7 @@ public final class Connection {
         // Reads the owner asked for before the handshake finished, with the owner's timeout
         // (replacing the handshake's, or removing it when the owner has none).
         if isReading {
-            if readArmed, let readEvent { Connection.rearm(readEvent, timeout: currentReadTimeout) } else { armRead() }
+            if readArmed, let readEvent { rearm(readEvent, timeout: currentReadTimeout) } else { armRead() }
         } else if readArmed {
             disarmRead()
         }
@@ -616,10 +616,34 @@ public final class Connection {
             evbuffer_add(queue, v.iov_base + written, v.iov_len - written)
             written = 0
         }
+        return queuedAfterWrite(queue)
+    }
+
+    /// `write(_: GatherList)` for one contiguous piece (a head): one `send` when nothing is
+    /// queued, instead of a copy into `output` and a `writev` at the end of the loop turn.
+    /// Returns the bytes now queued in the output buffer (0: everything went to the kernel).
+    @discardableResult
+    public func write(_ bytes: UnsafeRawBufferPointer) -> Int {
+        guard phase != .closed, bytes.count > 0, let start = bytes.baseAddress else { return outputCount }
+        var written = 0
+        if ssl == nil && phase == .open && !outputQueued {
+            let n = send(descriptor, start, bytes.count, Int32(MSG_NOSIGNAL))
+            if n == bytes.count { return 0 }
+            if n > 0 { written = n }
+        }
+        let queue = outputStorage
+        evbuffer_add(queue, start + written, bytes.count - written)
+        return queuedAfterWrite(queue)
+    }
+
+    @discardableResult
+    public func write(_ bytes: [UInt8]) -> Int { bytes.withUnsafeBytes { write($0) } }
+
+    /// What a write left in `queue` (already holding the unsent part): with TLS, encrypted now
+    /// rather than at the end of the turn (one record per relayed batch). Failures are left to
+    /// the flush already queued, which reports them to the owner outside the caller's callback.
+    private func queuedAfterWrite(_ queue: OpaquePointer) -> Int {
         if let ssl, phase == .open, !awaitingWritable, !writeWaitsForRead {
-            // Encrypt now rather than at the end of the turn: one record per relayed batch.
-            // Failures are left to the flush already queued, which reports them to the owner
-            // outside the caller's own callback.
             tlsWriteOut(ssl)
         }
         return evbuffer_get_length(queue)
@@ -630,7 +654,7 @@ public final class Connection {
     private func armRead() {
         guard let readEvent, !readArmed else { return }
         readArmed = true
-        Connection.add(readEvent, timeout: currentReadTimeout)
+        add(readEvent, timeout: currentReadTimeout)
     }
 
     private func disarmRead() {
@@ -649,7 +673,7 @@ public final class Connection {
         }
         guard let writeEvent else { return }
         writeArmed = true
-        Connection.add(writeEvent, timeout: writeTimeout)
+        add(writeEvent, timeout: writeTimeout)
     }
 
     private func disarmWrite() {
@@ -662,13 +686,13 @@ public final class Connection {
     /// in place, so nil removes it explicitly: otherwise a stream's upstream kept the head's
     /// `read_timeout` (aborting a quiet stream after it, and re-scheduling that timer on every
     /// read of the persistent event).
-    private static func rearm(_ event: OpaquePointer, timeout: Duration?) {
+    private func rearm(_ event: OpaquePointer, timeout: Duration?) {
         if timeout != nil { add(event, timeout: timeout) } else { event_remove_timer(event) }
     }
 
-    private static func add(_ event: OpaquePointer, timeout: Duration?) {
+    private func add(_ event: OpaquePointer, timeout: Duration?) {
         if let timeout {
-            var tv = makeTimeval(timeout)
+            var tv = loop.timeval(for: timeout)
             event_add(event, &tv)
         } else {
             event_add(event, nil)
@@ -751,8 +775,8 @@ public final class Connection {
     public func setTimeouts(read: Duration?, write: Duration?) {
         readTimeout = read
         writeTimeout = write
-        if readArmed, let readEvent { Connection.rearm(readEvent, timeout: currentReadTimeout) }
-        if writeArmed, let writeEvent { Connection.rearm(writeEvent, timeout: write) }
+        if readArmed, let readEvent { rearm(readEvent, timeout: currentReadTimeout) }
+        if writeArmed, let writeEvent { rearm(writeEvent, timeout: write) }
     }
 
     /// The write callback fires when output drains to `low` bytes.

@@ -55,6 +55,19 @@ public final class EventLoop {
         }, Unmanaged.passUnretained(self).toOpaque())
     }
 
+    /// Timeouts as libevent takes them, each converted once: connections re-arm their timers
+    /// several times per request, a `Duration` costs some 400 instructions of 128-bit
+    /// arithmetic to convert, and a configuration uses only a handful of distinct timeouts.
+    private var timevals: [(timeout: Duration, value: timeval)] = []
+
+    func timeval(for timeout: Duration) -> timeval {
+        for entry in timevals where entry.timeout == timeout { return entry.value }
+        let value = Connection.makeTimeval(timeout)
+        // Bounded: a timeout computed per use (none is, today) would only miss the cache.
+        if timevals.count < 32 { timevals.append((timeout, value)) }
+        return value
+    }
+
     /// Connections with output written during this loop turn; flushed together right after.
     func enqueueFlush(_ c: Connection) {
         flushQueue.append(c)

@@ -72,6 +72,34 @@ import Testing
         c.close()
     }
 
+    @Test func aContiguousWriteGoesStraightToTheSocketUnlessOutputWaits() {
+        let driver = RedisLoopDriver()
+        let (mine, theirs) = Self.socketPair()
+        defer { close(theirs) }
+        let c = Connection(loop: driver.loop, fd: mine)
+        let peer = Peer()
+        c.delegate = peer
+        // Nothing queued: sent within the call, no buffer made, no flush to wait for.
+        #expect(c.write(Array("first\n".utf8)) == 0)
+        #expect(!c.holdsBuffers)
+        var got: [UInt8] = []
+        Self.readAvailable(theirs, into: &got)
+        #expect(got == Array("first\n".utf8))
+        // More than the socket takes: the rest waits, and a later write queues behind it
+        // instead of overtaking it.
+        let payload = (0..<(4 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 13) }
+        let queued = c.write(payload)
+        #expect(queued > 0)
+        #expect(c.write(Array("last\n".utf8)) == queued + 5)
+        got = []
+        #expect(driver.run { Self.readAvailable(theirs, into: &got); return got.count >= payload.count + 5 })
+        #expect(got.count == payload.count + 5)
+        #expect(Array(got.prefix(payload.count)) == payload)
+        #expect(Array(got.suffix(5)) == Array("last\n".utf8))
+        #expect(driver.run { c.outputCount == 0 })
+        c.close()
+    }
+
     @Test func readsGoToAReceiverThenToAnInputBufferMadeAgain() {
         let driver = RedisLoopDriver()
         let (mine, theirs) = Self.socketPair()

@@ -47,6 +47,64 @@ enum HTTPByte {
 
     @inline(__always)
     static func lower(_ b: UInt8) -> UInt8 { (b &- 0x41 < 26) ? b | 0x20 : b }
+
+    // Eight bytes at a time (SWAR), for the scans every head byte goes through. A word is read
+    // little-endian, so its lowest set flag is its first byte in memory.
+    private static let ones: UInt64 = 0x0101_0101_0101_0101
+    private static let highs: UInt64 = 0x8080_8080_8080_8080
+
+    @inline(__always)
+    private static func word(_ base: UnsafeRawPointer, _ i: Int) -> UInt64 {
+        UInt64(littleEndian: base.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+    }
+
+    /// The high bit of each byte of `x` below `n` (n <= 128); exact for the lowest such byte,
+    /// and nonzero exactly when one exists.
+    @inline(__always)
+    private static func below(_ x: UInt64, _ n: UInt8) -> UInt64 { (x &- ones &* UInt64(n)) & ~x & highs }
+
+    /// Index of the first LF in `bytes` at or after `from`, or `bytes.count` when none.
+    @inline(__always)
+    static func firstLF(in bytes: UnsafeRawBufferPointer, from: Int) -> Int {
+        let n = bytes.count
+        guard let base = bytes.baseAddress else { return n }
+        var i = from
+        while i &+ 8 <= n {
+            let zero = below(word(base, i) ^ (ones &* UInt64(lf)), 1)
+            if zero != 0 { return i &+ zero.trailingZeroBitCount &>> 3 }
+            i &+= 8
+        }
+        while i < n && base.load(fromByteOffset: i, as: UInt8.self) != lf { i &+= 1 }
+        return i
+    }
+
+    /// Whether bytes `from..<to` are all field content (`isFieldContent`), and whether any of
+    /// them is obs-text (0x80-0xFF). Words of plain visible ASCII pass in a few instructions;
+    /// a word holding anything else is checked byte by byte.
+    @inline(__always)
+    static func scanFieldContent(_ bytes: UnsafeRawBufferPointer, from: Int, to: Int) -> (valid: Bool, nonASCII: Bool) {
+        guard let base = bytes.baseAddress, from < to else { return (true, false) }
+        var nonASCII = false
+        var i = from
+        while i < to {
+            if i &+ 8 <= to {
+                let w = word(base, i)
+                // Controls (HTAB included), DEL, or obs-text: look closer.
+                if below(w, 0x20) | below(w ^ (ones &* 0x7F), 1) | (w & highs) == 0 {
+                    i &+= 8
+                    continue
+                }
+            }
+            let end = Swift.min(i &+ 8, to)
+            while i < end {
+                let b = base.load(fromByteOffset: i, as: UInt8.self)
+                guard isFieldContent(b) else { return (false, nonASCII) }
+                if b >= 0x80 { nonASCII = true }
+                i &+= 1
+            }
+        }
+        return (true, nonASCII)
+    }
 }
 
 /// Whether `s` is a non-empty `token` (RFC 9110 §5.6.2): methods, field names, codings.

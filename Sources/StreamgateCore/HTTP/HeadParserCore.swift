@@ -92,8 +92,7 @@ struct HeadParserCore<Start: HeadStartLine> {
         }
         var i = 0
         while i < n {
-            var j = i
-            while j < n && bytes[j] != HTTPByte.lf { j &+= 1 }
+            let j = HTTPByte.firstLF(in: bytes, from: i)
             if j == n {
                 try keepPartial(bytes.slice(i, n))
                 return n
@@ -188,12 +187,8 @@ struct HeadParserCore<Start: HeadStartLine> {
         var ve = n
         while vs < ve && HTTPByte.isOWS(l[vs]) { vs &+= 1 }
         while ve > vs && HTTPByte.isOWS(l[ve &- 1]) { ve &-= 1 }
-        var nonASCII = false
-        for idx in vs..<ve {
-            let b = l[idx]
-            guard HTTPByte.isFieldContent(b) else { throw malformed("invalid field value") }
-            if b >= 0x80 { nonASCII = true }
-        }
+        let (valid, nonASCII) = HTTPByte.scanFieldContent(l, from: vs, to: ve)
+        guard valid else { throw malformed("invalid field value") }
         let valueBytes = l.slice(vs, ve)
         if !nonASCII || String(validating: valueBytes, as: UTF8.self) != nil {
             headers.appendValidated(name: l.slice(0, k), value: valueBytes)

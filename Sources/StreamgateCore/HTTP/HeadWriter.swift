@@ -18,12 +18,13 @@ struct HeadWriter: ~Copyable {
     deinit { base.deallocate() }
 
     /// The bytes written.
+    ///
+    /// Copied through the sequence initialiser, which is specialised here: the
+    /// `unsafeUninitializedCapacity` one calls into the standard library's unspecialised
+    /// allocation path, which looks up the array's storage type at run time (about 500
+    /// instructions a call, twice per proxied request, in callgrind).
     consuming func finish() -> [UInt8] {
-        let base = self.base, count = self.count
-        return [UInt8](unsafeUninitializedCapacity: count) { out, initialized in
-            if count > 0 { UnsafeMutableRawPointer(out.baseAddress.unsafelyUnwrapped).copyMemory(from: base, byteCount: count) }
-            initialized = count
-        }
+        [UInt8](UnsafeBufferPointer(start: base.assumingMemoryBound(to: UInt8.self), count: count))
     }
 
     @inline(__always)
