@@ -21,8 +21,9 @@ final class ClientConnection: ConnectionDelegate, ExchangeOwner {
     private var pendingTLS: TLSServerContext?
     /// Phases, the input-pass queue, the head deadline and closing: decided there, performed here.
     private var lifecycle: Lifecycle
-    /// Present only while a head is being read: a held stream does not keep ~230 bytes of
-    /// parser state.
+    /// Made for the first head and kept, reset, for the next one on a keep-alive connection;
+    /// dropped once a stream's connection goes quiet: a held stream does not keep ~230 bytes
+    /// of parser state.
     private var headParser: Box<RequestHeadParser>?
     private(set) var exchange: ProxyExchange?
     /// Set when this connection counts against `max_connections_per_ip` (given back at close).
@@ -201,7 +202,7 @@ final class ClientConnection: ConnectionDelegate, ExchangeOwner {
                 if result.consumed == 0 { return }
                 continue
             }
-            headParser = nil
+            parser.value.reset()
             handle(.headParsed)
             dispatch(head)
         }
@@ -211,7 +212,7 @@ final class ClientConnection: ConnectionDelegate, ExchangeOwner {
         // The configuration this request is served under, to its end (see `WorkerSnapshot`).
         let snapshot = worker.current
         let settings = snapshot.settings
-        let requestID = head.headers.first(name: "x-request-id").flatMap { RequestID.isValid($0) ? $0 : nil }
+        let requestID = head.headers.first(.xRequestID).flatMap { RequestID.isValid($0) ? $0 : nil }
             ?? worker.nextRequestID()
         let start = EventLoop.now()
         // A CORS preflight asks about a route before the real request: answered here, without
@@ -535,7 +536,10 @@ final class ClientConnection: ConnectionDelegate, ExchangeOwner {
         handle(.outputDrained(empty: client.outputCount == 0))
         // A live event stream's client is quiet from here on (events go straight to the
         // socket): its empty buffers are given back until needed (see `Connection`).
-        if lifecycle.phase == .exchanging, exchange?.isStream == true { client.releaseIdleBuffers() }
+        if lifecycle.phase == .exchanging, exchange?.isStream == true {
+            client.releaseIdleBuffers()
+            headParser = nil
+        }
     }
 
     func connection(_ connection: Connection, event: ConnectionEvent) {

@@ -106,7 +106,6 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
         self.startTime = start
         self.pool = snapshot.pools[route.upstreamIndex]
         self.lifecycle = ExchangeLifecycle(method: request.method, requestFraming: request.framing)
-        self.responseParser = Box(ResponseHeadParser(limits: snapshot.settings.limits, requestMethod: request.method))
     }
 
     /// The client's connection, held directly: the relay path reaches it on every read.
@@ -151,6 +150,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
         }
         upstream = up
         upstreamTargetText = up.targetText
+        takeResponseParser(from: up)
         up.connection.setWriteLowWatermark(ProxyExchange.requestBodyHighWater / 2)
         sendRequestHead(on: up)
         if up.isConnected {
@@ -158,6 +158,23 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
             armResponseTimeout()
         }
         if !lifecycle.requestBodyDone { relayRequestBody() }
+    }
+
+    /// A parser for this connection's response, fresh: the connection's spare one when it
+    /// has one for these limits, else this exchange's own (after a retry) or a new one.
+    private func takeResponseParser(from up: UpstreamConnection) {
+        let limits = settings.limits
+        var parser = responseParser
+        if let spare = up.spareResponseParser {
+            up.spareResponseParser = nil
+            if parser == nil, spare.value.limits == limits { parser = spare }
+        }
+        if let parser {
+            parser.value.reset(requestMethod: request.method)
+            responseParser = parser
+        } else {
+            responseParser = Box(ResponseHeadParser(limits: limits, requestMethod: request.method))
+        }
     }
 
     private func sendRequestHead(on up: UpstreamConnection) {
@@ -170,9 +187,10 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
             requestID: requestID, trustForwarded: forwardingTrusted)
         let signer: (([UInt8]) -> [UInt8])? = settings.signingKey.map { key in { Crypto.hmacSHA256(key: key, message: $0) } }
         upstreamChunked = request.framing == .chunked
-        up.connection.write(UpstreamRequest.head(
+        UpstreamRequest.withHead(
             for: request, targetPath: route.upstreamPath(request.path, rawPath: request.rawPath),
-            policy: policy, hop: hop, identityHeaders: settings.identity, identity: auth?.identity, sign: signer))
+            policy: policy, hop: hop, identityHeaders: settings.identity, identity: auth?.identity, sign: signer
+        ) { up.connection.write($0) }
     }
 
     private func armResponseTimeout() {
@@ -317,6 +335,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
             return
         }
         responseHead = head
+        if !plan.isStream, let up = upstream { up.spareResponseParser = responseParser }
         responseParser = nil
         advance({ $0.finalHead(plan) })
         isStream = plan.isStream

@@ -29,6 +29,10 @@ final class UpstreamConnection: ConnectionDelegate {
     var reused = false
     /// When the connect began: `streamgate_upstream_connect_duration_seconds` runs to `.connected`.
     let connectStart = EventLoop.now()
+    /// The response parser of the last exchange that ended in a plain response, kept for the
+    /// next one on this connection (one allocation less per pooled request). A stream's
+    /// exchange drops it instead: a held stream keeps no parser.
+    var spareResponseParser: Box<ResponseHeadParser>?
 
     init(connection: Connection, targetIndex: Int, addressIndex: Int, target: SocketAddress, pool: UpstreamPool) {
         self.connection = connection

@@ -233,6 +233,30 @@ import Glibc
         #expect(try c.readResponse().bodyText == "ok", "the client connection survives the upstream's failure")
     }
 
+    /// A pooled connection that starts an answer and then resets counts as stale: the GET is
+    /// retried on a fresh connection, whose response is parsed from a clean parser, not
+    /// appended to the half head the dead connection left behind.
+    @Test func retryAfterAHalfHeadOnAPooledConnectionParsesAFreshHead() throws {
+        let up = try ScriptedUpstream()
+        let gw = try GatewayHarness(toml: simpleConfig(upstreamPort: up.port))
+        let c = try gw.client()
+        c.send("GET /one HTTP/1.1\r\nHost: h\r\n\r\n")
+        let u = try up.accept()
+        _ = try u.readHead()
+        u.send("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\none")
+        #expect(try c.readResponse().bodyText == "one")
+        c.send("GET /two HTTP/1.1\r\nHost: h\r\n\r\n")
+        #expect(try u.readHead().hasPrefix("GET /two "), "the pooled connection is reused")
+        u.send("HTTP/1.1 200 OK\r\nContent-Le")
+        u.reset()
+        let u2 = try up.accept()
+        #expect(try u2.readHead().hasPrefix("GET /two "), "retried on a fresh connection")
+        u2.send("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\ntwo")
+        let r = try c.readResponse()
+        #expect(r.status == 200)
+        #expect(r.bodyText == "two")
+    }
+
     @Test func garbageInsteadOfAResponseIs502() throws {
         let up = try ScriptedUpstream()
         let gw = try GatewayHarness(toml: simpleConfig(upstreamPort: up.port))

@@ -130,6 +130,21 @@ extension String {
         self = String(decoding: bytes, as: UTF8.self)
     }
 
+    /// ASCII-lowercased copy of already validated ASCII bytes. Bytes already lowercase (the
+    /// usual Host) take the standard library's ASCII fast path instead of a byte loop.
+    init(asciiLowercasing bytes: UnsafeRawBufferPointer) {
+        var upper = false
+        for b in bytes where b &- 0x41 < 26 { upper = true; break }
+        if !upper {
+            self = String(decoding: bytes, as: UTF8.self)
+            return
+        }
+        self = String(unsafeUninitializedCapacity: bytes.count) { out in
+            for i in 0..<bytes.count { out[i] = HTTPByte.lower(bytes[i]) }
+            return bytes.count
+        }
+    }
+
     /// ASCII-lowercased copy of already validated ASCII bytes.
     init(asciiLowercasing bytes: some Collection<UInt8>) {
         self = String(unsafeUninitializedCapacity: bytes.count) { out in

@@ -27,6 +27,11 @@ struct HeadWriter: ~Copyable {
         [UInt8](UnsafeBufferPointer(start: base.assumingMemoryBound(to: UInt8.self), count: count))
     }
 
+    /// The bytes written, lent to `body` (valid only during the call).
+    func withBytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
+        body(UnsafeRawBufferPointer(start: base, count: count))
+    }
+
     @inline(__always)
     mutating func write(_ bytes: UnsafeRawBufferPointer) {
         let n = bytes.count

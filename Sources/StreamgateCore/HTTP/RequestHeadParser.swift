@@ -52,7 +52,9 @@ public struct RequestHeadParser {
 
     private mutating func makeHead(_ line: RequestLine) throws(HTTPError) -> HTTPRequestHead {
         var headers = core.takeHeaders()
-        var host: String?
+        // Host is validated and normalised from its bytes (no string is made for the raw value).
+        var normalizedHost: String?
+        var hostIsEmpty = false
         var hostCount = 0
         var contentLengths: [String] = []
         var contentLengthFields = 0
@@ -62,7 +64,9 @@ public struct RequestHeadParser {
             switch name {
             case .host:
                 hostCount += 1
-                host = String(decoding: value, as: UTF8.self)
+                hostIsEmpty = value.isEmpty
+                // Only the first matters: a second is refused below.
+                if hostCount == 1 { normalizedHost = HTTPFieldSemantics.normalizedAuthority(value) }
             case .connection:
                 connection.append(String(decoding: value, as: UTF8.self))
             case .contentLength:
@@ -80,8 +84,8 @@ public struct RequestHeadParser {
         if hostCount > 1 { throw bad("several Host fields") }
         if line.version == .http1_1 && hostCount == 0 { throw bad("missing Host") }
         var authority = line.absoluteAuthority ?? ""
-        if let host, !(host.isEmpty && line.absoluteAuthority != nil) {
-            guard let normalized = HTTPFieldSemantics.normalizedAuthority(host) else { throw bad("invalid Host") }
+        if hostCount == 1, !(hostIsEmpty && line.absoluteAuthority != nil) {
+            guard let normalized = normalizedHost else { throw bad("invalid Host") }
             if line.absoluteAuthority == nil { authority = normalized }
         }
 

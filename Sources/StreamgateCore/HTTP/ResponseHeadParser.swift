@@ -75,6 +75,9 @@ public struct ResponseHeadParser {
     /// Some bytes of a head were consumed but it is incomplete.
     public var hasPartialHead: Bool { core.hasPartialHead }
 
+    /// The limits it enforces (a parser kept for reuse must match the configuration in force).
+    public var limits: HTTPLimits { core.limits }
+
     /// Ready for the next response (after a 1xx, or on a reused connection).
     public mutating func reset(requestMethod: String) {
         core.reset()

@@ -236,15 +236,17 @@ public enum RequestID {
 
 /// Makes unique request ids cheaply: a random per-worker prefix and a counter.
 public struct RequestIDGenerator {
-    private let prefix: String
+    /// The prefix's bytes, copied in one go into each id (iterating a `String`'s UTF-8 view
+    /// byte by byte cost more than the rest of making an id).
+    private let prefix: [UInt8]
     private var counter: UInt64 = 0
 
     /// `randomPrefix`: hex from a CSPRNG, unique per worker and process start.
-    public init(randomPrefix: String) { prefix = randomPrefix }
+    public init(randomPrefix: String) { prefix = Array(randomPrefix.utf8) }
 
     /// For tests: the next id made is for `counter + 1`.
     init(randomPrefix: String, startingAfter counter: UInt64) {
-        prefix = randomPrefix
+        prefix = Array(randomPrefix.utf8)
         self.counter = counter
     }
 
@@ -255,20 +257,24 @@ public struct RequestIDGenerator {
         let n = counter
         let hexDigits = (UInt64.bitWidth - n.leadingZeroBitCount + 3) / 4
         let width = max(8, hexDigits)
-        let head = prefix.utf8
-        return String(unsafeUninitializedCapacity: head.count + 1 + width) { out in
-            var i = 0
-            for b in head { out[i] = b; i += 1 }
-            out[i] = UInt8(ascii: "-")
-            var v = n
-            var j = i + width
-            while j > i {
-                let d = UInt8(truncatingIfNeeded: v & 0xF)
-                out[j] = d < 10 ? 0x30 + d : 0x57 + d
-                v >>= 4
-                j -= 1
+        return prefix.withUnsafeBytes { head in
+            String(unsafeUninitializedCapacity: head.count + 1 + width) { out in
+                let i = head.count
+                if i > 0 {
+                    UnsafeMutableRawPointer(out.baseAddress.unsafelyUnwrapped)
+                        .copyMemory(from: head.baseAddress.unsafelyUnwrapped, byteCount: i)
+                }
+                out[i] = UInt8(ascii: "-")
+                var v = n
+                var j = i + width
+                while j > i {
+                    let d = UInt8(truncatingIfNeeded: v & 0xF)
+                    out[j] = d < 10 ? 0x30 + d : 0x57 + d
+                    v >>= 4
+                    j -= 1
+                }
+                return i + 1 + width
             }
-            return i + 1 + width
         }
     }
 }

@@ -53,6 +53,18 @@ public enum UpstreamRequest {
         for request: HTTPRequestHead, targetPath: String, policy: Policy, hop: ForwardingHeaders.ClientHop,
         identityHeaders: IdentityHeaders, identity: Identity?, sign: ((_ input: [UInt8]) -> [UInt8])? = nil
     ) -> [UInt8] {
+        withHead(for: request, targetPath: targetPath, policy: policy, hop: hop, identityHeaders: identityHeaders,
+                 identity: identity, sign: sign) { Array($0) }
+    }
+
+    /// `head(for:...)` lent to `body` instead of returned: the exchange sends it from where it
+    /// was written, without an array made and freed per request.
+    @discardableResult
+    public static func withHead<R>(
+        for request: HTTPRequestHead, targetPath: String, policy: Policy, hop: ForwardingHeaders.ClientHop,
+        identityHeaders: IdentityHeaders, identity: Identity?, sign: ((_ input: [UInt8]) -> [UInt8])? = nil,
+        _ body: (UnsafeRawBufferPointer) -> R
+    ) -> R {
         let (target, lastEventID) = self.target(for: request, path: targetPath, policy: policy)
 
         var out = HeadWriter(capacity: 512 + target.utf8.count + request.headers.wireByteCount)
@@ -93,7 +105,7 @@ public enum UpstreamRequest {
         // The request's authority: an absolute-form target's overrides the client's Host (RFC 9112 §3.2.2).
         out.writeField("Host", request.authority)
         out.crlf()
-        return out.finish()
+        return out.withBytes(body)
     }
 
     /// The upstream target (`path?query`, less the token and Last-Event-ID parameters) and the

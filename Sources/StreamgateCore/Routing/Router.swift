@@ -42,9 +42,14 @@ public struct Router: Sendable {
         var allow: [String] = []
         var anyPathMatch = false
         var params: [(name: String, value: String)] = []
-        let hostName = RouteHost.stripPort(host)
+        // Only routes with a host need the name without its port (most tables have none).
+        var hostName: Substring?
         for route in precedenceOrder {
-            if let routeHost = route.host, !routeHost.matches(name: hostName) { continue }
+            if let routeHost = route.host {
+                let name = hostName ?? RouteHost.stripPort(host)
+                hostName = name
+                if !routeHost.matches(name: name) { continue }
+            }
             guard route.path.matches(path, params: &params) else { continue }
             if route.allows(method: method) { return .matched(route, params: params) }
             anyPathMatch = true
