@@ -150,7 +150,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
         }
         upstream = up
         upstreamTargetText = up.targetText
-        takeResponseParser(from: up)
+        takeResponseParser()
         up.connection.setWriteLowWatermark(ProxyExchange.requestBodyHighWater / 2)
         sendRequestHead(on: up)
         if up.isConnected {
@@ -160,15 +160,13 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
         if !lifecycle.requestBodyDone { relayRequestBody() }
     }
 
-    /// A parser for this connection's response, fresh: the connection's spare one when it
-    /// has one for these limits, else this exchange's own (after a retry) or a new one.
-    private func takeResponseParser(from up: UpstreamConnection) {
+    /// A parser for the new connection's response, fresh: this exchange's own (after a retry),
+    /// else one the pool kept when it has these limits (a reload may have changed them), else
+    /// a new one.
+    private func takeResponseParser() {
         let limits = settings.limits
         var parser = responseParser
-        if let spare = up.spareResponseParser {
-            up.spareResponseParser = nil
-            if parser == nil, spare.value.limits == limits { parser = spare }
-        }
+        if parser == nil, let spare = pool.takeSpareParser(), spare.value.limits == limits { parser = spare }
         if let parser {
             parser.value.reset(requestMethod: request.method)
             responseParser = parser
@@ -335,7 +333,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
             return
         }
         responseHead = head
-        if !plan.isStream, let up = upstream { up.spareResponseParser = responseParser }
+        if !plan.isStream, let parser = responseParser { pool.keepSpareParser(parser) }
         responseParser = nil
         advance({ $0.finalHead(plan) })
         isStream = plan.isStream

@@ -29,10 +29,6 @@ final class UpstreamConnection: ConnectionDelegate {
     var reused = false
     /// When the connect began: `streamgate_upstream_connect_duration_seconds` runs to `.connected`.
     let connectStart = EventLoop.now()
-    /// The response parser of the last exchange that ended in a plain response, kept for the
-    /// next one on this connection (one allocation less per pooled request). A stream's
-    /// exchange drops it instead: a held stream keeps no parser.
-    var spareResponseParser: Box<ResponseHeadParser>?
 
     init(connection: Connection, targetIndex: Int, addressIndex: Int, target: SocketAddress, pool: UpstreamPool) {
         self.connection = connection
@@ -82,6 +78,17 @@ final class UpstreamPool {
     /// Replaced by a reload: requests that started before it may still use the pool, but
     /// nothing is kept idle in it any more.
     private(set) var isRetired = false
+    /// Response parsers of exchanges that ended in a plain response, for the next exchanges
+    /// (one allocation less per request). Kept here, not on each connection: a field there
+    /// would be carried by every held stream's upstream.
+    private var spareParsers: [Box<ResponseHeadParser>] = []
+    static let maxSpareParsers = 64
+
+    func takeSpareParser() -> Box<ResponseHeadParser>? { spareParsers.popLast() }
+
+    func keepSpareParser(_ parser: Box<ResponseHeadParser>) {
+        if spareParsers.count < UpstreamPool.maxSpareParsers && !isRetired { spareParsers.append(parser) }
+    }
 
     init(loop: EventLoop, settings: ProxySettings.Upstream, metrics: UpstreamMetrics) {
         self.loop = loop
@@ -157,6 +164,7 @@ final class UpstreamPool {
 
     func retire() {
         isRetired = true
+        spareParsers.removeAll()
         closeIdle()
     }
 
