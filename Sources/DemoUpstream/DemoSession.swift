@@ -35,6 +35,8 @@ final class DemoSession: ConnectionDelegate {
         self.connection = connection
     }
 
+    deinit { connection.delegate = nil }
+
     var loop: EventLoop { worker.loop }
 
     func start() {

@@ -63,6 +63,8 @@ final class AdminConnection: ConnectionDelegate {
         connection.enableReading()
     }
 
+    deinit { connection.delegate = nil }
+
     func connectionReadable(_ c: Connection) {
         guard !answered else { c.input.drain(c.inputCount); return }
         let view = c.input.peek(max: min(c.inputCount, 8200))

@@ -526,6 +526,8 @@ final class ClientConnection: ConnectionDelegate, ExchangeOwner {
         handle(.drainBegun(inputBuffered: client.inputCount > 0))
     }
 
+    deinit { client.delegate = nil }
+
     // MARK: - ConnectionDelegate
 
     func connectionReadable(_ connection: Connection) {

@@ -40,6 +40,8 @@ final class UpstreamConnection: ConnectionDelegate {
         connection.delegate = self
     }
 
+    deinit { connection.delegate = nil }
+
     func connectionReadable(_ connection: Connection) {
         if let owner { owner.upstreamReadable(self) } else { pool.idleConnectionBroke(self) }
     }

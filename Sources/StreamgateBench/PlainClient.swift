@@ -27,6 +27,8 @@ final class PlainClient: ConnectionDelegate, BenchClient {
         self.request = request
     }
 
+    deinit { connection?.delegate = nil }
+
     func start() {
         guard !stopped, !worker.isFinished else { return }
         connected = false

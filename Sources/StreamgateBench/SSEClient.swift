@@ -24,6 +24,8 @@ final class SSEClient: ConnectionDelegate, BenchClient {
         self.request = request
     }
 
+    deinit { connection?.delegate = nil }
+
     func start() {
         guard let c = worker.connect(from: source) else {
             connectFailed(BenchResult.errnoName(errno))

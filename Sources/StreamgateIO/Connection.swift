@@ -98,7 +98,12 @@ public final class Connection {
     /// stream that has been quiet for a second). May be true while empty, never the reverse.
     private var outputQueued = false
 
-    public weak var delegate: ConnectionDelegate?
+    /// Unowned, not weak: a weak reference gives the delegate a side table, which moves every
+    /// reference count on it (a client or upstream connection, touched many times per request)
+    /// to the runtime's slow path. A delegate owns its connection and clears this in its
+    /// deinit, so the connection never calls one that is gone (an access after that would trap
+    /// rather than read freed memory).
+    public unowned var delegate: ConnectionDelegate?
     /// Unowned(unsafe): loaded on every read of a live stream. The receiver holds this
     /// connection and clears itself (`setReceiver(nil)`, or `close()`) before it goes.
     private unowned(unsafe) var receiver: ConnectionReceiver?

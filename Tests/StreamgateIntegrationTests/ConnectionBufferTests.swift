@@ -70,6 +70,8 @@ import Testing
         #expect(Array(got.dropFirst(5)) == payload)
         #expect(driver.run { c.outputCount == 0 && peer.writable == 2 })
         c.close()
+        // The connection's delegate is unowned: the peer must outlive its use.
+        withExtendedLifetime(peer) {}
     }
 
     @Test func aContiguousWriteGoesStraightToTheSocketUnlessOutputWaits() {
@@ -98,6 +100,8 @@ import Testing
         #expect(Array(got.suffix(5)) == Array("last\n".utf8))
         #expect(driver.run { c.outputCount == 0 })
         c.close()
+        // The connection's delegate is unowned: the peer must outlive its use.
+        withExtendedLifetime(peer) {}
     }
 
     @Test func readsGoToAReceiverThenToAnInputBufferMadeAgain() {
@@ -127,5 +131,7 @@ import Testing
         Self.readAvailable(theirs, into: &got)
         #expect(got == Array("request\n".utf8))
         c.close()
+        // The connection's delegate is unowned: the peer must outlive its use.
+        withExtendedLifetime(peer) {}
     }
 }

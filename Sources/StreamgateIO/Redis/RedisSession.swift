@@ -63,6 +63,8 @@ final class RedisSession: ConnectionDelegate {
                                      deferred: deferred, counters: counters))
     }
 
+    deinit { connection?.delegate = nil }
+
     struct ConnectFailure: Error {
         let reason: String
     }
