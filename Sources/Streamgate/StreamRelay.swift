@@ -9,7 +9,8 @@ final class StreamRelay {
     unowned let exchange: ProxyExchange
     /// The loop for its timers and the counters it adds to: passed in, so the relay does not
     /// reach through the exchange for them.
-    private unowned let services: WorkerServices
+    /// Strong, as in `ProxyExchange`: no cycle, no reference counting per access.
+    private let services: WorkerServices
     /// The session store that re-validates the stream and publishes revocations (nil without auth).
     private let store: SessionStore?
     private var tracker = SSEBoundaryTracker(recordsEventID: false)
