@@ -72,7 +72,11 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
     // Response side.
     /// Only until the response head is in (see `Box`).
     private var responseParser: Box<ResponseHeadParser>?
-    private var responseHead: HTTPResponseHead?
+    /// The final response head's status, once it is in: all the exchange keeps of the head
+    /// (with whether the upstream keeps the connection), not the head itself, which a stream
+    /// would otherwise hold for hours.
+    private var responseStatus: Int?
+    private var upstreamKeepsAlive = false
     private var responseDecoder: BodyDecoder?
     var clientFraming: ClientFraming = .none
     var bytesOut: UInt64 = 0
@@ -334,7 +338,8 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
             fail(.transferCodingForHTTP10)
             return
         }
-        responseHead = head
+        responseStatus = head.status
+        upstreamKeepsAlive = head.keepAlive
         if !plan.isStream, let parser = responseParser { pool.keepSpareParser(parser) }
         responseParser = nil
         advance({ $0.finalHead(plan) })
@@ -362,10 +367,9 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
             stream = StreamRelay(exchange: self, services: services, store: snapshot.store, settings: route.stream,
                                  sessionEndEvent: routeAuth.sessionEndEvent, auth: auth)
         }
-        // A stream can keep this exchange for hours: its header fields are not needed any
-        // more (status, framing and keep-alive are), so their storage goes now.
+        // A stream can keep this exchange for hours: the request's header fields are not
+        // needed any more (status, framing and keep-alive are), so their storage goes now.
         request.headers = HTTPHeaders()
-        responseHead?.headers = HTTPHeaders()
         if bodyFraming == .none || wholeBody != nil { responseBodyEnded() }
     }
 
@@ -569,7 +573,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
         if let up = upstream {
             upstream = nil
             if lifecycle.readsDirectly { up.connection.setReceiver(nil) }
-            if let head = responseHead, head.keepAlive, lifecycle.requestBodyDone, up.connection.inputCount == 0 {
+            if responseStatus != nil, upstreamKeepsAlive, lifecycle.requestBodyDone, up.connection.inputCount == 0 {
                 up.reused = true
                 pool.release(up)
             } else {
@@ -577,7 +581,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
                 up.connection.close()
             }
         }
-        logExchange(status: responseHead?.status ?? 502)
+        logExchange(status: responseStatus ?? 502)
         owner.exchange(self, reported: .finished(reusable: lifecycle.end == .complete(reusable: true)))
     }
 
@@ -711,7 +715,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
         stream?.stop(.upstreamError)
         self.outcome = outcome
         dropUpstream()
-        logExchange(status: responseHead?.status ?? 502)
+        logExchange(status: responseStatus ?? 502)
         owner.exchange(self, reported: .aborted(discardPending: discardPending))
     }
 
@@ -751,7 +755,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
         stream?.stop(.client)
         outcome = .clientGone
         dropUpstream()
-        logExchange(status: responseHead?.status ?? 499)
+        logExchange(status: responseStatus ?? 499)
     }
 
     func beginDrain() {
