@@ -60,3 +60,23 @@ import Testing
         }
     }
 }
+
+/// The byte-level fast path for a single Content-Length agrees with the full validation
+/// wherever it answers, and leaves every other spelling to it.
+@Suite struct PlainContentLengthTests {
+    @Test func fastPathAgreesWithTheFullRule() {
+        let values = ["0", "7", "007", "42", "1000000", "9223372036854775807", "9223372036854775808",
+                      "99999999999999999999", "", " 42", "42 ", "4 2", "+42", "-1", "42,42", "0x10", "4a", "１２"]
+        for value in values {
+            let fast = Array(value.utf8).withUnsafeBytes { HTTPFieldSemantics.plainContentLength($0) }
+            let full = HTTPFieldSemantics.contentLength([value])
+            if let fast {
+                #expect(full == .valid(fast), "\(value)")
+            } else {
+                // Not plain digits (or out of range): the full rule decides, never the fast path.
+                let allDigits = !value.isEmpty && value.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 }
+                #expect(!allDigits || full == .invalid, "\(value)")
+            }
+        }
+    }
+}

@@ -3,6 +3,20 @@ enum HTTPFieldSemantics {
     /// Largest accepted Content-Length: lengths are handled as `Int` downstream.
     static let maxContentLength = UInt64(Int64.max)
 
+    /// The value of a Content-Length field that is nothing but digits (the usual one field,
+    /// read from its bytes without making strings), or nil: anything else (a list, spaces
+    /// inside, a sign, an overflow) goes to `contentLength(_:)`, which decides it.
+    static func plainContentLength(_ value: UnsafeRawBufferPointer) -> UInt64? {
+        guard !value.isEmpty, value.count <= 19 else { return nil }
+        var n: UInt64 = 0
+        for b in value {
+            guard HTTPByte.isDigit(b) else { return nil }
+            n = n &* 10 &+ UInt64(b &- 0x30)
+        }
+        // 19 digits fit in a UInt64; the limit is Int64.max.
+        return n <= maxContentLength ? n : nil
+    }
+
     enum ContentLengthResult: Equatable {
         case valid(UInt64)
         case invalid

@@ -56,8 +56,9 @@ public struct RequestHeadParser {
         var normalizedHost: String?
         var hostIsEmpty = false
         var hostCount = 0
-        var contentLengths: [String] = []
         var contentLengthFields = 0
+        // The usual single all-digits Content-Length, read from its bytes.
+        var plainLength: UInt64?
         var transferEncodings: [String] = []
         var connection: [String] = []
         headers.forEachField { name, _, value in
@@ -70,8 +71,8 @@ public struct RequestHeadParser {
             case .connection:
                 connection.append(String(decoding: value, as: UTF8.self))
             case .contentLength:
-                contentLengths.append(String(decoding: value, as: UTF8.self))
                 contentLengthFields += 1
+                if contentLengthFields == 1 { plainLength = HTTPFieldSemantics.plainContentLength(value) }
             case .transferEncoding:
                 transferEncodings.append(String(decoding: value, as: UTF8.self))
             default:
@@ -92,12 +93,15 @@ public struct RequestHeadParser {
         let framing: BodyFraming
         if !transferEncodings.isEmpty {
             if line.version == .http1_0 { throw bad("Transfer-Encoding in HTTP/1.0") }
-            if !contentLengths.isEmpty { throw bad("both Content-Length and Transfer-Encoding") }
+            if contentLengthFields > 0 { throw bad("both Content-Length and Transfer-Encoding") }
             guard let te = HTTPFieldSemantics.transferCodings(transferEncodings) else { throw bad("invalid Transfer-Encoding") }
             guard te.chunkedCount == 1, te.chunkedIsLast, !te.chunkedHasParameters else { throw bad("chunked must be the final coding, once") }
             guard te.codings.count == 1 else { throw HTTPError(status: 501, reason: "transfer coding not implemented") }
             framing = .chunked
-        } else if !contentLengths.isEmpty {
+        } else if contentLengthFields == 1, let plainLength {
+            framing = .contentLength(plainLength)
+        } else if contentLengthFields > 0 {
+            let contentLengths = headers.values(.contentLength)
             switch HTTPFieldSemantics.contentLength(contentLengths) {
             case .valid(let n):
                 framing = .contentLength(n)

@@ -104,8 +104,9 @@ public struct ResponseHeadParser {
 
     private mutating func makeHead(_ line: StatusLine) throws(HTTPError) -> HTTPResponseHead {
         var headers = core.takeHeaders()
-        var contentLengths: [String] = []
         var contentLengthFields = 0
+        // The usual single all-digits Content-Length, read from its bytes.
+        var plainLength: UInt64?
         var transferEncodings: [String] = []
         var connection: [String] = []
         headers.forEachField { name, _, value in
@@ -113,8 +114,8 @@ public struct ResponseHeadParser {
             case .connection:
                 connection.append(String(decoding: value, as: UTF8.self))
             case .contentLength:
-                contentLengths.append(String(decoding: value, as: UTF8.self))
                 contentLengthFields += 1
+                if contentLengthFields == 1 { plainLength = HTTPFieldSemantics.plainContentLength(value) }
             case .transferEncoding:
                 transferEncodings.append(String(decoding: value, as: UTF8.self))
             default:
@@ -123,7 +124,10 @@ public struct ResponseHeadParser {
         }
 
         var contentLength: UInt64?
-        if !contentLengths.isEmpty {
+        if contentLengthFields == 1, let plainLength {
+            contentLength = plainLength
+        } else if contentLengthFields > 0 {
+            let contentLengths = headers.values(.contentLength)
             switch HTTPFieldSemantics.contentLength(contentLengths) {
             case .valid(let n):
                 contentLength = n
