@@ -76,6 +76,11 @@ import Testing
         // A stream's length is dropped: the gateway adds keepalives and may end it early.
         #expect(sse?.clientFraming == .chunked)
         #expect(fields(sse) == ["Content-Type: text/event-stream; charset=utf-8", "Transfer-Encoding: chunked", "X-Request-Id: rid-1"])
+        // Media types ignore case (RFC 9110 §8.3.1); a longer subtype is another type.
+        #expect(plan(response([("Content-Type", "Text/Event-Stream")], framing: .chunked), request())?.isStream == true)
+        #expect(plan(response([("Content-Type", "text/event-stream ;charset=utf-8")], framing: .chunked), request())?.isStream == true)
+        #expect(plan(response([("Content-Type", "text/event-streams")], framing: .chunked), request())?.isStream == false)
+        #expect(plan(response([("Content-Type", "text/event")], framing: .chunked), request())?.isStream == false)
         let gzipped = plan(response([("Content-Type", "text/event-stream"), ("Content-Encoding", "gzip")], framing: .chunked), request())
         #expect(gzipped?.isStream == false)
         let identity = plan(response([("Content-Type", "text/event-stream"), ("Content-Encoding", "Identity")], framing: .chunked), request())

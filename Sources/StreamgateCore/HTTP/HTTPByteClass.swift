@@ -177,6 +177,15 @@ extension UnsafeRawBufferPointer {
                 || memcmpBytes(baseAddress.unsafelyUnwrapped, UnsafeRawPointer(literal.utf8Start), literal.utf8CodeUnitCount))
     }
 
+    /// Whether the bytes begin with `lowercase` (an ASCII literal in lowercase), ignoring case.
+    @inline(__always)
+    func startsLowercased(with lowercase: StaticString) -> Bool {
+        guard count >= lowercase.utf8CodeUnitCount else { return false }
+        let p = lowercase.utf8Start
+        for i in 0..<lowercase.utf8CodeUnitCount where HTTPByte.lower(self[i]) != p[i] { return false }
+        return true
+    }
+
     /// Case-insensitive comparison with an ASCII literal given in lowercase.
     @inline(__always)
     func equalsLowercased(_ lowercase: StaticString) -> Bool {

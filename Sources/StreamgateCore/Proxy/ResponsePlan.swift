@@ -54,7 +54,7 @@ public struct ResponsePlan: Sendable, Equatable {
         // end events) without being corrupted: it is relayed as it comes, like any body.
         let coded = !codings.isEmpty || headers.first(.contentEncoding).map { !asciiCaseInsensitiveEquals($0, "identity") } == true
         let isStream = !coded && (request.forceStream
-            || headers.firstValue(.contentType) { $0.starts(with: "text/event-stream".utf8) } == true)
+            || headers.firstValue(.contentType, Self.isEventStreamType) == true)
         let bodyFraming = request.method == "HEAD" ? .none : response.framing
         let clientFraming: ClientFraming
         var transferEncoding: String?
@@ -96,6 +96,13 @@ public struct ResponsePlan: Sendable, Equatable {
         for field in late.fields { out.writeField(named: field.name, field.value) }
         out.crlf()
         return .success(ResponsePlan(bodyFraming: bodyFraming, clientFraming: clientFraming, keepAlive: keepAlive, isStream: isStream, head: out.finish()))
+    }
+
+    /// `text/event-stream`, in any case (RFC 9110 §8.3.1), alone or with parameters.
+    static func isEventStreamType(_ value: UnsafeRawBufferPointer) -> Bool {
+        let n = "text/event-stream".utf8.count
+        guard value.startsLowercased(with: "text/event-stream") else { return false }
+        return value.count == n || value[n] == HTTPByte.semicolon || HTTPByte.isOWS(value[n])
     }
 
     /// The fields decided after the upstream's own (CORS, Cache-Control): each replaces the
