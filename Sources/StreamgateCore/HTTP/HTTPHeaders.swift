@@ -1,9 +1,9 @@
 /// Header fields in arrival order, kept as bytes.
 ///
-/// Names and values sit back to back in one byte array, as the parser validated them or as
-/// `add` sanitised them; each field records where its name and value lie and its name's
-/// `HTTPFieldName`, classified once. Lookups of known names compare that byte; writing a head
-/// copies the stored bytes. Strings are made only where a caller asks for one. Names keep the
+/// Names and values sit in one byte array (a parsed field's line as the parser validated it,
+/// an added field's name and value, sanitised, back to back); each field records where its
+/// name and value lie and its name's `HTTPFieldName`, classified once. Lookups of known names
+/// compare that byte; writing a head copies the stored bytes. Strings are made only where a caller asks for one. Names keep the
 /// case they arrived with; lookups ignore case (RFC 9110 §5.1).
 ///
 /// Removing a field drops its entry, not its bytes: a head is bounded (`max_header_bytes`), and
@@ -15,9 +15,14 @@ public struct HTTPHeaders: Sendable, Equatable, Sequence {
     struct Entry: Sendable {
         var start: UInt32
         var nameCount: UInt32
+        /// Where the value begins, counted from `start`: right after the name for a field
+        /// added, after the colon and whitespace for a parsed one (whose line is kept whole:
+        /// one copy per field instead of two).
+        var valueOffset: UInt32
         var valueCount: UInt32
         var name: HTTPFieldName
-        var valueStart: Int { Int(start) + Int(nameCount) }
+        var nameEnd: Int { Int(start) + Int(nameCount) }
+        var valueStart: Int { Int(start) + Int(valueOffset) }
     }
 
     @usableFromInline private(set) var bytes: [UInt8] = []
@@ -34,8 +39,9 @@ public struct HTTPHeaders: Sendable, Equatable, Sequence {
         for i in 0..<lhs.entries.count {
             let a = lhs.entries[i], b = rhs.entries[i]
             guard a.nameCount == b.nameCount, a.valueCount == b.valueCount,
-                  lhs.bytes[Int(a.start)..<a.valueStart + Int(a.valueCount)]
-                    .elementsEqual(rhs.bytes[Int(b.start)..<b.valueStart + Int(b.valueCount)]) else { return false }
+                  lhs.bytes[Int(a.start)..<a.nameEnd].elementsEqual(rhs.bytes[Int(b.start)..<b.nameEnd]),
+                  lhs.bytes[a.valueStart..<a.valueStart + Int(a.valueCount)]
+                    .elementsEqual(rhs.bytes[b.valueStart..<b.valueStart + Int(b.valueCount)]) else { return false }
         }
         return true
     }
@@ -77,6 +83,17 @@ public struct HTTPHeaders: Sendable, Equatable, Sequence {
         append(name: name, value: value, known: nil, sanitize: false)
     }
 
+    /// Appends a field from a field line the parser has validated, copied once: the name is
+    /// `line[0..<nameCount]`, the value `line[valueStart..<line.count]`.
+    mutating func appendValidatedLine(_ line: UnsafeRawBufferPointer, nameCount: Int, valueStart: Int) {
+        if entries.capacity == 0 { entries.reserveCapacity(16) }
+        let start = bytes.count
+        bytes.append(contentsOf: line.assumingMemoryBound(to: UInt8.self))
+        entries.append(Entry(start: UInt32(start), nameCount: UInt32(nameCount), valueOffset: UInt32(valueStart),
+                             valueCount: UInt32(line.count - valueStart),
+                             name: HTTPFieldName.classify(line.slice(0, nameCount))))
+    }
+
     /// Room for `bytes` of names and values and `fields` fields, allocated once. A parser
     /// that knows the head's size calls it first: otherwise the storage grows (allocates and
     /// copies) several times per head.
@@ -98,7 +115,8 @@ public struct HTTPHeaders: Sendable, Equatable, Sequence {
                 bytes[i] = HTTPByte.sp
             }
         }
-        entries.append(Entry(start: UInt32(start), nameCount: UInt32(name.count), valueCount: UInt32(value.count),
+        entries.append(Entry(start: UInt32(start), nameCount: UInt32(name.count), valueOffset: UInt32(name.count),
+                             valueCount: UInt32(value.count),
                              name: known ?? HTTPFieldName.classify(name)))
     }
 
@@ -139,7 +157,7 @@ public struct HTTPHeaders: Sendable, Equatable, Sequence {
     /// strings.
     public mutating func removeAll(whereName predicate: (HTTPFieldName, UnsafeRawBufferPointer) -> Bool) {
         bytes.withUnsafeBytes { b in
-            entries.removeAll { e in predicate(e.name, UnsafeRawBufferPointer(rebasing: b[Int(e.start)..<e.valueStart])) }
+            entries.removeAll { e in predicate(e.name, UnsafeRawBufferPointer(rebasing: b[Int(e.start)..<e.nameEnd])) }
         }
     }
 
@@ -190,7 +208,7 @@ public struct HTTPHeaders: Sendable, Equatable, Sequence {
     public func forEachField(_ body: (HTTPFieldName, UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Void) rethrows {
         try bytes.withUnsafeBytes { b in
             for e in entries {
-                try body(e.name, UnsafeRawBufferPointer(rebasing: b[Int(e.start)..<e.valueStart]),
+                try body(e.name, UnsafeRawBufferPointer(rebasing: b[Int(e.start)..<e.nameEnd]),
                          UnsafeRawBufferPointer(rebasing: b[e.valueStart..<e.valueStart + Int(e.valueCount)]))
             }
         }
@@ -199,7 +217,7 @@ public struct HTTPHeaders: Sendable, Equatable, Sequence {
     /// Whether some field's (known name, name bytes) satisfy `predicate`, without making strings.
     public func containsName(where predicate: (HTTPFieldName, UnsafeRawBufferPointer) -> Bool) -> Bool {
         bytes.withUnsafeBytes { b in
-            entries.contains { e in predicate(e.name, UnsafeRawBufferPointer(rebasing: b[Int(e.start)..<e.valueStart])) }
+            entries.contains { e in predicate(e.name, UnsafeRawBufferPointer(rebasing: b[Int(e.start)..<e.nameEnd])) }
         }
     }
 
@@ -224,7 +242,7 @@ public struct HTTPHeaders: Sendable, Equatable, Sequence {
     func writeWire(to out: inout HeadWriter) {
         bytes.withUnsafeBytes { b in
             for e in entries {
-                out.writeField(name: UnsafeRawBufferPointer(rebasing: b[Int(e.start)..<e.valueStart]),
+                out.writeField(name: UnsafeRawBufferPointer(rebasing: b[Int(e.start)..<e.nameEnd]),
                                value: UnsafeRawBufferPointer(rebasing: b[e.valueStart..<e.valueStart + Int(e.valueCount)]))
             }
         }
@@ -255,7 +273,7 @@ public struct HTTPHeaders: Sendable, Equatable, Sequence {
     private func nameString(_ e: Entry) -> String { Self.nameString(bytes, e) }
 
     private static func nameString(_ bytes: [UInt8], _ e: Entry) -> String {
-        bytes.withUnsafeBytes { String(decoding: UnsafeRawBufferPointer(rebasing: $0[Int(e.start)..<e.valueStart]), as: UTF8.self) }
+        bytes.withUnsafeBytes { String(decoding: UnsafeRawBufferPointer(rebasing: $0[Int(e.start)..<e.nameEnd]), as: UTF8.self) }
     }
 
     private func valueString(_ e: Entry) -> String {

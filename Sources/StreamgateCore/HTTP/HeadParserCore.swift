@@ -191,7 +191,7 @@ struct HeadParserCore<Start: HeadStartLine> {
         guard valid else { throw malformed("invalid field value") }
         let valueBytes = l.slice(vs, ve)
         if !nonASCII || String(validating: valueBytes, as: UTF8.self) != nil {
-            headers.appendValidated(name: l.slice(0, k), value: valueBytes)
+            headers.appendValidatedLine(l.slice(0, ve), nameCount: k, valueStart: vs)
         } else if Start.malformedStatus == 400 {
             // Values are read as UTF-8 strings by policy code (identity, CORS, tokens):
             // non-UTF-8 obs-text could not be handled intact, so a request carrying it is
