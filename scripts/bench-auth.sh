@@ -12,7 +12,8 @@
 #   scripts/bench-auth.sh
 #
 # Env: CONNECTIONS (50), DURATION (10s), REPEAT (3), TOKENS (1000), STORM_STREAMS (10000),
-#      STORM_TOKENS (1000), SG_WORKERS (2), BUILD=0 skips the release build.
+#      STORM_TOKENS (1000), SG_WORKERS (2), BUILD=0 skips the release build, STREAMGATE_BIN
+#      runs another build (e.g. an older commit's release binary, for a before/after).
 source "$(dirname "${BASH_SOURCE[0]}")/bench/lib.sh"
 
 CONNECTIONS=${CONNECTIONS:-50}
@@ -68,7 +69,7 @@ path = "/events"
 upstream = "demo"
 sse = true
 TOML
-    "$BIN/streamgate" run --config "$WORK/$1.toml" >"$WORK/$1.log" 2>&1 &
+    "${STREAMGATE_BIN:-$BIN/streamgate}" run --config "$WORK/$1.toml" >"$WORK/$1.log" 2>&1 &
     GW_PID=$!
     PIDS+=("$GW_PID")
     wait_port "$GW_PORT" "$GW_PID" || { log "streamgate did not start: $(tail -3 "$WORK/$1.log")"; exit 1; }
