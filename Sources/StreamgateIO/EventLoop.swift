@@ -14,6 +14,7 @@ public final class EventLoop {
     public let handle: EventLoopHandle
     private var wakeEvent: OpaquePointer?
     private var flushQueue: [Connection] = []
+    private var flushBatch: [Connection] = []
     private var flushEvent: OpaquePointer?
     /// Where stream sources read: each read is relayed before its callback returns, so one
     /// buffer serves every socket of the loop.
@@ -58,13 +59,22 @@ public final class EventLoop {
     /// Timeouts as libevent takes them, each converted once: connections re-arm their timers
     /// several times per request, a `Duration` costs some 400 instructions of 128-bit
     /// arithmetic to convert, and a configuration uses only a handful of distinct timeouts.
-    private var timevals: [(timeout: Duration, value: timeval)] = []
+    /// Raw storage rather than an array: the lookup runs several times per request, and an
+    /// array stored in a class costs a retain and release of its buffer on each.
+    private static let timevalSlots = 32
+    private let timevalKeys = UnsafeMutablePointer<Duration>.allocate(capacity: EventLoop.timevalSlots)
+    private let timevalValues = UnsafeMutablePointer<timeval>.allocate(capacity: EventLoop.timevalSlots)
+    private var timevalCount = 0
 
     func timeval(for timeout: Duration) -> timeval {
-        for entry in timevals where entry.timeout == timeout { return entry.value }
+        for i in 0..<timevalCount where timevalKeys[i] == timeout { return timevalValues[i] }
         let value = Connection.makeTimeval(timeout)
         // Bounded: a timeout computed per use (none is, today) would only miss the cache.
-        if timevals.count < 32 { timevals.append((timeout, value)) }
+        if timevalCount < EventLoop.timevalSlots {
+            timevalKeys[timevalCount] = timeout
+            timevalValues[timevalCount] = value
+            timevalCount += 1
+        }
         return value
     }
 
@@ -75,17 +85,22 @@ public final class EventLoop {
     }
 
     private func runFlushes() {
-        // Flushing can run callbacks that queue more output: loop until quiet.
+        // Flushing can run callbacks that queue more output: loop until quiet. The two lists
+        // trade places, so neither is copied (clearing a list still shared with the batch
+        // being run would allocate a new one every time).
         while !flushQueue.isEmpty {
-            let batch = flushQueue
-            flushQueue.removeAll(keepingCapacity: true)
-            for c in batch { c.flushNow() }
+            swap(&flushQueue, &flushBatch)
+            for c in flushBatch { c.flushNow() }
+            flushBatch.removeAll(keepingCapacity: true)
         }
     }
 
     deinit {
         readScratch.deallocate()
+        timevalKeys.deallocate()
+        timevalValues.deallocate()
         flushQueue.removeAll()
+        flushBatch.removeAll()
         if let flushEvent { event_free(flushEvent) }
         handle.detach()
         if let wakeEvent { event_free(wakeEvent) }
