@@ -19,7 +19,28 @@ import Testing
         func connection(_ connection: Connection, received bytes: UnsafeRawBufferPointer) { received += bytes }
     }
 
-    private static func socketPair() -> (Int32, Int32) {
+    /// A connection on one end of a socketpair with a `Peer` as its delegate, and the other
+    /// end. It keeps the peer alive until `close()` (a connection's delegate is unowned).
+    final class ConnectedPair {
+        let driver = RedisLoopDriver()
+        let connection: Connection
+        let theirs: Int32
+        let peer = Peer()
+
+        init() {
+            let (mine, theirs) = ConnectionBufferTests.socketPair()
+            self.theirs = theirs
+            connection = Connection(loop: driver.loop, fd: mine)
+            connection.delegate = peer
+        }
+
+        func close() {
+            connection.close()
+            Glibc.close(theirs)
+        }
+    }
+
+    fileprivate static func socketPair() -> (Int32, Int32) {
         var fds: [Int32] = [-1, -1]
         let rc = socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0, &fds)
         precondition(rc == 0, "socketpair: \(errno)")
@@ -43,12 +64,9 @@ import Testing
     }
 
     @Test func writeQueuesInAnOutputBufferMadeAgainAfterRelease() {
-        let driver = RedisLoopDriver()
-        let (mine, theirs) = Self.socketPair()
-        defer { close(theirs) }
-        let c = Connection(loop: driver.loop, fd: mine)
-        let peer = Peer()
-        c.delegate = peer
+        let pair = ConnectedPair()
+        defer { pair.close() }
+        let (driver, c, theirs, peer) = (pair.driver, pair.connection, pair.theirs, pair.peer)
         #expect(!c.holdsBuffers)  // nothing made before use
         c.output.append("head\n")
         #expect(driver.run { c.outputCount == 0 && peer.writable == 1 })
@@ -69,18 +87,12 @@ import Testing
         #expect(Array(got.prefix(5)) == Array("head\n".utf8))
         #expect(Array(got.dropFirst(5)) == payload)
         #expect(driver.run { c.outputCount == 0 && peer.writable == 2 })
-        c.close()
-        // The connection's delegate is unowned: the peer must outlive its use.
-        withExtendedLifetime(peer) {}
     }
 
     @Test func aContiguousWriteGoesStraightToTheSocketUnlessOutputWaits() {
-        let driver = RedisLoopDriver()
-        let (mine, theirs) = Self.socketPair()
-        defer { close(theirs) }
-        let c = Connection(loop: driver.loop, fd: mine)
-        let peer = Peer()
-        c.delegate = peer
+        let pair = ConnectedPair()
+        defer { pair.close() }
+        let (driver, c, theirs) = (pair.driver, pair.connection, pair.theirs)
         // Nothing queued: sent within the call, no buffer made, no flush to wait for.
         #expect(c.write(Array("first\n".utf8)) == 0)
         #expect(!c.holdsBuffers)
@@ -99,18 +111,12 @@ import Testing
         #expect(Array(got.prefix(payload.count)) == payload)
         #expect(Array(got.suffix(5)) == Array("last\n".utf8))
         #expect(driver.run { c.outputCount == 0 })
-        c.close()
-        // The connection's delegate is unowned: the peer must outlive its use.
-        withExtendedLifetime(peer) {}
     }
 
     @Test func readsGoToAReceiverThenToAnInputBufferMadeAgain() {
-        let driver = RedisLoopDriver()
-        let (mine, theirs) = Self.socketPair()
-        defer { close(theirs) }
-        let c = Connection(loop: driver.loop, fd: mine)
-        let peer = Peer()
-        c.delegate = peer
+        let pair = ConnectedPair()
+        defer { pair.close() }
+        let (driver, c, theirs, peer) = (pair.driver, pair.connection, pair.theirs, pair.peer)
         c.output.append("request\n")
         c.enableReading()
         Self.send(theirs, "first")
@@ -130,8 +136,5 @@ import Testing
         var got: [UInt8] = []
         Self.readAvailable(theirs, into: &got)
         #expect(got == Array("request\n".utf8))
-        c.close()
-        // The connection's delegate is unowned: the peer must outlive its use.
-        withExtendedLifetime(peer) {}
     }
 }
