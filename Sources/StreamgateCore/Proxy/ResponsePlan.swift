@@ -23,6 +23,7 @@ public struct ResponsePlan: Sendable, Equatable {
         /// The token came in the URL: the response must not be stored (RFC 6750 §2.3).
         public var requiresNoStore: Bool
 
+        @inlinable
         public init(method: String, version: HTTPVersion, keepAlive: Bool, requestID: String, draining: Bool = false,
                     forceStream: Bool = false, cors: CORSPolicy? = nil, origin: String? = nil, session: SessionRecord? = nil,
                     requiresNoStore: Bool = false) {
