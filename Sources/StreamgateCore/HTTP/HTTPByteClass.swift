@@ -50,18 +50,18 @@ enum HTTPByte {
 
     // Eight bytes at a time (SWAR), for the scans every head byte goes through. A word is read
     // little-endian, so its lowest set flag is its first byte in memory.
-    private static let ones: UInt64 = 0x0101_0101_0101_0101
-    private static let highs: UInt64 = 0x8080_8080_8080_8080
+    static let ones: UInt64 = 0x0101_0101_0101_0101
+    static let highs: UInt64 = 0x8080_8080_8080_8080
 
     @inline(__always)
-    private static func word(_ base: UnsafeRawPointer, _ i: Int) -> UInt64 {
+    static func word(_ base: UnsafeRawPointer, _ i: Int) -> UInt64 {
         UInt64(littleEndian: base.loadUnaligned(fromByteOffset: i, as: UInt64.self))
     }
 
     /// The high bit of each byte of `x` below `n` (n <= 128); exact for the lowest such byte,
     /// and nonzero exactly when one exists.
     @inline(__always)
-    private static func below(_ x: UInt64, _ n: UInt8) -> UInt64 { (x &- ones &* UInt64(n)) & ~x & highs }
+    static func below(_ x: UInt64, _ n: UInt8) -> UInt64 { (x &- ones &* UInt64(n)) & ~x & highs }
 
     /// Index of the first LF in `bytes` at or after `from`, or `bytes.count` when none.
     @inline(__always)
@@ -189,10 +189,7 @@ extension UnsafeRawBufferPointer {
     /// Case-insensitive comparison with an ASCII literal given in lowercase.
     @inline(__always)
     func equalsLowercased(_ lowercase: StaticString) -> Bool {
-        guard count == lowercase.utf8CodeUnitCount else { return false }
-        let p = lowercase.utf8Start
-        for i in 0..<count where HTTPByte.lower(self[i]) != p[i] { return false }
-        return true
+        count == lowercase.utf8CodeUnitCount && startsLowercased(with: lowercase)
     }
 }
 

@@ -17,6 +17,21 @@ enum HTTPFieldSemantics {
         return n <= maxContentLength ? n : nil
     }
 
+    /// The Content-Length of a head with `fieldCount` such fields (nil when none): `plain` (the
+    /// first field read from its bytes, `plainContentLength`) when it is the only one, else
+    /// every value through `contentLength(_:)`. A valid list or repeat (`42, 42`) is collapsed
+    /// in `headers` into one field, so what is forwarded is what was understood.
+    static func resolvedContentLength(fieldCount: Int, plain: UInt64?, in headers: inout HTTPHeaders) -> ContentLengthResult? {
+        if fieldCount == 0 { return nil }
+        if fieldCount == 1, let plain { return .valid(plain) }
+        let values = headers.values(.contentLength)
+        let result = contentLength(values)
+        if case .valid(let n) = result, fieldCount > 1 || values[0].utf8.contains(HTTPByte.comma) {
+            headers.replaceOrAdd(name: "Content-Length", value: String(n))
+        }
+        return result
+    }
+
     enum ContentLengthResult: Equatable {
         case valid(UInt64)
         case invalid

@@ -110,7 +110,7 @@ public struct HTTPHeaders: Sendable, Equatable, Sequence {
         // Typed views: appending a raw buffer goes byte by byte, a typed one is one copy.
         bytes.append(contentsOf: name.assumingMemoryBound(to: UInt8.self))
         bytes.append(contentsOf: value.assumingMemoryBound(to: UInt8.self))
-        if sanitize && (Self.hasLineBreakOrNUL(name) || Self.hasLineBreakOrNUL(value)) {
+        if sanitize && (HeadWriter.hasLineBreakOrNUL(name) || HeadWriter.hasLineBreakOrNUL(value)) {
             for i in start..<bytes.count where bytes[i] == HTTPByte.cr || bytes[i] == HTTPByte.lf || bytes[i] == 0 {
                 bytes[i] = HTTPByte.sp
             }
@@ -118,12 +118,6 @@ public struct HTTPHeaders: Sendable, Equatable, Sequence {
         entries.append(Entry(start: UInt32(start), nameCount: UInt32(name.count), valueOffset: UInt32(name.count),
                              valueCount: UInt32(value.count),
                              name: known ?? HTTPFieldName.classify(name)))
-    }
-
-    @inline(__always)
-    private static func hasLineBreakOrNUL(_ p: UnsafeRawBufferPointer) -> Bool {
-        for b in p where b == HTTPByte.cr || b == HTTPByte.lf || b == 0 { return true }
-        return false
     }
 
     /// Replaces every field of that name with one field.

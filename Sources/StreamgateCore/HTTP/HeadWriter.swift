@@ -78,10 +78,9 @@ struct HeadWriter: ~Copyable {
     static func hasLineBreakOrNUL(_ p: UnsafeRawBufferPointer) -> Bool {
         guard let base = p.baseAddress else { return false }
         let n = p.count
-        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
-        @inline(__always) func hasZeroByte(_ x: UInt64) -> Bool { (x &- ones) & ~x & highs != 0 }
+        let ones = HTTPByte.ones
         @inline(__always) func found(_ w: UInt64) -> Bool {
-            hasZeroByte(w) || hasZeroByte(w ^ (ones &* 0x0D)) || hasZeroByte(w ^ (ones &* 0x0A))
+            HTTPByte.below(w, 1) | HTTPByte.below(w ^ (ones &* 0x0D), 1) | HTTPByte.below(w ^ (ones &* 0x0A), 1) != 0
         }
         guard n >= 8 else {
             for i in 0..<n {
@@ -92,11 +91,11 @@ struct HeadWriter: ~Copyable {
         }
         var i = 0
         while i + 8 < n {
-            if found(base.loadUnaligned(fromByteOffset: i, as: UInt64.self)) { return true }
+            if found(HTTPByte.word(base, i)) { return true }
             i &+= 8
         }
         // The last word, overlapping bytes already checked (harmless for a search).
-        return found(base.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self))
+        return found(HTTPByte.word(base, n - 8))
     }
 
     @inline(__always)

@@ -98,21 +98,13 @@ public struct RequestHeadParser {
             guard te.chunkedCount == 1, te.chunkedIsLast, !te.chunkedHasParameters else { throw bad("chunked must be the final coding, once") }
             guard te.codings.count == 1 else { throw HTTPError(status: 501, reason: "transfer coding not implemented") }
             framing = .chunked
-        } else if contentLengthFields == 1, let plainLength {
-            framing = .contentLength(plainLength)
-        } else if contentLengthFields > 0 {
-            let contentLengths = headers.values(.contentLength)
-            switch HTTPFieldSemantics.contentLength(contentLengths) {
-            case .valid(let n):
-                framing = .contentLength(n)
-                if contentLengthFields > 1 || contentLengths[0].utf8.contains(HTTPByte.comma) {
-                    headers.replaceOrAdd(name: "Content-Length", value: String(n))
-                }
-            case .invalid: throw bad("invalid Content-Length")
-            case .differing: throw bad("differing Content-Length values")
-            }
         } else {
-            framing = .none
+            switch HTTPFieldSemantics.resolvedContentLength(fieldCount: contentLengthFields, plain: plainLength, in: &headers) {
+            case .valid(let n)?: framing = .contentLength(n)
+            case .invalid?: throw bad("invalid Content-Length")
+            case .differing?: throw bad("differing Content-Length values")
+            case nil: framing = .none
+            }
         }
 
         let keepAlive: Bool

@@ -124,19 +124,11 @@ public struct ResponseHeadParser {
         }
 
         var contentLength: UInt64?
-        if contentLengthFields == 1, let plainLength {
-            contentLength = plainLength
-        } else if contentLengthFields > 0 {
-            let contentLengths = headers.values(.contentLength)
-            switch HTTPFieldSemantics.contentLength(contentLengths) {
-            case .valid(let n):
-                contentLength = n
-                if contentLengthFields > 1 || contentLengths[0].utf8.contains(HTTPByte.comma) {
-                    headers.replaceOrAdd(name: "Content-Length", value: String(n))
-                }
-            case .invalid: throw bad("invalid upstream Content-Length")
-            case .differing: throw bad("differing upstream Content-Length values")
-            }
+        switch HTTPFieldSemantics.resolvedContentLength(fieldCount: contentLengthFields, plain: plainLength, in: &headers) {
+        case .valid(let n)?: contentLength = n
+        case .invalid?: throw bad("invalid upstream Content-Length")
+        case .differing?: throw bad("differing upstream Content-Length values")
+        case nil: break
         }
 
         let noBody = requestMethod == "HEAD" || line.status < 200 || line.status == 204 || line.status == 304
