@@ -115,9 +115,9 @@ final class UpstreamPool {
     /// index into the target's addresses; its preferred one when nil).
     /// nil when the socket could not even be created (fd exhaustion): the caller answers 502.
     func acquire(target: Int, address: Int? = nil, connectTimeout: Duration, owner: UpstreamConnectionOwner) -> UpstreamConnection? {
-        while address == nil, let c = idle[target].popLast() {
-            // Checked when taken, not only when returned: see `Connection.hasNothingToRead`.
-            guard c.connection.isOpen, c.connection.hasNothingToRead else {
+        while address == nil, let c = takeIdle(target) {
+            // Checked when taken, not only when returned: see `Connection.unpark`.
+            guard c.connection.isOpen, c.connection.unpark() else {
                 c.owner = nil
                 c.connection.close()
                 staleDiscarded += 1
@@ -144,6 +144,18 @@ final class UpstreamPool {
         return up
     }
 
+    /// The newest idle connection to `target` parked before this loop turn, else the newest:
+    /// one parked in an earlier turn is taken back without a system call (`Connection.unpark`).
+    /// Under load a turn returns and takes many connections, so the newest is often this turn's.
+    private func takeIdle(_ target: Int) -> UpstreamConnection? {
+        guard let newest = idle[target].last else { return nil }
+        if newest.connection.isParkedThisTurn,
+           let i = idle[target].lastIndex(where: { !$0.connection.isParkedThisTurn }) {
+            return idle[target].remove(at: i)
+        }
+        return idle[target].popLast()
+    }
+
     /// Returns a healthy connection whose exchange finished cleanly; closes it when the pool is full.
     func release(_ up: UpstreamConnection) {
         up.owner = nil
@@ -152,8 +164,7 @@ final class UpstreamPool {
             return
         }
         // An idle upstream that speaks or closes is dropped; so is one idle past the timeout.
-        up.connection.setTimeouts(read: settings.idleTimeout, write: nil)
-        up.connection.enableReading()
+        up.connection.park(idleTimeout: settings.idleTimeout)
         idle[up.targetIndex].append(up)
     }
 

@@ -76,6 +76,10 @@ public final class Connection {
     private var writeEvent: OpaquePointer?
     private var readArmed = false
     private var writeArmed = false
+    /// Parked (`park`) with the read event raised ahead of the loop's other events, in the
+    /// loop turn `parkedTurn` (truncated: an equal value only costs a kernel check).
+    private var parkedAhead = false
+    private var parkedTurn: UInt32 = 0
     /// Reads requested by the owner (`enableReading`). The read event may also be armed for
     /// TLS's own needs while this is false.
     public private(set) var isReading = false
@@ -708,11 +712,47 @@ public final class Connection {
 
     public var isOpen: Bool { phase != .closed }
 
+    // MARK: - Parked (idle in a pool)
+
+    /// Parks an idle connection kept for reuse (a pooled upstream). Reading stays on, so a
+    /// byte, EOF or error from the peer reaches the delegate, which closes it; and its read
+    /// event is raised ahead of every other event of the loop, so whatever a poll finds on it
+    /// is handled before any other callback of that turn can take the connection back.
+    public func park(idleTimeout: Duration?) {
+        setTimeouts(read: idleTimeout, write: nil)
+        enableReading()
+        parkedTurn = UInt32(truncatingIfNeeded: loop.turn)
+        // Fails only while the event is active, i.e. already reported: it runs first anyway.
+        parkedAhead = readEvent.map { event_priority_set($0, 0) == 0 } ?? false
+    }
+
+    /// Parked in the loop's current turn: `unpark` would have to ask the kernel.
+    public var isParkedThisTurn: Bool { parkedTurn == UInt32(truncatingIfNeeded: loop.turn) }
+
+    /// Takes a parked connection back: true when the peer has sent nothing since the last read
+    /// (no bytes here, in TLS or in the kernel, no EOF, no error), false when it must be closed.
+    /// Bytes after a complete response (a body sent for HEAD or 204, a forged response) would
+    /// otherwise be read as the next request's response.
+    ///
+    /// Once the loop has polled since `park` (a later turn), anything that had arrived by that
+    /// poll was reported ahead of this callback and the connection closed, so a plain socket
+    /// needs no system call. Within the turn that parked it, and for TLS (whose session
+    /// tickets arrive unasked and must be consumed, not counted), the kernel is asked.
+    public func unpark() -> Bool {
+        let ahead = parkedAhead
+        parkedAhead = false
+        if ahead, let readEvent, event_priority_set(readEvent, EventLoop.defaultPriority) != 0 {
+            return false  // its read event is active: the peer spoke, in this very turn
+        }
+        guard phase == .open, inputCount == 0 else { return false }
+        if ahead, ssl == nil, parkedTurn != UInt32(truncatingIfNeeded: loop.turn) { return true }
+        loop.unparkKernelChecks &+= 1
+        return hasNothingToRead
+    }
+
     /// True when the peer has sent nothing since the last read: no bytes buffered here, in
-    /// TLS or in the kernel, no EOF, no error. An idle pooled upstream must pass this before
-    /// it is reused: bytes that arrived after a complete response (a body sent for HEAD or
-    /// 204, a forged response) would otherwise be read as the next request's response, and a
-    /// readable event may still be waiting in this loop turn, so the kernel is asked directly.
+    /// TLS or in the kernel, no EOF, no error. Asks the kernel (`MSG_PEEK`); `unpark` does
+    /// so only when the loop has not polled since the connection was parked.
     /// A TLS peer's post-handshake messages (session tickets) are consumed, not counted.
     public var hasNothingToRead: Bool {
         guard phase == .open, inputCount == 0 else { return false }

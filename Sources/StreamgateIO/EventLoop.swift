@@ -41,6 +41,9 @@ public final class EventLoop {
         let b = event_base_new_with_config(cfg)
         event_config_free(cfg)
         guard let b else { fatalError("event_base_new failed") }
+        // Two priorities: parked connections' events (`Connection.park`) run ahead of all
+        // others in a turn; everything else gets the default, the lower one.
+        event_base_priority_init(b, 2)
         base = b
         handle = EventLoopHandle()
         let wake = event_new(base, handle.wakeFD, Int16(EV_READ | EV_PERSIST), { _, _, arg in
@@ -107,9 +110,25 @@ public final class EventLoop {
         event_base_free(base)
     }
 
+    /// The priority of every event but parked connections' reads (`Connection.park`).
+    static let defaultPriority: Int32 = 1
+
+    /// Loop turns completed. A turn is one `event_base_loop(EVLOOP_ONCE)`: it polls the kernel
+    /// (once, or again when callbacks remain active) and runs what became ready. So a value
+    /// noted in one callback and seen to have changed in a later one means the kernel has been
+    /// polled in between, which `Connection.unpark` relies on.
+    public private(set) var turn: UInt64 = 0
+    /// Parked connections taken back with a kernel check (`Connection.unpark`), for tests.
+    var unparkKernelChecks = 0
+
     /// Runs until `stop()` (or the handle's `stop()`) is called.
     public func run() {
-        event_base_dispatch(base)
+        // 0: the turn ran; 1: nothing left to wait for; -1: the backend failed.
+        var result: Int32
+        repeat {
+            result = event_base_loop(base, EVLOOP_ONCE)
+            turn &+= 1
+        } while result == 0 && event_base_got_break(base) == 0
     }
 
     /// Stops `run()` after the current callback returns.
