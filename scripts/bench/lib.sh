@@ -367,6 +367,30 @@ ratio() {
         else { printf "%.2fx\n", a / b } }'
 }
 
+# paired_ratio TARGET REF ROUNDS VALUE: the median, lowest and highest over the rounds of
+# TARGET's value divided by REF's in the same round, as "1.04x (0.97-1.12, 7 rounds)". VALUE is
+# a command that prints one round's value given its case name (e.g. "field_of .events_per_s").
+# On a shared machine throughput drifts by a quarter or more between rounds; two targets run
+# back to back in one round drift much less, so the median of per-round ratios is steadier
+# than the ratio of two medians.
+paired_ratio() {
+    local t=$1 ref=$2 rounds=$3 r a b
+    shift 3
+    for r in $(seq 1 "$rounds"); do
+        a=$("$@" "$t.r$r") b=$("$@" "$ref.r$r")
+        awk -v a="$a" -v b="$b" 'BEGIN { if (a != "" && b != "" && a != "-" && b != "-" && a != "null" && b != "null" && b + 0 != 0) printf "%.4f\n", a / b }'
+    done | sort -g | awk '{ v[NR] = $1 } END {
+        if (NR == 0) { print "-"; exit }
+        m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+        printf "%.2fx (%.2f-%.2f, %d rounds)\n", m, v[1], v[NR], NR }'
+}
+
+# field_of JQ NAME: `field` with its arguments swapped, for paired_ratio.
+field_of() { field "$2" "$1"; }
+
+# file_of EXT NAME: the number a round stored in NAME.EXT (cpu, cpureq), for paired_ratio.
+file_of() { cat "$WORK/$2.$1" 2>/dev/null || echo -; }
+
 # difference A B: A-B with three decimals, "-" when either is missing.
 difference() {
     awk -v a="$1" -v b="$2" 'BEGIN {
