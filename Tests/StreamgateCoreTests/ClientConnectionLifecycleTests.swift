@@ -119,6 +119,30 @@ private func exchanging() -> Lifecycle {
         #expect(c.phase == .lingering)
     }
 
+    /// `header_timeout` is both the head deadline and the read timeout while a head arrives, so
+    /// the two can expire in one loop turn, in either order. Whichever comes second must not
+    /// close the connection under the 408 before it is flushed.
+    @Test func aReadTimeoutDueWithTheHeadDeadlineLeavesThe408ToFlush() {
+        var c = Lifecycle.start(proxyProtocol: false).0
+        _ = c.handle(.bytesAvailable(buffered: 5, bodyWanted: false))
+        _ = c.handle(.headIncomplete)
+        _ = c.handle(.inputPassFinished)
+        #expect(c.handle(.headDeadlinePassed) == [.answerRequestTimeout])
+        #expect(c.handle(.responseWritten(close: true)) == [.setReadTimeout(.none), .closeWhenFlushed])
+        #expect(c.handle(.readTimeout) == [], "the 408 still waits to be flushed")
+        #expect(c.phase == .closingAfterFlush)
+        #expect(c.handle(.outputDrained(empty: true)) == [.startLinger])
+        // The other order: the read timeout answers, the deadline that follows is ignored.
+        var d = Lifecycle.start(proxyProtocol: false).0
+        _ = d.handle(.bytesAvailable(buffered: 5, bodyWanted: false))
+        _ = d.handle(.headIncomplete)
+        _ = d.handle(.inputPassFinished)
+        #expect(d.handle(.readTimeout) == [.answerRequestTimeout])
+        _ = d.handle(.responseWritten(close: true))
+        #expect(d.handle(.headDeadlinePassed) == [])
+        #expect(d.phase == .closingAfterFlush)
+    }
+
     @Test func readTimeoutMidHeadAlsoAnswers408() {
         var c = Lifecycle.start(proxyProtocol: false).0
         _ = c.handle(.bytesAvailable(buffered: 5, bodyWanted: false))

@@ -308,6 +308,11 @@ public struct ClientConnectionLifecycle: Sendable {
                 return hasPartialHead ? [.answerRequestTimeout] : close()
             case .exchanging:
                 return [.notifyExchange(.clientTimedOut)]
+            case .closingAfterFlush, .abortingAfterFlush:
+                // The read timeout was withdrawn on entering these phases; this one was already
+                // due in the same loop turn (a head deadline and a read timeout of equal length
+                // expire together). The final response still flushes; the send timeout bounds it.
+                return []
             default:
                 return close()
             }
