@@ -242,6 +242,13 @@ public final class Connection {
 
     private func onReadEvent(_ what: Int16) {
         if Int32(what) & EV_TIMEOUT != 0 {
+            // Withdrawn after it fell due in this loop turn: libevent keeps that activation
+            // (re-arming with a new timeout would have cancelled it) and has re-armed the old
+            // timeout. Not a timeout: the owner's state no longer expects one.
+            guard currentReadTimeout != nil else {
+                if let readEvent { event_remove_timer(readEvent) }
+                return
+            }
             readTimedOut()
             return
         }
