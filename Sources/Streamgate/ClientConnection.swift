@@ -15,6 +15,10 @@ final class ClientConnection: ConnectionDelegate, ExchangeOwner {
     /// Whether `clientIP` is in its listener's `trust_forwarded`: the client's X-Forwarded-For
     /// and Forwarded chain is then extended rather than replaced. Decided once per connection.
     private(set) var forwardingTrusted: Bool
+    /// The forwarding lines of this connection's last proxied request, for the next (see
+    /// `ForwardingHeaders.LinesCache`). Made on first use; dropped, like the head parser,
+    /// while a live event stream holds the connection.
+    private var forwardingCache: ForwardingHeaders.LinesCache?
     /// The listener's `trust_forwarded`, kept only until the PROXY header names the client.
     private var proxyHeaderTrust: TrustedProxies?
     /// A TLS listener with `proxy_protocol`: the certificates to start TLS with after the header.
@@ -415,7 +419,10 @@ final class ClientConnection: ConnectionDelegate, ExchangeOwner {
 
     private func openExchange(_ request: PendingRequest, auth: ExchangeAuth?, slot: StreamSlot?) {
         handle(.exchangeStarted(readsBody: request.head.framing != .none))
+        // A trusted peer's chain differs per request: nothing to reuse.
+        if forwardingCache == nil && !forwardingTrusted { forwardingCache = ForwardingHeaders.LinesCache() }
         let ex = ProxyExchange(owner: self, client: client, services: services, clientIP: clientIP, forwardingTrusted: forwardingTrusted,
+                               forwardingCache: forwardingCache,
                                snapshot: request.snapshot, request: request.head, route: request.route, requestID: request.requestID,
                                start: request.start, auth: auth)
         ex.streamSlot = slot
@@ -541,6 +548,7 @@ final class ClientConnection: ConnectionDelegate, ExchangeOwner {
         if lifecycle.phase == .exchanging, exchange?.isStream == true {
             client.releaseIdleBuffers()
             headParser = nil
+            forwardingCache = nil
         }
     }
 

@@ -68,6 +68,8 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
     /// beside another Bool: it packs into padding instead of adding a word per exchange).
     let forwardingTrusted: Bool
     private var bytesIn: UInt64 = 0
+    /// The client connection's forwarding lines, until the request head is written.
+    private var forwardingCache: ForwardingHeaders.LinesCache?
 
     // Response side.
     /// Only until the response head is in (see `Box`).
@@ -97,12 +99,13 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
     var routeAuth: RouteAuth { route.auth }
 
     init(owner: any ExchangeOwner, client: Connection, services: WorkerServices, clientIP: String, forwardingTrusted: Bool,
-         snapshot: WorkerSnapshot, request: HTTPRequestHead, route: Route, requestID: String, start: NanoTime, auth: ExchangeAuth?) {
+         forwardingCache: ForwardingHeaders.LinesCache? = nil, snapshot: WorkerSnapshot, request: HTTPRequestHead, route: Route, requestID: String, start: NanoTime, auth: ExchangeAuth?) {
         self.auth = auth
         self.owner = owner
         self.services = services
         self.clientIP = clientIP
         self.forwardingTrusted = forwardingTrusted
+        self.forwardingCache = forwardingCache
         self.client = client
         self.request = request
         self.route = route
@@ -193,8 +196,11 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
         upstreamChunked = request.framing == .chunked
         UpstreamRequest.withHead(
             for: request, targetPath: route.upstreamPath(request.path, rawPath: request.rawPath),
-            policy: policy, hop: hop, identityHeaders: settings.identity, identity: auth?.identity, sign: signer
+            policy: policy, hop: hop, forwardingCache: forwardingCache,
+            identityHeaders: settings.identity, identity: auth?.identity, sign: signer
         ) { up.connection.write($0) }
+        // Used: a retry writes its lines itself, and a held stream keeps no reference.
+        forwardingCache = nil
     }
 
     private func armResponseTimeout() {

@@ -122,6 +122,44 @@ import Testing
         #expect(listed[1] == "X-Forwarded-For: 192.0.2.10")
     }
 
+    /// A keep-alive connection's requests share one `LinesCache`: each head is the same as
+    /// written without it, whatever changes between requests (Host, request id, client
+    /// address, scheme, trust), and a request's lines never carry another's values.
+    @Test func forwardingLinesReusedAcrossRequestsAreThoseWrittenAfresh() {
+        let cache = ForwardingHeaders.LinesCache()
+        func head(_ request: HTTPRequestHead, _ hop: ForwardingHeaders.ClientHop, cache: ForwardingHeaders.LinesCache?) -> [UInt8] {
+            UpstreamRequest.withHead(for: request, targetPath: request.path, policy: .init(credentials: nil, lastEventIDParameter: nil),
+                                     hop: hop, forwardingCache: cache, identityHeaders: IdentityHeaders(), identity: nil) { Array($0) }
+        }
+        var hops: [ForwardingHeaders.ClientHop] = []
+        for (i, host) in ["gw.test", "gw.test", "other.test:8443", "gw.test", "[2001:db8::1]:443"].enumerated() {
+            var h = hop
+            h.host = host
+            h.requestID = "rid-\(i)"
+            hops.append(h)
+        }
+        var changed = hop
+        changed.clientIP = "2001:db8::7"
+        hops.append(changed)
+        var http = hop
+        http.scheme = "http"
+        hops.append(http)
+        var trusted = hop
+        trusted.trustForwarded = true
+        hops += [hop, trusted, hop]
+        var hits = 0
+        for h in hops {
+            let req = request([("X-Forwarded-For", "203.0.113.1"), ("Accept", "*/*")], authority: h.host)
+            if !h.trustForwarded && cache.holds(h) { hits += 1 }
+            let fresh = head(req, h, cache: nil)
+            let reused = head(req, h, cache: cache)
+            #expect(reused == fresh, "\(h.host) \(h.clientIP) \(h.scheme) trusted=\(h.trustForwarded)")
+        }
+        // Reused for the second gw.test request and for the last, after a trusted peer's
+        // request (which neither reads nor fills the cache); written afresh on every change.
+        #expect(hits == 2)
+    }
+
     @Test func matchesTheHeaderListSteps() {
         // The one-pass builder against the same steps done one by one on a header list.
         let client = [("Host", "h"), ("Connection", "X-A"), ("X-A", "1"), ("X-B", "2"), ("Authorization", "Bearer t"),

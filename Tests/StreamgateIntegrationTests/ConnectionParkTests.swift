@@ -11,45 +11,7 @@ import Testing
 /// whatever a poll finds on a parked connection is handled before any other callback of that
 /// turn, and within the turn that parked it, `unpark` asks the kernel.
 @Suite struct ConnectionParkTests {
-    /// Counts what its connection reports; never closes it (the tests look afterwards).
-    final class Recorder: ConnectionDelegate {
-        var readable = 0
-        var events: [ConnectionEvent] = []
-        var onReadable: (() -> Void)?
-        func connectionReadable(_ connection: Connection) {
-            readable += 1
-            onReadable?()
-        }
-        func connectionWritable(_ connection: Connection) {}
-        func connection(_ connection: Connection, event: ConnectionEvent) { events.append(event) }
-    }
-
-    /// A connection on one end of a socketpair, on a given loop, and the other end.
-    final class Pair {
-        let connection: Connection
-        let theirs: Int32
-        let recorder = Recorder()
-
-        init(loop: EventLoop) {
-            var fds: [Int32] = [-1, -1]
-            let rc = socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0, &fds)
-            precondition(rc == 0, "socketpair: \(errno)")
-            theirs = fds[1]
-            connection = Connection(loop: loop, fd: fds[0])
-            connection.delegate = recorder
-        }
-
-        func peerSends(_ text: String) {
-            let bytes = Array(text.utf8)
-            let n = bytes.withUnsafeBytes { Glibc.send(theirs, $0.baseAddress, $0.count, 0) }
-            precondition(n == bytes.count)
-        }
-
-        func close() {
-            connection.close()
-            Glibc.close(theirs)
-        }
-    }
+    typealias Pair = SocketPairConnection
 
     /// Runs the loop until a timer has fired: at least one turn, so one poll, has passed.
     static func runOneTurn(_ driver: RedisLoopDriver) -> Bool {

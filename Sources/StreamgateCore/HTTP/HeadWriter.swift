@@ -27,6 +27,11 @@ struct HeadWriter: ~Copyable {
         [UInt8](UnsafeBufferPointer(start: base.assumingMemoryBound(to: UInt8.self), count: count))
     }
 
+    /// A copy of the bytes written from offset `start` on.
+    func bytes(from start: Int) -> [UInt8] {
+        [UInt8](UnsafeBufferPointer(start: (base + start).assumingMemoryBound(to: UInt8.self), count: count - start))
+    }
+
     /// The bytes written, lent to `body` (valid only during the call).
     func withBytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
         body(UnsafeRawBufferPointer(start: base, count: count))

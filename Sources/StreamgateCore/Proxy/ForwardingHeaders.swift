@@ -203,19 +203,51 @@ public enum ForwardingHeaders {
     }
 
     /// `fields(hop:prior:)` written as `name: value CRLF` lines into a head. From an
-    /// untrusted peer (the common case) no string is made.
-    static func writeFields(hop: ClientHop, prior: PriorChain, to out: inout HeadWriter) {
+    /// untrusted peer (the common case) no string is made, and with a `cache` whose lines were
+    /// written for the same client, scheme and Host, they are copied instead.
+    static func writeFields(hop: ClientHop, prior: PriorChain, cache: LinesCache? = nil, to out: inout HeadWriter) {
         if hop.trustForwarded {
             for field in fields(hop: hop, prior: prior) { out.writeField(named: field.name, field.value) }
             return
         }
-        out.writeField("X-Forwarded-For", hop.clientIP)
-        out.writeField("X-Forwarded-Proto", hop.scheme)
-        out.writeField("X-Forwarded-Host", hop.host)
-        out.write("Forwarded: ")
-        writeForwardedElement(hop, to: &out)
-        out.crlf()
+        if let cache, cache.holds(hop) {
+            cache.lines.withUnsafeBytes { out.write($0) }
+        } else {
+            let start = out.count
+            out.writeField("X-Forwarded-For", hop.clientIP)
+            out.writeField("X-Forwarded-Proto", hop.scheme)
+            out.writeField("X-Forwarded-Host", hop.host)
+            out.write("Forwarded: ")
+            writeForwardedElement(hop, to: &out)
+            out.crlf()
+            cache?.keep(out.bytes(from: start), for: hop)
+        }
         out.writeField("X-Request-Id", hop.requestID)
+    }
+
+    /// The forwarding lines last written for a client connection's requests from an untrusted
+    /// peer. They depend only on the client's address, the scheme and the Host, which the
+    /// requests of a keep-alive connection repeat: the next one copies them (writing them
+    /// costs some 1,500 instructions, a twentieth of a proxied request). The request id is
+    /// not among them.
+    public final class LinesCache {
+        private var clientIP = ""
+        private var scheme = ""
+        private var host = ""
+        fileprivate private(set) var lines: [UInt8] = []
+
+        public init() {}
+
+        func holds(_ hop: ClientHop) -> Bool {
+            !lines.isEmpty && hop.host == host && hop.clientIP == clientIP && hop.scheme == scheme
+        }
+
+        fileprivate func keep(_ lines: [UInt8], for hop: ClientHop) {
+            self.lines = lines
+            clientIP = hop.clientIP
+            scheme = hop.scheme
+            host = hop.host
+        }
     }
 }
 

@@ -62,6 +62,7 @@ public enum UpstreamRequest {
     @discardableResult
     public static func withHead<R>(
         for request: HTTPRequestHead, targetPath: String, policy: Policy, hop: ForwardingHeaders.ClientHop,
+        forwardingCache: ForwardingHeaders.LinesCache? = nil,
         identityHeaders: IdentityHeaders, identity: Identity?, sign: ((_ input: [UInt8]) -> [UInt8])? = nil,
         _ body: (UnsafeRawBufferPointer) -> R
     ) -> R {
@@ -95,7 +96,7 @@ public enum UpstreamRequest {
         }
         // A client's own Last-Event-ID wins over the query parameter.
         if !hasLastEventID, let value = lastEventID { out.writeField("Last-Event-ID", value) }
-        ForwardingHeaders.writeFields(hop: hop, prior: prior, to: &out)
+        ForwardingHeaders.writeFields(hop: hop, prior: prior, cache: forwardingCache, to: &out)
         identityHeaders.write(for: identity, requestID: hop.requestID, sign: sign, to: &out)
         switch request.framing {
         case .contentLength(let n): out.writeField("Content-Length", String(n))
