@@ -94,12 +94,4 @@ for t in $TARGETS; do
         "$(ratio "$per" "$(cat "$WORK/$REF.cpureq" 2>/dev/null || echo -)")"
 done
 echo "rss_MB = peak resident set of the proxy's processes; cpu_s = their user+system time during the run."
-if [ "$REPEAT" -gt 1 ]; then
-    echo
-    echo "Paired with $REF round by round (median of the rounds' ratios, lowest-highest):"
-    for t in $TARGETS; do
-        [ "$t" = "$REF" ] || [ "$t" = direct ] || [ ! -s "$WORK/$t.json" ] && continue
-        printf "%-13s req/s %s   cpu_us/req %s\n" "$t" "$(paired_ratio "$t" "$REF" "$REPEAT" field_of .requests_per_s)" \
-            "$(paired_ratio "$t" "$REF" "$REPEAT" file_of cpureq)"
-    done
-fi
+print_paired req/s .requests_per_s cpu_us/req cpureq

@@ -102,12 +102,4 @@ done
 echo "rss_MB = peak resident set of the proxy's processes; KB/strm = (peak - RSS before the load) / streams held;"
 echo "cpu_s = their user+system time during the run."
 echo "ev/s:dir compares with the direct run, +p99_ms is the p99 added over it; cpu:$REF and rss:$REF compare with $REF."
-if [ "$REPEAT" -gt 1 ]; then
-    echo
-    echo "Paired with $REF round by round (median of the rounds' ratios, lowest-highest):"
-    for t in $TARGETS; do
-        [ "$t" = "$REF" ] || [ "$t" = direct ] || [ ! -s "$WORK/$t.json" ] && continue
-        printf "%-13s events/s %s   cpu_s %s\n" "$t" "$(paired_ratio "$t" "$REF" "$REPEAT" field_of .events_per_s)" \
-            "$(paired_ratio "$t" "$REF" "$REPEAT" file_of cpu)"
-    done
-fi
+print_paired events/s .events_per_s cpu_s cpu

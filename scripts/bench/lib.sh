@@ -391,6 +391,20 @@ field_of() { field "$2" "$1"; }
 # file_of EXT NAME: the number a round stored in NAME.EXT (cpu, cpureq), for paired_ratio.
 file_of() { cat "$WORK/$2.$1" 2>/dev/null || echo -; }
 
+# print_paired LABEL JQ CPU_LABEL CPU_EXT: after a run of REPEAT rounds, each target but REF
+# and direct paired with REF (paired_ratio) on a JSON throughput field and a stored CPU figure.
+print_paired() {
+    [ "$REPEAT" -gt 1 ] || return 0
+    local t
+    echo
+    echo "Paired with $REF round by round (median of the rounds' ratios, lowest-highest):"
+    for t in $TARGETS; do
+        if [ "$t" = "$REF" ] || [ "$t" = direct ] || [ ! -s "$WORK/$t.json" ]; then continue; fi
+        printf "%-13s %s %s   %s %s\n" "$t" "$1" "$(paired_ratio "$t" "$REF" "$REPEAT" field_of "$2")" \
+            "$3" "$(paired_ratio "$t" "$REF" "$REPEAT" file_of "$4")"
+    done
+}
+
 # difference A B: A-B with three decimals, "-" when either is missing.
 difference() {
     awk -v a="$1" -v b="$2" 'BEGIN {
