@@ -119,6 +119,9 @@ echo
 echo "gateway CPU per request, median of $REPEAT rounds: no auth ${open_cpu} us, warm ${warm_cpu} us"
 echo "  cached-token cost: $(ratio "$warm_cpu" "$open_cpu") of no auth's CPU per request (goal < 1.10x);" \
     "req/s $(median <"$WORK/warm.rps") vs $(median <"$WORK/open.rps") ($(ratio "$(median <"$WORK/warm.rps")" "$(median <"$WORK/open.rps")"))"
+# The two cases of one round run back to back: their ratio drifts less than two medians do.
+echo "  paired round by round: $(paste "$WORK/warm.cpu_us" "$WORK/open.cpu_us" |
+    awk '$1 != "-" && $2 != "-" && $2 + 0 > 0 { printf "%.4f\n", $1 / $2 }' | ratio_summary)"
 echo
 
 gateway cold 0

@@ -379,7 +379,13 @@ paired_ratio() {
     for r in $(seq 1 "$rounds"); do
         a=$("$@" "$t.r$r") b=$("$@" "$ref.r$r")
         awk -v a="$a" -v b="$b" 'BEGIN { if (a != "" && b != "" && a != "-" && b != "-" && a != "null" && b != "null" && b + 0 != 0) printf "%.4f\n", a / b }'
-    done | sort -g | awk '{ v[NR] = $1 } END {
+    done | ratio_summary
+}
+
+# ratio_summary: ratios on stdin, one a line, as "1.04x (0.97-1.12, 7 rounds)": their median,
+# lowest and highest.
+ratio_summary() {
+    sort -g | awk '{ v[NR] = $1 } END {
         if (NR == 0) { print "-"; exit }
         m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
         printf "%.2fx (%.2f-%.2f, %d rounds)\n", m, v[1], v[NR], NR }'
