@@ -270,6 +270,11 @@ public final class Connection {
 
     private func onWriteEvent(_ what: Int16) {
         if Int32(what) & EV_TIMEOUT != 0 {
+            // As for reads: withdrawn after it fell due (the connect timeout is this one too).
+            guard writeTimeout != nil else {
+                if let writeEvent { event_remove_timer(writeEvent) }
+                return
+            }
             disarmWrite()
             report(.writeTimeout)
             return

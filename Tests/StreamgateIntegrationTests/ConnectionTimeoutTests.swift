@@ -39,4 +39,40 @@ import Testing
         #expect(withdrawn.recorder.events.isEmpty, "withdrawn before its callback: not reported (\(withdrawn.recorder.events))")
         #expect(withdrawn.connection.isOpen && withdrawn.connection.isReading)
     }
+
+    /// The same for a write timeout (a send timeout, or the connect timeout): output the peer
+    /// does not read waits, its timeout falls due, and a callback earlier in the turn
+    /// withdraws it.
+    @Test func aWriteTimeoutWithdrawnInTheTurnItFellDueIsNotReported() {
+        let driver = RedisLoopDriver()
+        let withdrawn = SocketPairConnection(loop: driver.loop), kept = SocketPairConnection(loop: driver.loop)
+        defer { withdrawn.close(); kept.close() }
+        let payload = [UInt8](repeating: 0x61, count: 8 << 20)
+        for pair in [withdrawn, kept] {
+            pair.connection.setTimeouts(read: nil, write: .milliseconds(20))
+            #expect(pair.connection.write(payload) > 0, "more than the socket takes: the rest waits")
+        }
+        // One turn: the queued output is flushed as far as it goes and the write events (with
+        // their timeouts) are armed.
+        #expect(Self.runOneTurn(driver))
+        #expect(withdrawn.connection.outputCount > 0 && kept.connection.outputCount > 0)
+        let withdraw = LoopTimer(loop: driver.loop) { withdrawn.connection.setTimeouts(read: nil, write: nil) }
+        withdraw.schedule(after: .milliseconds(1))
+        // Not a wait for an event: time passing with the loop stopped puts the deadlines in one turn.
+        usleep(60_000)
+        var done = false
+        let end = LoopTimer(loop: driver.loop) { done = true }
+        end.schedule(after: .milliseconds(60))
+        #expect(driver.run { done })
+        #expect(kept.recorder.events == [.writeTimeout], "the control: a timeout left in place is reported")
+        #expect(withdrawn.recorder.events.isEmpty, "withdrawn before its callback: not reported (\(withdrawn.recorder.events))")
+        #expect(withdrawn.connection.outputCount > 0, "its output still waits")
+    }
+
+    static func runOneTurn(_ driver: RedisLoopDriver) -> Bool {
+        var fired = false
+        let timer = LoopTimer(loop: driver.loop) { fired = true }
+        timer.schedule(after: .milliseconds(0))
+        return driver.run { fired }
+    }
 }
