@@ -13,14 +13,6 @@ import Testing
 @Suite struct ConnectionParkTests {
     typealias Pair = SocketPairConnection
 
-    /// Runs the loop until a timer has fired: at least one turn, so one poll, has passed.
-    static func runOneTurn(_ driver: RedisLoopDriver) -> Bool {
-        var fired = false
-        let timer = LoopTimer(loop: driver.loop) { fired = true }
-        timer.schedule(after: .milliseconds(1))
-        return driver.run { fired }
-    }
-
     @Test func withinTheTurnThatParkedItTheKernelIsAsked() {
         let driver = RedisLoopDriver()
         let quiet = Pair(loop: driver.loop), spoke = Pair(loop: driver.loop), closed = Pair(loop: driver.loop)
@@ -42,7 +34,7 @@ import Testing
         let pair = Pair(loop: driver.loop)
         defer { pair.close() }
         pair.connection.park(idleTimeout: .seconds(30))
-        #expect(Self.runOneTurn(driver))
+        #expect(driver.runOneTurn())
         #expect(!pair.connection.isParkedThisTurn)
         let checks = driver.loop.unparkKernelChecks
         #expect(pair.connection.unpark())
@@ -62,7 +54,7 @@ import Testing
         defer { parked.close(); client.close() }
         client.connection.enableReading()
         parked.connection.park(idleTimeout: .seconds(30))
-        #expect(Self.runOneTurn(driver))
+        #expect(driver.runOneTurn())
         var parkedReadsSeen: Int?
         var reusable: Bool?
         client.recorder.onReadable = {
@@ -84,7 +76,7 @@ import Testing
         defer { reused.close(); other.close() }
         other.connection.enableReading()
         reused.connection.park(idleTimeout: .seconds(30))
-        #expect(Self.runOneTurn(driver))
+        #expect(driver.runOneTurn())
         #expect(reused.connection.unpark())
         var reusedReadsSeen: Int?
         other.recorder.onReadable = { reusedReadsSeen = reused.recorder.readable }

@@ -28,13 +28,7 @@ import Testing
         // Due a millisecond earlier, so it runs first in the turn where all three are due.
         let withdraw = LoopTimer(loop: driver.loop) { withdrawn.connection.setTimeouts(read: nil, write: nil) }
         withdraw.schedule(after: .milliseconds(5))
-        // Not a wait for an event: time passing with the loop stopped is what puts all three
-        // deadlines in one turn.
-        usleep(30_000)
-        var done = false
-        let end = LoopTimer(loop: driver.loop) { done = true }
-        end.schedule(after: .milliseconds(60))
-        #expect(driver.run { done })
+        #expect(driver.runAfterDeadlinesPass(idle: 30_000, then: .milliseconds(60)))
         #expect(kept.recorder.events == [.readTimeout], "the control: a timeout left in place is reported")
         #expect(withdrawn.recorder.events.isEmpty, "withdrawn before its callback: not reported (\(withdrawn.recorder.events))")
         #expect(withdrawn.connection.isOpen && withdrawn.connection.isReading)
@@ -54,25 +48,13 @@ import Testing
         }
         // One turn: the queued output is flushed as far as it goes and the write events (with
         // their timeouts) are armed.
-        #expect(Self.runOneTurn(driver))
+        #expect(driver.runOneTurn())
         #expect(withdrawn.connection.outputCount > 0 && kept.connection.outputCount > 0)
         let withdraw = LoopTimer(loop: driver.loop) { withdrawn.connection.setTimeouts(read: nil, write: nil) }
         withdraw.schedule(after: .milliseconds(1))
-        // Not a wait for an event: time passing with the loop stopped puts the deadlines in one turn.
-        usleep(60_000)
-        var done = false
-        let end = LoopTimer(loop: driver.loop) { done = true }
-        end.schedule(after: .milliseconds(60))
-        #expect(driver.run { done })
+        #expect(driver.runAfterDeadlinesPass(idle: 60_000, then: .milliseconds(60)))
         #expect(kept.recorder.events == [.writeTimeout], "the control: a timeout left in place is reported")
         #expect(withdrawn.recorder.events.isEmpty, "withdrawn before its callback: not reported (\(withdrawn.recorder.events))")
         #expect(withdrawn.connection.outputCount > 0, "its output still waits")
-    }
-
-    static func runOneTurn(_ driver: RedisLoopDriver) -> Bool {
-        var fired = false
-        let timer = LoopTimer(loop: driver.loop) { fired = true }
-        timer.schedule(after: .milliseconds(0))
-        return driver.run { fired }
     }
 }

@@ -44,3 +44,24 @@ final class SocketPairConnection {
         Glibc.close(theirs)
     }
 }
+
+extension RedisLoopDriver {
+    /// Runs the loop until a timer due at once has fired: at least one turn, so one poll.
+    func runOneTurn() -> Bool {
+        var fired = false
+        let timer = LoopTimer(loop: loop) { fired = true }
+        timer.schedule(after: .zero)
+        return run { fired }
+    }
+
+    /// Lets `idle` pass with the loop stopped, then runs it for `then`. Not a wait for an
+    /// event: time passing while nothing runs is what makes every deadline already armed
+    /// fall due in the same turn.
+    func runAfterDeadlinesPass(idle microseconds: UInt32, then: Duration) -> Bool {
+        usleep(microseconds)
+        var done = false
+        let end = LoopTimer(loop: loop) { done = true }
+        end.schedule(after: then)
+        return run { done }
+    }
+}
