@@ -759,15 +759,13 @@ public final class Connection {
         guard phase == .open, inputCount == 0 else { return false }
         if ahead, ssl == nil, parkedTurn != UInt32(truncatingIfNeeded: loop.turn) { return true }
         loop.unparkKernelChecks &+= 1
-        return hasNothingToRead
+        return kernelHasNothingToRead
     }
 
-    /// True when the peer has sent nothing since the last read: no bytes buffered here, in
-    /// TLS or in the kernel, no EOF, no error. Asks the kernel (`MSG_PEEK`); `unpark` does
-    /// so only when the loop has not polled since the connection was parked.
-    /// A TLS peer's post-handshake messages (session tickets) are consumed, not counted.
-    public var hasNothingToRead: Bool {
-        guard phase == .open, inputCount == 0 else { return false }
+    /// `unpark`'s kernel check, for an open connection with nothing buffered here: no bytes in
+    /// TLS or in the kernel, no EOF, no error (`MSG_PEEK`). A TLS peer's post-handshake
+    /// messages (session tickets) are consumed, not counted.
+    private var kernelHasNothingToRead: Bool {
         var byte: UInt8 = 0
         let n = recv(descriptor, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT))
         let e = errno
