@@ -9,6 +9,7 @@
 #include "CStreamgateShims.h"
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
+#include <stdlib.h>
 #include <string.h>
 
 void sg_sha256(const void *data, size_t length, unsigned char out[32]) {
@@ -20,29 +21,50 @@ void sg_sha256(const void *data, size_t length, unsigned char out[32]) {
 }
 
 // RFC 2104: H((K ^ opad) || H((K ^ ipad) || message)), with keys longer than the 64-byte
-// block first hashed.
-void sg_hmac_sha256(const void *key, size_t key_length, const void *message, size_t length, unsigned char out[32]) {
+// block first hashed. The two padded blocks are hashed once, when the key is made.
+struct sg_hmac_key {
+    SHA256_CTX inner; // after (K ^ ipad)
+    SHA256_CTX outer; // after (K ^ opad)
+};
+
+sg_hmac_key *sg_hmac_key_new(const void *key, size_t key_length) {
+    sg_hmac_key *k = malloc(sizeof *k);
+    if (k == NULL) return NULL;
     unsigned char block[64] = {0};
     unsigned char pad[64];
-    unsigned char inner[32];
-    SHA256_CTX ctx;
     if (key_length > sizeof block) {
         sg_sha256(key, key_length, block);
     } else if (key_length > 0) {
         memcpy(block, key, key_length);
     }
     for (size_t i = 0; i < sizeof pad; i++) pad[i] = block[i] ^ 0x36;
-    SHA256_Init(&ctx);
-    SHA256_Update(&ctx, pad, sizeof pad);
-    SHA256_Update(&ctx, message, length);
-    SHA256_Final(inner, &ctx);
+    SHA256_Init(&k->inner);
+    SHA256_Update(&k->inner, pad, sizeof pad);
     for (size_t i = 0; i < sizeof pad; i++) pad[i] = block[i] ^ 0x5c;
-    SHA256_Init(&ctx);
-    SHA256_Update(&ctx, pad, sizeof pad);
-    SHA256_Update(&ctx, inner, sizeof inner);
-    SHA256_Final(out, &ctx);
+    SHA256_Init(&k->outer);
+    SHA256_Update(&k->outer, pad, sizeof pad);
     OPENSSL_cleanse(block, sizeof block);
     OPENSSL_cleanse(pad, sizeof pad);
+    return k;
+}
+
+void sg_hmac_key_free(sg_hmac_key *key) {
+    if (key == NULL) return;
+    OPENSSL_cleanse(key, sizeof *key);
+    free(key);
+}
+
+void sg_hmac_key_mac(const sg_hmac_key *key, const void *head, size_t head_length, const void *tail, size_t tail_length,
+                     unsigned char out[32]) {
+    // Copies of the prepared states: they are key material, hence the wipe.
+    SHA256_CTX ctx = key->inner;
+    unsigned char inner[32];
+    if (head_length > 0) SHA256_Update(&ctx, head, head_length);
+    if (tail_length > 0) SHA256_Update(&ctx, tail, tail_length);
+    SHA256_Final(inner, &ctx);
+    ctx = key->outer;
+    SHA256_Update(&ctx, inner, sizeof inner);
+    SHA256_Final(out, &ctx);
     OPENSSL_cleanse(inner, sizeof inner);
     OPENSSL_cleanse(&ctx, sizeof ctx);
 }

@@ -192,12 +192,11 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
         let hop = ForwardingHeaders.ClientHop(
             clientIP: clientIP, scheme: client.isTLS ? "https" : "http", host: request.authority,
             requestID: requestID, trustForwarded: forwardingTrusted)
-        let signer: (([UInt8]) -> [UInt8])? = settings.signingKey.map { key in { Crypto.hmacSHA256(key: key, message: $0) } }
         upstreamChunked = request.framing == .chunked
         UpstreamRequest.withHead(
             for: request, targetPath: route.upstreamPath(request.path, rawPath: request.rawPath),
             policy: policy, hop: hop, forwardingCache: forwardingCache,
-            identityHeaders: settings.identity, identity: auth?.identity, sign: signer
+            identityHeaders: settings.identity, identity: auth?.identity, signer: settings.signer
         ) { up.connection.write($0) }
         // Used: a retry writes its lines itself, and a held stream keeps no reference.
         forwardingCache = nil

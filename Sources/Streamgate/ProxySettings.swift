@@ -82,8 +82,9 @@ public final class ProxySettings: Sendable {
     public let upstreams: [Upstream]
     /// Session-store authentication; nil when no `[redis]` is configured.
     public let auth: AuthRuntime?
-    /// HMAC key for the signed identity assertion (nil = signing off).
-    public let signingKey: [UInt8]?
+    /// Signs the identity assertion with `[identity] signing_secret` (nil = signing off).
+    /// Prepared once per config: a reload with a new secret makes new settings.
+    public let signer: Crypto.HMACKey?
 
     public var maxBodyBytes: UInt64 { UInt64(config.limits.maxBodyBytes) }
     public var maxConnections: Int { config.limits.maxConnections }
@@ -93,7 +94,8 @@ public final class ProxySettings: Sendable {
     /// Client output watermark above which upstream reads pause (non-stream responses).
     public var clientBuffer: Int { config.limits.clientBuffer }
     /// Identity header names: client copies are always stripped, even without auth.
-    public var identity: IdentityHeaders { config.identity.headers }
+    /// Stored, not read through `config` per request (a copy of five names each time).
+    public let identity: IdentityHeaders
     /// Every route, in file order (the router's table).
     public var routes: [Route] { router.routes }
 
@@ -111,6 +113,10 @@ public final class ProxySettings: Sendable {
         self.listeners = listeners
         self.upstreams = upstreams
         self.auth = auth
-        self.signingKey = config.identity.signingSecret.map { Array($0.utf8) }
+        self.identity = config.identity.headers
+        self.signer = config.identity.signingSecret.map { Crypto.HMACKey(Array($0.utf8)) }
     }
 }
+
+/// The prepared key signs identity assertions as the request builder asks (same method).
+extension Crypto.HMACKey: IdentitySigner {}

@@ -1,5 +1,6 @@
 internal import COpenSSL
 internal import CStreamgateShims
+import StreamgateCore
 
 /// libcrypto's digests, the few the gateway needs. SHA-256 and HMAC go through
 /// `CStreamgateShims/digest.c`, which skips OpenSSL 3's per-call algorithm fetch (a token
@@ -19,6 +20,17 @@ public enum Crypto {
         return s.withUTF8 { sha256(UnsafeRawBufferPointer($0)) }
     }
 
+    /// SHA-256 of `string`'s UTF-8 as a `TokenDigest`, without an intermediate array (one
+    /// per authenticated request).
+    public static func sha256Digest(_ string: String) -> TokenDigest {
+        var s = string
+        var out: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        return withUnsafeMutableBytes(of: &out) { o in
+            s.withUTF8 { sg_sha256($0.baseAddress, $0.count, o.baseAddress!.assumingMemoryBound(to: UInt8.self)) }
+            return TokenDigest(bytes: UnsafeRawBufferPointer(o))
+        }
+    }
+
     /// SHA-1 of `string`'s UTF-8 (20 bytes). Only for naming Redis scripts (EVALSHA), which
     /// Redis identifies by their SHA-1; never for anything that needs collision resistance.
     public static func sha1(_ string: String) -> [UInt8] {
@@ -30,17 +42,36 @@ public enum Crypto {
         return out
     }
 
-    /// HMAC-SHA256(key, message), 32 bytes.
-    public static func hmacSHA256(key: [UInt8], message: [UInt8]) -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: 32)
-        key.withUnsafeBytes { k in
-            message.withUnsafeBytes { m in
-                out.withUnsafeMutableBytes { o in
-                    sg_hmac_sha256(k.baseAddress, k.count, m.baseAddress, m.count, o.baseAddress!.assumingMemoryBound(to: UInt8.self))
-                }
+    /// An HMAC-SHA-256 key prepared once (its padded blocks hashed): each MAC with it then
+    /// costs the message's compressions and one more, and allocates nothing.
+    public final class HMACKey: @unchecked Sendable {
+        // Written once in init, only read after: safe to share between worker threads.
+        private let key: OpaquePointer
+
+        public init(_ secret: [UInt8]) {
+            guard let key = secret.withUnsafeBytes({ sg_hmac_key_new($0.baseAddress, $0.count) }) else {
+                fatalError("out of memory preparing the HMAC key")
+            }
+            self.key = key
+        }
+
+        deinit { sg_hmac_key_free(key) }
+
+        /// HMAC-SHA-256 of `head` followed by `tail`, lent to `body` (32 bytes, on the stack).
+        public func withMAC<R>(of head: UnsafeRawBufferPointer, _ tail: UnsafeRawBufferPointer,
+                               _ body: (UnsafeRawBufferPointer) -> R) -> R {
+            var mac: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+            return withUnsafeMutableBytes(of: &mac) { out in
+                sg_hmac_key_mac(key, head.baseAddress, head.count, tail.baseAddress, tail.count,
+                                out.baseAddress!.assumingMemoryBound(to: UInt8.self))
+                return body(UnsafeRawBufferPointer(out))
             }
         }
-        return out
+
+        /// HMAC-SHA-256 of `message`.
+        public func mac(_ message: [UInt8]) -> [UInt8] {
+            message.withUnsafeBytes { m in withMAC(of: m, UnsafeRawBufferPointer(start: nil, count: 0)) { Array($0) } }
+        }
     }
 
     /// Cryptographically random bytes.

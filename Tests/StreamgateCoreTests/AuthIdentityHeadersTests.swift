@@ -83,6 +83,43 @@ struct AuthIdentityHeadersTests {
         #expect(IdentityHeaders.signatureValue(mac: [0x00, 0x0f, 0xf0]) == "v1=000ff0")
     }
 
+    /// A record renders its identity values once; a write to the record renders them again,
+    /// so a changed session can never be forwarded or signed with its old values.
+    @Test func recordRendersItsIdentityFieldsAndRerendersOnWrite() {
+        var record = identity.session
+        #expect(record.identityFields.scopes == "events:read x")
+        #expect(record.identityFields.expires == "1700000060")
+        #expect(record.identityFields.signedPart.map { String(decoding: $0, as: UTF8.self) } == "v1\nu-1\nacme\nevents:read x\n1700000060\n")
+        let before = record
+        record.scopes = ["only"]
+        record.expiresAt = nil
+        #expect(record.identityFields.scopes == "only" && record.identityFields.expires == nil)
+        #expect(record.identityFields.signedPart.map { String(decoding: $0, as: UTF8.self) } == "v1\nu-1\nacme\nonly\n\n")
+        #expect(record != before && before.identityFields.scopes == "events:read x")
+        // Equal values are equal records whatever their boxes.
+        #expect(SessionRecord(userID: "u", tenantID: "t") == SessionRecord(userID: "u", tenantID: "t"))
+        // A value that cannot be signed leaves the record unsignable, not mis-signed.
+        #expect(SessionRecord(userID: "u\u{7F}", tenantID: "t").identityFields.signedPart == nil)
+    }
+
+    /// The head writer (used per request) signs exactly what `fields(for:)` signs, and writes
+    /// the same fields, for sessions with and without expiry and with several scopes.
+    @Test func headWriterMatchesTheFieldList() {
+        let sessions = [identity.session, SessionRecord(userID: "u", tenantID: "t"),
+                        SessionRecord(userID: "user-2", tenantID: "t2", expiresAt: -5, scopes: ["a", "b", "c"])]
+        for session in sessions {
+            let who = Identity(session: session, tokenSource: .authorizationHeader)
+            var listed: [UInt8] = [], written: [UInt8] = []
+            let fields = names.fields(for: who, requestID: "rid", sign: { listed = $0; return [0x01, 0xfe] })
+            var out = HeadWriter(capacity: 64)
+            names.write(for: who, requestID: "rid", signer: ClosureSigner { written = $0; return [0x01, 0xfe] }, to: &out)
+            let text = String(decoding: out.finish(), as: UTF8.self)
+            #expect(text == fields.map { "\($0.name): \($0.value)\r\n" }.joined())
+            #expect(listed == written && !written.isEmpty)
+            #expect(text.hasSuffix("X-Auth-Signature: v1=01fe\r\n"))
+        }
+    }
+
     @Test func unsignableRequestGetsNoSignature() {
         var headers = HTTPHeaders()
         names.apply(identity, to: &headers, requestID: "bad\nid", sign: { _ in [1] })

@@ -22,7 +22,7 @@ import Testing
     func lines(_ request: HTTPRequestHead, targetPath: String? = nil, policy: UpstreamRequest.Policy = .init(credentials: nil, lastEventIDParameter: nil),
                hop: ForwardingHeaders.ClientHop? = nil, identity: Identity? = nil, sign: (([UInt8]) -> [UInt8])? = nil) -> [String] {
         let bytes = UpstreamRequest.head(for: request, targetPath: targetPath ?? request.path, policy: policy, hop: hop ?? self.hop,
-                                         identityHeaders: IdentityHeaders(), identity: identity, sign: sign)
+                                         identityHeaders: IdentityHeaders(), identity: identity, signer: sign.map(ClosureSigner.init))
         let text = String(decoding: bytes, as: UTF8.self)
         #expect(text.hasSuffix("\r\n\r\n"))
         return text.split(separator: "\r\n" as Character, omittingEmptySubsequences: false).dropLast(2).map(String.init)

@@ -110,7 +110,9 @@ import Testing
         #expect(auth.extractor == TokenExtractor(apiKeyHeader: "X-Key", queryParameter: "tok", maxTokenLength: 512))
 
         #expect(settings.identity == IdentityHeaders(userHeader: "X-U", tenantHeader: "X-T", scopesHeader: "X-S", signatureHeader: "X-Sig"))
-        #expect(settings.signingKey == Array("0123456789abcdef0123456789abcdef".utf8))
+        // The signer is keyed with the configured secret.
+        let signer = try #require(settings.signer)
+        #expect(signer.mac(Array("m".utf8)) == TestCrypto.hmacSHA256(key: Array("0123456789abcdef0123456789abcdef".utf8), message: Array("m".utf8)))
 
         let upstream = try #require(settings.upstreams.first)
         #expect(upstream.config == config.upstreams[0])

@@ -47,6 +47,15 @@ int sg_random_bytes(unsigned char *out, int n);
 
 // SHA-256 and HMAC-SHA-256 (RFC 2104) without OpenSSL 3's per-call algorithm fetch (digest.c).
 void sg_sha256(const void *data, size_t length, unsigned char out[32]);
-void sg_hmac_sha256(const void *key, size_t key_length, const void *message, size_t length, unsigned char out[32]);
+
+/// An HMAC-SHA-256 key with its two padded blocks already hashed: a MAC with it costs the
+/// message's compressions and one more, instead of three more (the key is fixed per config).
+typedef struct sg_hmac_key sg_hmac_key;
+/// NULL if out of memory. Free with sg_hmac_key_free, which wipes it.
+sg_hmac_key *sg_hmac_key_new(const void *key, size_t key_length);
+void sg_hmac_key_free(sg_hmac_key *key);
+/// HMAC-SHA-256 of `head` followed by `tail` (either may be empty), into `out`.
+void sg_hmac_key_mac(const sg_hmac_key *key, const void *head, size_t head_length, const void *tail, size_t tail_length,
+                     unsigned char out[32]);
 
 #endif

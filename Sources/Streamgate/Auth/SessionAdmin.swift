@@ -67,7 +67,7 @@ public enum SessionAdmin {
             return 1
         }
 
-        let digest = TokenDigest(bytes: Crypto.sha256(token))!
+        let digest = Crypto.sha256Digest(token)
         let key = auth.keyTemplate.render(token: token, digest: digest)
         var commands: [[String]]
         switch auth.format {
@@ -116,7 +116,7 @@ public enum SessionAdmin {
                 say.error("the token: " + describe(reason, maxLength: auth.extractor.maxTokenLength))
                 return 1
             }
-            digest = TokenDigest(bytes: Crypto.sha256(token))!
+            digest = Crypto.sha256Digest(token)
             rawToken = token
         } else if let digestHex, let d = TokenDigest(hex: digestHex) {
             guard !auth.keyTemplate.usesRawToken else {
@@ -164,14 +164,13 @@ public enum SessionAdmin {
             return nil
         case .success(let l): loaded = l
         }
-        guard var auth = loaded.settings.auth, let redis = loaded.config.redis else {
+        guard let auth = loaded.settings.auth, let redis = loaded.config.redis else {
             say.error("\(configPath) has no [redis] table: sessions live in the Redis it names")
             return nil
         }
         // The gateway's per-lookup timeout (250 ms by default) is for the request path; a
         // command-line write may wait for a busy server a little longer.
-        auth.redis.commandTimeout = max(auth.redis.commandTimeout, .seconds(5))
-        return (auth, redis.description)
+        return (auth.allowingCommands(toWait: .seconds(5)), redis.description)
     }
 
     private static func describe(_ reason: MalformedTokenReason, maxLength: Int) -> String {

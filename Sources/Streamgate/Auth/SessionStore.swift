@@ -62,7 +62,7 @@ final class SessionStore {
     var cacheEntries: Int { cache.count }
 
     static func digest(of token: String) -> TokenDigest {
-        TokenDigest(bytes: Crypto.sha256(token))!
+        Crypto.sha256Digest(token)
     }
 
     /// The cache's answer for a digest, nil on a miss (then `lookup`). Counted as a hit.

@@ -23,36 +23,67 @@
 /// No field can contain `\n` (ids and scopes are validated when the record is decoded;
 /// header values cannot carry LF), so the encoding is unambiguous. The version prefix lets
 /// the format change without a verifier misreading a new input as an old one. The HMAC is
-/// computed by the caller (libcrypto in the IO layer) through the `sign` closure.
+/// computed by an `IdentitySigner` (libcrypto in the IO layer, the key prepared once); the
+/// part of the input before the request id is rendered once per session record
+/// (`SessionRecord.identityFields`).
 public struct IdentityHeaders: Sendable, Equatable {
-    public var userHeader: String { didSet { noteLengths() } }
-    public var tenantHeader: String { didSet { noteLengths() } }
-    public var scopesHeader: String { didSet { noteLengths() } }
+    /// The five names in one immutable box: the request builder takes these headers from the
+    /// settings for every request, and five strings copied each time cost more than one.
+    private final class Names: Sendable {
+        let user, tenant, scopes, expires, signature: String
+        /// Bit n set when an owned name is n bytes long (bit 63: 63 or more). Every client field
+        /// is checked against the five names on every request; most differ from all of them in
+        /// length and are passed over with this one test instead of five compares.
+        let ownedLengths: UInt64
+
+        init(user: String, tenant: String, scopes: String, expires: String, signature: String) {
+            self.user = user; self.tenant = tenant; self.scopes = scopes; self.expires = expires; self.signature = signature
+            ownedLengths = [user, tenant, scopes, expires, signature].reduce(0) { $0 | IdentityHeaders.lengthBit($1.utf8.count) }
+        }
+
+        func with(user: String? = nil, tenant: String? = nil, scopes: String? = nil, expires: String? = nil,
+                  signature: String? = nil) -> Names {
+            Names(user: user ?? self.user, tenant: tenant ?? self.tenant, scopes: scopes ?? self.scopes,
+                  expires: expires ?? self.expires, signature: signature ?? self.signature)
+        }
+    }
+
+    private var names: Names
+
+    public var userHeader: String {
+        get { names.user }
+        set { names = names.with(user: newValue) }
+    }
+    public var tenantHeader: String {
+        get { names.tenant }
+        set { names = names.with(tenant: newValue) }
+    }
+    public var scopesHeader: String {
+        get { names.scopes }
+        set { names = names.with(scopes: newValue) }
+    }
     /// Carries the session's `expiresAt` (unix seconds) when it has one, so upstreams can
     /// end streams on time and verify the signature.
-    public var expiresHeader: String { didSet { noteLengths() } }
-    public var signatureHeader: String { didSet { noteLengths() } }
-    /// Bit n set when an owned name is n bytes long (bit 63: 63 or more). Every client field
-    /// is checked against the five names on every request; most differ from all of them in
-    /// length and are passed over with this one test instead of five compares.
-    private var ownedLengths: UInt64 = 0
-
-    private static func lengthBit(_ n: Int) -> UInt64 { 1 << UInt64(Swift.min(n, 63)) }
-
-    private mutating func noteLengths() {
-        ownedLengths = [userHeader, tenantHeader, scopesHeader, expiresHeader, signatureHeader]
-            .reduce(0) { $0 | Self.lengthBit($1.utf8.count) }
+    public var expiresHeader: String {
+        get { names.expires }
+        set { names = names.with(expires: newValue) }
     }
+    public var signatureHeader: String {
+        get { names.signature }
+        set { names = names.with(signature: newValue) }
+    }
+
+    fileprivate static func lengthBit(_ n: Int) -> UInt64 { 1 << UInt64(Swift.min(n, 63)) }
 
     public init(userHeader: String = "X-Auth-User-Id", tenantHeader: String = "X-Auth-Tenant-Id",
                 scopesHeader: String = "X-Auth-Scopes", expiresHeader: String = "X-Auth-Expires-At",
                 signatureHeader: String = "X-Auth-Signature") {
-        self.userHeader = userHeader
-        self.tenantHeader = tenantHeader
-        self.scopesHeader = scopesHeader
-        self.expiresHeader = expiresHeader
-        self.signatureHeader = signatureHeader
-        noteLengths()
+        names = Names(user: userHeader, tenant: tenantHeader, scopes: scopesHeader, expires: expiresHeader, signature: signatureHeader)
+    }
+
+    public static func == (a: IdentityHeaders, b: IdentityHeaders) -> Bool {
+        a.names === b.names || (a.userHeader == b.userHeader && a.tenantHeader == b.tenantHeader && a.scopesHeader == b.scopesHeader
+            && a.expiresHeader == b.expiresHeader && a.signatureHeader == b.signatureHeader)
     }
 
     public static let signatureVersion = "v1"
@@ -62,10 +93,11 @@ public struct IdentityHeaders: Sendable, Equatable {
 
     /// Whether a client-sent field with this name must be removed.
     public func isOwned(_ name: UnsafeRawBufferPointer) -> Bool {
-        guard ownedLengths & Self.lengthBit(name.count) != 0 else { return false }
-        return AuthASCII.headerNamesCollide(name, userHeader) || AuthASCII.headerNamesCollide(name, tenantHeader)
-            || AuthASCII.headerNamesCollide(name, scopesHeader) || AuthASCII.headerNamesCollide(name, expiresHeader)
-            || AuthASCII.headerNamesCollide(name, signatureHeader)
+        let names = self.names
+        guard names.ownedLengths & Self.lengthBit(name.count) != 0 else { return false }
+        return AuthASCII.headerNamesCollide(name, names.user) || AuthASCII.headerNamesCollide(name, names.tenant)
+            || AuthASCII.headerNamesCollide(name, names.scopes) || AuthASCII.headerNamesCollide(name, names.expires)
+            || AuthASCII.headerNamesCollide(name, names.signature)
     }
 
     /// Removes every client copy of the owned names (any case, `_` variants, duplicates).
@@ -94,70 +126,78 @@ public struct IdentityHeaders: Sendable, Equatable {
                        sign: ((_ input: [UInt8]) -> [UInt8])? = nil) -> [(name: String, value: String)] {
         guard let identity else { return [] }
         let session = identity.session
-        let scopes = session.scopes.joined(separator: " ")
-        var out: [(name: String, value: String)] = [(userHeader, session.userID), (tenantHeader, session.tenantID), (scopesHeader, scopes)]
-        if let expiresAt = session.expiresAt { out.append((expiresHeader, String(expiresAt))) }
-        if let sign, let input = Self.signingInput(user: session.userID, tenant: session.tenantID, scopes: scopes,
-                                                   expiresAt: session.expiresAt, requestID: requestID) {
-            out.append((signatureHeader, Self.signatureValue(mac: sign(input))))
+        let rendered = session.identityFields
+        var out: [(name: String, value: String)] = [(userHeader, session.userID), (tenantHeader, session.tenantID),
+                                                    (scopesHeader, rendered.scopes)]
+        if let expires = rendered.expires { out.append((expiresHeader, expires)) }
+        if let sign, let head = rendered.signedPart, AuthASCII.isFieldSafe(requestID) {
+            out.append((signatureHeader, Self.signatureValue(mac: sign(head + Array(requestID.utf8)))))
         }
         return out
     }
 
     /// `fields(for:requestID:sign:)` written into a head, without the intermediate strings
-    /// and list (every authenticated request).
-    func write(for identity: Identity?, requestID: String, sign: ((_ input: [UInt8]) -> [UInt8])?, to out: inout HeadWriter) {
+    /// and list (every authenticated request): the session's values come rendered
+    /// (`SessionRecord.identityFields`), the signer runs over the session's signed part and
+    /// the request id where they lie, and nothing is allocated.
+    func write(for identity: Identity?, requestID: String, signer: (any IdentitySigner)?, to out: inout HeadWriter) {
         guard let identity else { return }
         let session = identity.session
-        let scopes = session.scopes.count == 1 ? session.scopes[0] : session.scopes.joined(separator: " ")
-        let expires = session.expiresAt.map { String($0) }
+        let fields = session.identityFields
         out.writeField(named: userHeader, session.userID)
         out.writeField(named: tenantHeader, session.tenantID)
-        out.writeField(named: scopesHeader, scopes)
-        if let expires { out.writeField(named: expiresHeader, expires) }
-        guard let sign, let input = Self.signingInput(user: session.userID, tenant: session.tenantID, scopes: scopes,
-                                                      expires: expires ?? "", requestID: requestID) else { return }
-        let mac = sign(input)
-        out.writeSafe(signatureHeader)
-        out.write(": ")
-        out.writeSafe(Self.signatureVersion)
-        out.write("=")
-        let digits: StaticString = "0123456789abcdef"
-        let d = digits.utf8Start
-        for b in mac {
-            out.write(d[Int(b >> 4)])
-            out.write(d[Int(b & 0x0F)])
+        out.writeField(named: scopesHeader, fields.scopes)
+        if let expires = fields.expires { out.writeField(named: expiresHeader, expires) }
+        guard let signer, let signed = fields.signedPart else { return }
+        var requestID = requestID
+        requestID.withUTF8 { id in
+            guard AuthASCII.isFieldSafe(id) else { return }
+            signed.withUnsafeBytes { head in
+                signer.withMAC(of: head, UnsafeRawBufferPointer(id)) { mac in
+                    out.writeSafe(signatureHeader)
+                    out.write(": ")
+                    out.writeSafe(Self.signatureVersion)
+                    out.write("=")
+                    // Lowercase hex into a stack buffer, then one write.
+                    var hex: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0)
+                    withUnsafeMutableBytes(of: &hex) { h in
+                        let digits: StaticString = "0123456789abcdef"
+                        let d = digits.utf8Start
+                        let n = Swift.min(mac.count, h.count / 2)
+                        for i in 0..<n {
+                            h[2 * i] = d[Int(mac[i] >> 4)]
+                            h[2 * i + 1] = d[Int(mac[i] & 0x0F)]
+                        }
+                        out.write(UnsafeRawBufferPointer(rebasing: h[0..<(2 * n)]))
+                    }
+                    out.crlf()
+                }
+            }
         }
-        out.crlf()
     }
 
     /// The canonical bytes to sign (format in the type's documentation); nil when a field
     /// contains CR, LF or another control character.
     public static func signingInput(user: String, tenant: String, scopes: String, expiresAt: Int64?,
                                     requestID: String) -> [UInt8]? {
-        signingInput(user: user, tenant: tenant, scopes: scopes, expires: expiresAt.map { String($0) } ?? "", requestID: requestID)
+        guard let head = signedPart(user: user, tenant: tenant, scopes: scopes, expires: expiresAt.map { String($0) } ?? ""),
+              AuthASCII.isFieldSafe(requestID) else { return nil }
+        return head + Array(requestID.utf8)
     }
 
-    static func signingInput(user: String, tenant: String, scopes: String, expires: String, requestID: String) -> [UInt8]? {
-        // Written piece by piece into one buffer: on every signed request.
-        var input = HeadWriter(capacity: 8 + user.utf8.count + tenant.utf8.count + scopes.utf8.count + expires.utf8.count
-                                   + requestID.utf8.count)
-        var version = signatureVersion
-        version.withUTF8 { input.write($0) }
-        guard appendLine(user, to: &input), appendLine(tenant, to: &input), appendLine(scopes, to: &input),
-              appendLine(expires, to: &input), appendLine(requestID, to: &input) else { return nil }
-        return input.finish()
-    }
-
-    /// `\n` and the field, unless it holds a control character.
-    private static func appendLine(_ field: String, to input: inout HeadWriter) -> Bool {
-        var field = field
-        return field.withUTF8 { bytes in
-            guard AuthASCII.isFieldSafe(bytes) else { return false }
-            input.write(0x0A)
-            input.write(bytes)
-            return true
+    /// The signing input up to the request id (`v1`, user, tenant, scopes, expiry, each
+    /// followed by `\n`): the same for every request of a session. Nil when a field holds a
+    /// control character.
+    static func signedPart(user: String, tenant: String, scopes: String, expires: String) -> [UInt8]? {
+        let fields = [signatureVersion, user, tenant, scopes, expires]
+        guard fields.allSatisfy(AuthASCII.isFieldSafe) else { return nil }
+        var out: [UInt8] = []
+        out.reserveCapacity(fields.reduce(0) { $0 + $1.utf8.count + 1 })
+        for field in fields {
+            out.append(contentsOf: field.utf8)
+            out.append(0x0A)
         }
+        return out
     }
 
     /// `v1=<lowercase hex>`.
@@ -165,4 +205,24 @@ public struct IdentityHeaders: Sendable, Equatable {
         signatureVersion + "=" + Hex.lowercase(mac)
     }
 
+}
+
+/// A session's identity header values and the session part of its signing input, in their
+/// final form: worked out once per session record (`SessionRecord.identityFields`), not per
+/// request.
+public struct IdentityFields: Sendable {
+    /// The scopes joined by single spaces, as the scopes header carries them.
+    public let scopes: String
+    /// The expiry in unix seconds, in decimal; nil when the session has none.
+    public let expires: String?
+    /// `IdentityHeaders.signedPart` of the session; nil when a field holds a control
+    /// character (such a session is never signed, and upstreams that require a signature
+    /// refuse it: fail closed).
+    let signedPart: [UInt8]?
+
+    init(userID: String, tenantID: String, scopes: [String], expiresAt: Int64?) {
+        self.scopes = scopes.joined(separator: " ")
+        expires = expiresAt.map { String($0) }
+        signedPart = IdentityHeaders.signedPart(user: userID, tenant: tenantID, scopes: self.scopes, expires: expires ?? "")
+    }
 }

@@ -10,29 +10,93 @@ public enum SessionKind: String, Sendable, Equatable {
 ///
 /// Every value that ends up in an upstream header (user, tenant, scopes) is checked here
 /// to be free of control characters, so header injection is impossible downstream.
+///
+/// A value kept in one immutable box: a cached record is copied into every authenticated
+/// request's identity, plan and log (four strings and arrays each time otherwise), and the
+/// box also holds what the identity headers need in their final form (`IdentityFields`),
+/// worked out once per record instead of once per request. A write makes a new box.
 public struct SessionRecord: Sendable, Equatable {
-    public var userID: String
-    public var tenantID: String
+    private final class Storage: Sendable {
+        let userID: String
+        let tenantID: String
+        let expiresAt: Int64?
+        let kind: SessionKind
+        let scopes: [String]
+        let allowedOrigins: [String]
+        let maxStreamDuration: Int64?
+        let identityFields: IdentityFields
+
+        init(userID: String, tenantID: String, expiresAt: Int64?, kind: SessionKind, scopes: [String],
+             allowedOrigins: [String], maxStreamDuration: Int64?) {
+            self.userID = userID; self.tenantID = tenantID; self.expiresAt = expiresAt; self.kind = kind
+            self.scopes = scopes; self.allowedOrigins = allowedOrigins; self.maxStreamDuration = maxStreamDuration
+            identityFields = IdentityFields(userID: userID, tenantID: tenantID, scopes: scopes, expiresAt: expiresAt)
+        }
+    }
+
+    private var storage: Storage
+
+    /// Replaces the box with one where `change` has been applied (writes are rare: decoders
+    /// and tests).
+    private mutating func update(_ change: (inout Fields) -> Void) {
+        var f = Fields(userID: userID, tenantID: tenantID, expiresAt: expiresAt, kind: kind, scopes: scopes,
+                       allowedOrigins: allowedOrigins, maxStreamDuration: maxStreamDuration)
+        change(&f)
+        storage = Storage(userID: f.userID, tenantID: f.tenantID, expiresAt: f.expiresAt, kind: f.kind, scopes: f.scopes,
+                          allowedOrigins: f.allowedOrigins, maxStreamDuration: f.maxStreamDuration)
+    }
+
+    private struct Fields {
+        var userID: String, tenantID: String, expiresAt: Int64?, kind: SessionKind, scopes: [String]
+        var allowedOrigins: [String], maxStreamDuration: Int64?
+    }
+
+    public var userID: String {
+        get { storage.userID }
+        set { update { $0.userID = newValue } }
+    }
+    public var tenantID: String {
+        get { storage.tenantID }
+        set { update { $0.tenantID = newValue } }
+    }
     /// Unix seconds; the session is valid while `wallNow < expiresAt`. Nil: the Redis
     /// key's own TTL is the only expiry.
-    public var expiresAt: Int64?
-    public var kind: SessionKind
+    public var expiresAt: Int64? {
+        get { storage.expiresAt }
+        set { update { $0.expiresAt = newValue } }
+    }
+    public var kind: SessionKind {
+        get { storage.kind }
+        set { update { $0.kind = newValue } }
+    }
     /// RFC 6749 §3.3 scope tokens.
-    public var scopes: [String]
+    public var scopes: [String] {
+        get { storage.scopes }
+        set { update { $0.scopes = newValue } }
+    }
     /// Normalised origins (`WebOrigin.serialized`), for routes with `cors_origins = "session"`.
-    public var allowedOrigins: [String]
+    public var allowedOrigins: [String] {
+        get { storage.allowedOrigins }
+        set { update { $0.allowedOrigins = newValue } }
+    }
     /// Seconds; caps the life of a stream opened with this session.
-    public var maxStreamDuration: Int64?
+    public var maxStreamDuration: Int64? {
+        get { storage.maxStreamDuration }
+        set { update { $0.maxStreamDuration = newValue } }
+    }
+    /// The identity header values and signed part of this session, rendered once.
+    public var identityFields: IdentityFields { storage.identityFields }
 
     public init(userID: String, tenantID: String, expiresAt: Int64? = nil, kind: SessionKind = .session,
                 scopes: [String] = [], allowedOrigins: [String] = [], maxStreamDuration: Int64? = nil) {
-        self.userID = userID
-        self.tenantID = tenantID
-        self.expiresAt = expiresAt
-        self.kind = kind
-        self.scopes = scopes
-        self.allowedOrigins = allowedOrigins
-        self.maxStreamDuration = maxStreamDuration
+        storage = Storage(userID: userID, tenantID: tenantID, expiresAt: expiresAt, kind: kind, scopes: scopes,
+                          allowedOrigins: allowedOrigins, maxStreamDuration: maxStreamDuration)
+    }
+
+    public static func == (a: SessionRecord, b: SessionRecord) -> Bool {
+        a.storage === b.storage || (a.userID == b.userID && a.tenantID == b.tenantID && a.expiresAt == b.expiresAt
+            && a.kind == b.kind && a.scopes == b.scopes && a.allowedOrigins == b.allowedOrigins
+            && a.maxStreamDuration == b.maxStreamDuration)
     }
 
     /// Expired at `expiresAt` exactly: a session written to end at T is refused at T.

@@ -23,6 +23,15 @@ public struct TokenDigest: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// The first 32 of `bytes`, which must hold at least that many.
+    public init(bytes raw: UnsafeRawBufferPointer) {
+        precondition(raw.count >= Self.byteCount, "a digest is 32 bytes")
+        (w0, w1, w2, w3) = (UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 0, as: UInt64.self)),
+                            UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self)),
+                            UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 16, as: UInt64.self)),
+                            UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 24, as: UInt64.self)))
+    }
+
     /// Exactly 32 bytes, else nil.
     public init?(bytes: some Collection<UInt8>) {
         guard bytes.count == Self.byteCount else { return nil }

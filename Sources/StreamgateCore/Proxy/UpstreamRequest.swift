@@ -46,15 +46,15 @@ public enum UpstreamRequest {
     ///     and Forwarded report.
     ///   - identity: the caller, or nil for an anonymous request (client copies of the
     ///     identity fields are stripped either way).
-    ///   - sign: HMAC over the identity's signing input, when signing is on.
+    ///   - signer: signs the identity assertion, when signing is on.
     /// The body framing is the request's own: Content-Length and Transfer-Encoding are
     /// written from `request.framing`, never copied from the client.
     public static func head(
         for request: HTTPRequestHead, targetPath: String, policy: Policy, hop: ForwardingHeaders.ClientHop,
-        identityHeaders: IdentityHeaders, identity: Identity?, sign: ((_ input: [UInt8]) -> [UInt8])? = nil
+        identityHeaders: IdentityHeaders, identity: Identity?, signer: (any IdentitySigner)? = nil
     ) -> [UInt8] {
         withHead(for: request, targetPath: targetPath, policy: policy, hop: hop, identityHeaders: identityHeaders,
-                 identity: identity, sign: sign) { Array($0) }
+                 identity: identity, signer: signer) { Array($0) }
     }
 
     /// `head(for:...)` lent to `body` instead of returned: the exchange sends it from where it
@@ -63,7 +63,7 @@ public enum UpstreamRequest {
     public static func withHead<R>(
         for request: HTTPRequestHead, targetPath: String, policy: Policy, hop: ForwardingHeaders.ClientHop,
         forwardingCache: ForwardingHeaders.LinesCache? = nil,
-        identityHeaders: IdentityHeaders, identity: Identity?, sign: ((_ input: [UInt8]) -> [UInt8])? = nil,
+        identityHeaders: IdentityHeaders, identity: Identity?, signer: (any IdentitySigner)? = nil,
         _ body: (UnsafeRawBufferPointer) -> R
     ) -> R {
         let (target, lastEventID) = self.target(for: request, path: targetPath, policy: policy)
@@ -97,7 +97,7 @@ public enum UpstreamRequest {
         // A client's own Last-Event-ID wins over the query parameter.
         if !hasLastEventID, let value = lastEventID { out.writeField("Last-Event-ID", value) }
         ForwardingHeaders.writeFields(hop: hop, prior: prior, cache: forwardingCache, to: &out)
-        identityHeaders.write(for: identity, requestID: hop.requestID, sign: sign, to: &out)
+        identityHeaders.write(for: identity, requestID: hop.requestID, signer: signer, to: &out)
         switch request.framing {
         case .contentLength(let n): out.writeField("Content-Length", String(n))
         case .chunked: out.writeField("Transfer-Encoding", "chunked")
