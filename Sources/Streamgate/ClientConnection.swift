@@ -193,17 +193,20 @@ final class ClientConnection: ConnectionDelegate, ExchangeOwner {
             let view = client.input.peek(max: min(available, settings.limits.maxHeaderBytes + 4))
             let parser = headParser ?? Box(RequestHeadParser(limits: settings.limits))
             headParser = parser
-            let result: (consumed: Int, head: HTTPRequestHead?)
+            // Taken apart at once: a `(consumed:head:)` tuple kept whole is destroyed through
+            // the runtime's generic tuple path (hundreds of instructions per request).
+            let consumed: Int
+            let parsed: HTTPRequestHead?
             do {
-                result = try parser.value.feed(view)
+                (consumed, parsed) = try parser.value.feed(view)
             } catch {
                 fail(error, head: nil)
                 return
             }
-            client.input.drain(result.consumed)
-            guard let head = result.head else {
+            client.input.drain(consumed)
+            guard let head = parsed else {
                 if parser.value.hasPartialHead { handle(.headIncomplete) }
-                if result.consumed == 0 { return }
+                if consumed == 0 { return }
                 continue
             }
             parser.value.reset()

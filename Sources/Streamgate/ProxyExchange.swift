@@ -283,15 +283,17 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
         while !lifecycle.hasResponseHead, let parser = responseParser {
             let available = input.count
             if available == 0 { return }
-            let result: (consumed: Int, head: HTTPResponseHead?)
+            // Taken apart at once (see `ClientConnection.parseAvailableHead`).
+            let consumed: Int
+            let parsed: HTTPResponseHead?
             do {
-                result = try parser.value.feed(input.peek(max: min(available, settings.limits.maxHeaderBytes + 4)))
+                (consumed, parsed) = try parser.value.feed(input.peek(max: min(available, settings.limits.maxHeaderBytes + 4)))
             } catch {
                 fail(.badResponseHead)
                 return
             }
-            input.drain(result.consumed)
-            guard let head = result.head else { if result.consumed == 0 { return }; continue }
+            input.drain(consumed)
+            guard let head = parsed else { if consumed == 0 { return }; continue }
             if head.status >= 100 && head.status < 200 {
                 // Interim answers pass on to HTTP/1.1 clients (100 Continue unblocks a client
                 // waiting to send its body).

@@ -48,7 +48,7 @@ final class Worker {
         self.logSink = logSink
         self.services = WorkerServices(loop: loop, logSink: logSink)
         self.maxConnections = maxConnections
-        self.requestIDs = RequestIDGenerator(randomPrefix: Hex.lowercase(Crypto.randomBytes(6)))
+        self.requestIDs = RequestIDGenerator(randomPrefix: RequestIDGenerator.prefix(random: Crypto.randomBytes(RequestIDGenerator.prefixLength)))
         let registry = MetricsRegistry()
         self.registry = registry
         current = WorkerSnapshot.make(settings: settings, loop: loop, previous: nil, registry: registry) { message in logSink.error(message) }

@@ -74,18 +74,18 @@ struct RequestLine: HeadStartLine {
         guard te > ts, te < n else { throw bad("invalid request line") }
         let version = try parseVersion(line.slice(te + 1, n))
 
-        let method = String(asciiBytes: methodBytes)
-        let target = String(asciiBytes: line.slice(ts, te))
         let first = line[ts]
-        var result = RequestLine(method: method, target: target, version: version, path: "", rawPath: nil, query: nil, absoluteAuthority: nil)
+        // Every part is worked out before the value is made, once: a value built early and
+        // then edited is copied (its strings retained and released) on the throwing paths.
         var pathStart = ts
+        var absoluteAuthority: String?
         if first == UInt8(ascii: "/") {
             // origin-form
         } else if te - ts == 1 && first == UInt8(ascii: "*") {
             // asterisk-form is for server-wide OPTIONS only (RFC 9112 §3.2.4).
             guard methodBytes.equals("OPTIONS") else { throw bad("asterisk-form requires OPTIONS") }
-            result.path = "*"
-            return result
+            return RequestLine(method: String(asciiBytes: methodBytes), target: "*", version: version, path: "*",
+                               rawPath: nil, query: nil, absoluteAuthority: nil)
         } else {
             // absolute-form (RFC 9112 §3.2.2): http and https only. Anything else not starting
             // with `/` is authority-form, which only CONNECT may use (RFC 9112 §3.2.3).
@@ -104,26 +104,30 @@ struct RequestLine: HeadStartLine {
             guard let authority = HTTPFieldSemantics.normalizedAuthority(line.slice(as_, ae)) else {
                 throw bad("invalid authority")
             }
-            result.absoluteAuthority = authority
+            absoluteAuthority = authority
             pathStart = ae
         }
         let pathEnd = queryStart >= 0 ? queryStart : te
-        if queryStart >= 0 { result.query = String(asciiBytes: line.slice(queryStart + 1, te)) }
+        let path: String
+        var rawPath: String?
+        var hasAmbiguousSeparator = false
         if pathStart == pathEnd {
-            result.path = "/"
+            path = "/"
         } else {
             let raw = line.slice(pathStart, pathEnd)
-            let rawText = String(asciiBytes: raw)
             let canonical = try PathCanonicalizer.canonicalize(raw)
-            result.hasAmbiguousSeparator = canonical.hasAmbiguousSeparator
+            hasAmbiguousSeparator = canonical.hasAmbiguousSeparator
             if let c = canonical.canonical {
-                result.path = c
-                result.rawPath = rawText
+                path = c
+                rawPath = String(asciiBytes: raw)
             } else {
-                result.path = rawText
+                path = String(asciiBytes: raw)
             }
         }
-        return result
+        return RequestLine(method: String(asciiBytes: methodBytes), target: String(asciiBytes: line.slice(ts, te)), version: version,
+                           path: path, rawPath: rawPath, hasAmbiguousSeparator: hasAmbiguousSeparator,
+                           query: queryStart >= 0 ? String(asciiBytes: line.slice(queryStart + 1, te)) : nil,
+                           absoluteAuthority: absoluteAuthority)
     }
 
     /// `HTTP-version = "HTTP/" DIGIT "." DIGIT`, case-sensitive (RFC 9112 §2.3).

@@ -267,7 +267,22 @@ public enum RequestID {
 }
 
 /// Makes unique request ids cheaply: a random per-worker prefix and a counter.
+///
+/// `<7 random base-62 characters>-<counter, at least 7 hex digits>`: 15 bytes, which Swift
+/// keeps inline in the `String` itself (no heap storage, no reference counting as the id is
+/// handed from the connection to the exchange, the plan, the log), until the counter passes
+/// 2^28 on one worker. 62^7 prefixes (about 42 bits) keep workers and restarts apart.
 public struct RequestIDGenerator {
+    /// Characters in a worker's prefix.
+    public static let prefixLength = 7
+
+    /// A prefix made of `random` (at least `prefixLength` bytes from a CSPRNG): base-62.
+    public static func prefix(random: [UInt8]) -> String {
+        precondition(random.count >= prefixLength, "a request id prefix takes \(prefixLength) random bytes")
+        let alphabet = Array("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz".utf8)
+        return String(decoding: random.prefix(prefixLength).map { alphabet[Int($0) % alphabet.count] }, as: UTF8.self)
+    }
+
     /// The prefix's bytes, copied in one go into each id (iterating a `String`'s UTF-8 view
     /// byte by byte cost more than the rest of making an id).
     private let prefix: [UInt8]
@@ -282,13 +297,13 @@ public struct RequestIDGenerator {
         self.counter = counter
     }
 
-    /// `<prefix>-<counter as at least 8 lowercase hex digits>`, written straight into the
+    /// `<prefix>-<counter as at least 7 lowercase hex digits>`, written straight into the
     /// new string's storage (one per request, so no intermediate strings).
     public mutating func next() -> String {
         counter &+= 1
         let n = counter
         let hexDigits = (UInt64.bitWidth - n.leadingZeroBitCount + 3) / 4
-        let width = max(8, hexDigits)
+        let width = max(7, hexDigits)
         return prefix.withUnsafeBytes { head in
             String(unsafeUninitializedCapacity: head.count + 1 + width) { out in
                 let i = head.count
