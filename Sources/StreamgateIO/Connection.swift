@@ -74,6 +74,19 @@ public final class Connection {
 
     private var readEvent: OpaquePointer?
     private var writeEvent: OpaquePointer?
+    /// Read timeouts are kept lazily, as nginx and HAProxy keep theirs: the read event carries
+    /// no timeout, so neither its activations (libevent re-schedules a persistent event's
+    /// timeout on each) nor the owner's re-arms (two or three per proxied request) touch
+    /// libevent's timer heap. `readTimer` is due at or before the deadline; when it fires
+    /// early (reads came in, or the timeout was set again later) it is scheduled for what is
+    /// left. Made on first need; let go when it fires with no timeout in force.
+    private var readTimer: OpaquePointer?
+    /// When `readTimer` is due; nil while it is not pending.
+    private var readTimerDue: NanoTime?
+    /// The read timeout in force, in nanoseconds (nil: none), and when its period began: the
+    /// arm or re-arm, or the read event's last activation.
+    private var readTimeoutNanos: UInt64?
+    private var readPeriodStart = NanoTime.zero
     private var readArmed = false
     private var writeArmed = false
     /// Parked (`park`) with the read event raised ahead of the loop's other events, in the
@@ -190,6 +203,9 @@ public final class Connection {
     /// stream once its response head is out. Views (`input`, `output`) taken before are
     /// invalid afterwards: call it where no caller up the stack holds one (a flush callback).
     public func releaseIdleBuffers() {
+        // Nor a read timer with no timeout in force (one would otherwise wait for its old due
+        // time before letting go).
+        if readTimeoutNanos == nil { freeReadTimer() }
         if let inputBuffer, evbuffer_get_length(inputBuffer) == 0 {
             evbuffer_free(inputBuffer)
             self.inputBuffer = nil
@@ -241,17 +257,9 @@ public final class Connection {
     // MARK: - Events
 
     private func onReadEvent(_ what: Int16) {
-        if Int32(what) & EV_TIMEOUT != 0 {
-            // Withdrawn after it fell due in this loop turn: libevent keeps that activation
-            // (re-arming with a new timeout would have cancelled it) and has re-armed the old
-            // timeout. Not a timeout: the owner's state no longer expects one.
-            guard currentReadTimeout != nil else {
-                if let readEvent { event_remove_timer(readEvent) }
-                return
-            }
-            readTimedOut()
-            return
-        }
+        // Any activation starts the timeout's period again (libevent's rule for a persistent
+        // event with a timeout, kept here without its timer-heap update).
+        if readTimeoutNanos != nil { readPeriodStart = EventLoop.now() }
         switch phase {
         case .open:
             if let ssl {
@@ -296,6 +304,60 @@ public final class Connection {
         case .closed:
             return
         }
+    }
+
+    /// Starts a read-timeout period of `timeout` now, or ends the one in force (nil). The
+    /// timer is only scheduled again when the new deadline is earlier than the pending one.
+    private func startReadPeriod(_ timeout: Duration?) {
+        guard let timeout else {
+            readTimeoutNanos = nil
+            return
+        }
+        let nanos = loop.nanoseconds(for: timeout)
+        let now = EventLoop.now()
+        readTimeoutNanos = nanos
+        readPeriodStart = now
+        let deadline = NanoTime(nanoseconds: now.nanoseconds &+ nanos)
+        if let due = readTimerDue, due <= deadline { return }
+        scheduleReadTimer(at: deadline, now: now)
+    }
+
+    private func scheduleReadTimer(at deadline: NanoTime, now: NanoTime) {
+        if readTimer == nil {
+            readTimer = event_new(loop.base, -1, 0, { _, _, arg in
+                Unmanaged<Connection>.fromOpaque(arg!).takeUnretainedValue().onReadTimer()
+            }, Unmanaged.passUnretained(self).toOpaque())
+        }
+        guard let readTimer else { return }
+        let left = deadline.nanoseconds(since: now)
+        var tv = timeval(tv_sec: Int(left / 1_000_000_000), tv_usec: Int((left % 1_000_000_000) / 1000))
+        event_add(readTimer, &tv)
+        readTimerDue = deadline
+    }
+
+    /// Slack for a timer that libevent runs a little ahead of this clock (it schedules from
+    /// the time it cached at the start of the loop turn).
+    private static let readTimerSlack: UInt64 = 1_000_000
+
+    private func onReadTimer() {
+        readTimerDue = nil
+        guard readArmed, let nanos = readTimeoutNanos else {
+            // Withdrawn, or not reading: nothing is due. The timer is made again when needed.
+            freeReadTimer()
+            return
+        }
+        let now = EventLoop.now()
+        let deadline = NanoTime(nanoseconds: readPeriodStart.nanoseconds &+ nanos)
+        if now.nanoseconds &+ Connection.readTimerSlack >= deadline.nanoseconds {
+            readTimedOut()
+        } else {
+            scheduleReadTimer(at: deadline, now: now)
+        }
+    }
+
+    private func freeReadTimer() {
+        if let readTimer { event_free(readTimer); self.readTimer = nil }
+        readTimerDue = nil
     }
 
     private func readTimedOut() {
@@ -407,7 +469,7 @@ public final class Connection {
         // Reads the owner asked for before the handshake finished, with the owner's timeout
         // (replacing the handshake's, or removing it when the owner has none).
         if isReading {
-            if readArmed, let readEvent { rearm(readEvent, timeout: currentReadTimeout) } else { armRead() }
+            if readArmed { startReadPeriod(currentReadTimeout) } else { armRead() }
         } else if readArmed {
             disarmRead()
         }
@@ -675,13 +737,16 @@ public final class Connection {
     private func armRead() {
         guard let readEvent, !readArmed else { return }
         readArmed = true
-        add(readEvent, timeout: currentReadTimeout)
+        event_add(readEvent, nil)
+        startReadPeriod(currentReadTimeout)
     }
 
     private func disarmRead() {
         guard let readEvent, readArmed else { return }
         readArmed = false
         event_del(readEvent)
+        // The timer stays (lazily): it finds nothing in force when it fires.
+        readTimeoutNanos = nil
     }
 
     private func armWrite() {
@@ -703,7 +768,7 @@ public final class Connection {
         event_del(writeEvent)
     }
 
-    /// A pending event's new timeout. `event_add(ev, NULL)` leaves a timeout already scheduled
+    /// A pending write event's new timeout. `event_add(ev, NULL)` leaves a timeout already scheduled
     /// in place, so nil removes it explicitly: otherwise a stream's upstream kept the head's
     /// `read_timeout` (aborting a quiet stream after it, and re-scheduling that timer on every
     /// read of the persistent event).
@@ -801,6 +866,9 @@ public final class Connection {
     public var input: EvBuffer { EvBuffer(inputStorage) }
     public var output: EvBuffer { EvBuffer(outputStorage) }
 
+    /// Whether the lazy read timer exists now (tests check that it is let go when idle).
+    var hasReadTimer: Bool { readTimer != nil }
+
     /// Whether either buffer exists now (tests check that quiet connections give them back).
     var holdsBuffers: Bool { inputBuffer != nil || outputBuffer != nil }
 
@@ -830,7 +898,7 @@ public final class Connection {
     public func setTimeouts(read: Duration?, write: Duration?) {
         readTimeout = read
         writeTimeout = write
-        if readArmed, let readEvent { rearm(readEvent, timeout: currentReadTimeout) }
+        if readArmed { startReadPeriod(currentReadTimeout) }
         if writeArmed, let writeEvent { rearm(writeEvent, timeout: write) }
     }
 
@@ -873,6 +941,8 @@ public final class Connection {
         isReading = false
         if let readEvent { event_free(readEvent); self.readEvent = nil }
         if let writeEvent { event_free(writeEvent); self.writeEvent = nil }
+        freeReadTimer()
+        readTimeoutNanos = nil
         readArmed = false
         writeArmed = false
         if let outputWatch, let outputBuffer { evbuffer_remove_cb_entry(outputBuffer, outputWatch); self.outputWatch = nil }

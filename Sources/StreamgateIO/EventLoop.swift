@@ -67,18 +67,27 @@ public final class EventLoop {
     private static let timevalSlots = 32
     private let timevalKeys = UnsafeMutablePointer<Duration>.allocate(capacity: EventLoop.timevalSlots)
     private let timevalValues = UnsafeMutablePointer<timeval>.allocate(capacity: EventLoop.timevalSlots)
+    private let nanosecondValues = UnsafeMutablePointer<UInt64>.allocate(capacity: EventLoop.timevalSlots)
     private var timevalCount = 0
 
     func timeval(for timeout: Duration) -> timeval {
-        for i in 0..<timevalCount where timevalKeys[i] == timeout { return timevalValues[i] }
-        let value = Connection.makeTimeval(timeout)
-        // Bounded: a timeout computed per use (none is, today) would only miss the cache.
-        if timevalCount < EventLoop.timevalSlots {
-            timevalKeys[timevalCount] = timeout
-            timevalValues[timevalCount] = value
-            timevalCount += 1
-        }
-        return value
+        timevalValues[slot(for: timeout)]
+    }
+
+    /// `timeout` in whole nanoseconds, from the same cache.
+    func nanoseconds(for timeout: Duration) -> UInt64 {
+        nanosecondValues[slot(for: timeout)]
+    }
+
+    private func slot(for timeout: Duration) -> Int {
+        for i in 0..<timevalCount where timevalKeys[i] == timeout { return i }
+        // Bounded: a timeout computed per use (none is, today) reuses the last slot.
+        let i = min(timevalCount, EventLoop.timevalSlots - 1)
+        timevalKeys[i] = timeout
+        timevalValues[i] = Connection.makeTimeval(timeout)
+        nanosecondValues[i] = timeout.nanosecondsClamped
+        timevalCount = i + 1
+        return i
     }
 
     /// Connections with output written during this loop turn; flushed together right after.
@@ -102,6 +111,7 @@ public final class EventLoop {
         readScratch.deallocate()
         timevalKeys.deallocate()
         timevalValues.deallocate()
+        nanosecondValues.deallocate()
         flushQueue.removeAll()
         flushBatch.removeAll()
         if let flushEvent { event_free(flushEvent) }

@@ -57,4 +57,74 @@ import Testing
         #expect(withdrawn.recorder.events.isEmpty, "withdrawn before its callback: not reported (\(withdrawn.recorder.events))")
         #expect(withdrawn.connection.outputCount > 0, "its output still waits")
     }
+
+    // The read timer is lazy (`Connection.startReadPeriod`): these pin what it must still do.
+    // Lower bounds only where a bound is about time: a loaded machine can only make a timer
+    // late, never early.
+
+    /// Reads start the period again: a peer that keeps talking is not timed out, and the
+    /// timeout comes a full period after its last bytes, not after the first arm.
+    @Test func readsPostponeTheReadTimeout() {
+        let driver = RedisLoopDriver()
+        let pair = Self.silent(driver.loop, timeout: .milliseconds(150))
+        defer { pair.close() }
+        var lastRead = EventLoop.now()
+        pair.recorder.onReadable = {
+            pair.connection.input.drain(pair.connection.inputCount)
+            lastRead = EventLoop.now()
+        }
+        var sent = 0
+        var talk: LoopTimer?
+        talk = LoopTimer(loop: driver.loop) {
+            pair.peerSends("x")
+            sent += 1
+            if sent < 4 { talk?.schedule(after: .milliseconds(80)) }
+        }
+        talk?.schedule(after: .milliseconds(80))
+        #expect(driver.run { !pair.recorder.events.isEmpty })
+        let timedOutAt = EventLoop.now()
+        #expect(pair.recorder.readable == 4, "every byte was read before the timeout")
+        #expect(pair.recorder.events == [.readTimeout])
+        #expect(timedOutAt.nanoseconds(since: lastRead) >= 149_000_000, "a full period after the last read")
+    }
+
+    /// A timeout set again with a longer duration while the timer is pending for the shorter
+    /// one is reported after the longer one (the timer fires early and is scheduled again).
+    @Test func aLongerTimeoutSetLaterIsHonoured() {
+        let driver = RedisLoopDriver()
+        let pair = Self.silent(driver.loop, timeout: .milliseconds(50))
+        defer { pair.close() }
+        let start = EventLoop.now()
+        pair.connection.setTimeouts(read: .milliseconds(250), write: nil)
+        #expect(driver.run { !pair.recorder.events.isEmpty })
+        #expect(pair.recorder.events == [.readTimeout])
+        #expect(EventLoop.now().nanoseconds(since: start) >= 249_000_000)
+    }
+
+    /// A shorter timeout set later is not held back by the timer pending for the longer one.
+    @Test func aShorterTimeoutSetLaterIsReportedAtItsOwnDeadline() {
+        let driver = RedisLoopDriver()
+        let pair = Self.silent(driver.loop, timeout: .seconds(30))
+        defer { pair.close() }
+        pair.connection.setTimeouts(read: .milliseconds(40), write: nil)
+        #expect(driver.run(timeout: .seconds(10)) { !pair.recorder.events.isEmpty }, "long before the 30 s one")
+        #expect(pair.recorder.events == [.readTimeout])
+    }
+
+    /// A withdrawn timeout leaves its timer pending; when it fires it reports nothing and lets
+    /// go of the timer (a quiet connection keeps no timer it does not need).
+    @Test func aWithdrawnTimeoutIsNotReportedAndItsTimerIsLetGo() {
+        let driver = RedisLoopDriver()
+        let pair = Self.silent(driver.loop, timeout: .milliseconds(20))
+        defer { pair.close() }
+        #expect(pair.connection.hasReadTimer)
+        pair.connection.setTimeouts(read: nil, write: nil)
+        #expect(driver.run { !pair.connection.hasReadTimer }, "the timer fired and was let go")
+        #expect(pair.recorder.events.isEmpty)
+        #expect(pair.connection.isOpen && pair.connection.isReading)
+        // Set again, it is made again and works.
+        pair.connection.setTimeouts(read: .milliseconds(20), write: nil)
+        #expect(driver.run { !pair.recorder.events.isEmpty })
+        #expect(pair.recorder.events == [.readTimeout])
+    }
 }
