@@ -82,7 +82,7 @@ final class ClientConnection: ConnectionDelegate, ExchangeOwner {
             client.setTimeouts(read: read, write: settings.sendTimeout)
         case .processInput:
             // Passes never nest: a request finished inside one asks for another afterwards.
-            repeat { inputPass() } while lifecycle.handle(.inputPassFinished) == [.processInput]
+            repeat { inputPass() } while lifecycle.handle(.inputPassFinished) == Lifecycle.Actions(.processInput)
         case .pauseReading:
             client.disableReading()
         case .resumeReading:

@@ -140,9 +140,15 @@ public struct ClientConnectionLifecycle: Sendable {
 
         public init() {}
 
+        /// For tests and the rare caller: a literal's elements arrive as an array, which is
+        /// allocated and freed per use. `handle` builds its answers with the inits below.
         public init(arrayLiteral elements: Action...) {
             for e in elements { append(e) }
         }
+
+        public init(_ a: Action) { append(a) }
+        public init(_ a: Action, _ b: Action) { append(a); append(b) }
+        public init(_ a: Action, _ b: Action, _ c: Action) { append(a); append(b); append(c) }
 
         public var startIndex: Int { 0 }
         public var endIndex: Int { count }
@@ -201,9 +207,9 @@ public struct ClientConnectionLifecycle: Sendable {
     public static func start(proxyProtocol: Bool) -> (ClientConnectionLifecycle, Actions) {
         if proxyProtocol {
             // The header must arrive whole within `header_timeout` from the accept.
-            return (ClientConnectionLifecycle(phase: .readingProxyHeader), [.setReadTimeout(.header), .armHeadDeadline, .resumeReading])
+            return (ClientConnectionLifecycle(phase: .readingProxyHeader), Actions(.setReadTimeout(.header), .armHeadDeadline, .resumeReading))
         }
-        return (ClientConnectionLifecycle(phase: .readingHead), [.setReadTimeout(.header), .resumeReading])
+        return (ClientConnectionLifecycle(phase: .readingHead), Actions(.setReadTimeout(.header), .resumeReading))
     }
 
     private init(phase: Phase) {
@@ -216,7 +222,7 @@ public struct ClientConnectionLifecycle: Sendable {
     public var isBetweenRequests: Bool { phase == .readingHead && requestsServed > 0 && !hasPartialHead }
 
     public mutating func handle(_ event: Event) -> Actions {
-        if phase == .closed { return [] }
+        if phase == .closed { return Actions() }
         switch event {
         case .bytesAvailable(let buffered, let bodyWanted):
             return bytesAvailable(buffered: buffered, bodyWanted: bodyWanted)
@@ -224,20 +230,20 @@ public struct ClientConnectionLifecycle: Sendable {
             precondition(passRunning, "an input pass finished that was not started")
             if passWanted {
                 passWanted = false
-                return [.processInput]
+                return Actions(.processInput)
             }
             passRunning = false
-            return []
+            return Actions()
         case .proxyHeaderRead:
             precondition(phase == .readingProxyHeader, "PROXY header read in \(phase)")
             phase = .readingHead
-            return disarmHeadDeadline() + [.setReadTimeout(.header)]
+            return disarmHeadDeadline() + Actions(.setReadTimeout(.header))
         case .headIncomplete:
             precondition(phase == .readingHead, "head bytes read in \(phase)")
             hasPartialHead = true
-            if isHeadDeadlineArmed { return [] }
+            if isHeadDeadlineArmed { return Actions() }
             isHeadDeadlineArmed = true
-            return [.armHeadDeadline]
+            return Actions(.armHeadDeadline)
         case .headParsed:
             precondition(phase == .readingHead, "head parsed in \(phase)")
             hasPartialHead = false
@@ -246,24 +252,24 @@ public struct ClientConnectionLifecycle: Sendable {
         case .authenticationStarted:
             precondition(phase == .readingHead, "authentication started in \(phase)")
             phase = .authenticating
-            return [.pauseReading, .setReadTimeout(.none)]
+            return Actions(.pauseReading, .setReadTimeout(.none))
         case .authenticationFinished:
             precondition(phase == .authenticating, "authentication finished in \(phase)")
             phase = .readingHead
-            return [.resumeReading]
+            return Actions(.resumeReading)
         case .admissionStarted:
             precondition(phase == .readingHead, "admission started in \(phase)")
             phase = .admitting
-            return [.setReadTimeout(.none)]
+            return Actions(.setReadTimeout(.none))
         case .admissionFinished:
             precondition(phase == .admitting, "admission finished in \(phase)")
             phase = .readingHead
-            return [.resumeReading]
+            return Actions(.resumeReading)
         case .exchangeStarted(let readsBody):
             precondition(phase == .readingHead, "exchange started in \(phase)")
             phase = .exchanging
             // While an exchange runs the client may legitimately stay silent (long responses).
-            return [.setReadTimeout(readsBody ? .header : .none)]
+            return Actions(.setReadTimeout(readsBody ? .header : .none))
         case .exchangeFinished(let reusable):
             precondition(phase == .exchanging, "exchange finished in \(phase)")
             if reusable && !isDraining { return awaitNextHead(resume: true) }
@@ -271,12 +277,12 @@ public struct ClientConnectionLifecycle: Sendable {
         case .exchangeAbandoned:
             precondition(phase == .exchanging, "exchange abandoned in \(phase)")
             phase = .readingHead
-            return []
+            return Actions()
         case .exchangeAborted(let flushFirst):
             precondition(phase == .exchanging, "exchange aborted in \(phase)")
             guard flushFirst else { return reset() }
             phase = .abortingAfterFlush
-            return [.pauseReading, .resetWhenFlushed]
+            return Actions(.pauseReading, .resetWhenFlushed)
         case .responseWritten(let close):
             if close { return closeAfterFlush() }
             precondition(phase == .readingHead, "keep-alive response written in \(phase)")
@@ -285,34 +291,34 @@ public struct ClientConnectionLifecycle: Sendable {
             switch phase {
             case .closingAfterFlush where empty:
                 phase = .lingering
-                return [.startLinger]
+                return Actions(.startLinger)
             case .abortingAfterFlush where empty:
                 return reset()
             case .exchanging:
-                return [.notifyExchange(.clientDrained)]
+                return Actions(.notifyExchange(.clientDrained))
             default:
-                return []
+                return Actions()
             }
         case .endOfStream:
             switch phase {
             // The client finished sending. A streaming exchange treats that as the client leaving.
-            case .exchanging: return [.notifyExchange(.clientEnded)]
+            case .exchanging: return Actions(.notifyExchange(.clientEnded))
             default: return close()
             }
         case .readTimeout:
             switch phase {
             case .readingProxyHeader:
-                return [.reportProxyHeaderTimeout] + close()
+                return Actions(.reportProxyHeaderTimeout) + close()
             case .readingHead:
                 // Keep-alive expiry between heads; a head that stalled gets an answer.
-                return hasPartialHead ? [.answerRequestTimeout] : close()
+                return hasPartialHead ? Actions(.answerRequestTimeout) : close()
             case .exchanging:
-                return [.notifyExchange(.clientTimedOut)]
+                return Actions(.notifyExchange(.clientTimedOut))
             case .closingAfterFlush, .abortingAfterFlush:
                 // The read timeout was withdrawn on entering these phases; this one was already
                 // due in the same loop turn (a head deadline and a read timeout of equal length
                 // expire together). The final response still flushes; the send timeout bounds it.
-                return []
+                return Actions()
             default:
                 return close()
             }
@@ -321,9 +327,9 @@ public struct ClientConnectionLifecycle: Sendable {
         case .headDeadlinePassed:
             isHeadDeadlineArmed = false
             switch phase {
-            case .readingProxyHeader: return [.reportProxyHeaderTimeout] + close()
-            case .readingHead where hasPartialHead: return [.answerRequestTimeout]
-            default: return []
+            case .readingProxyHeader: return Actions(.reportProxyHeaderTimeout) + close()
+            case .readingHead where hasPartialHead: return Actions(.answerRequestTimeout)
+            default: return Actions()
             }
         case .drainBegun(let inputBuffered):
             isDraining = true
@@ -333,9 +339,9 @@ public struct ClientConnectionLifecycle: Sendable {
             case .readingHead where !hasPartialHead && !inputBuffered:
                 return close()
             case .exchanging:
-                return [.notifyExchange(.drain)]
+                return Actions(.notifyExchange(.drain))
             default:
-                return []
+                return Actions()
             }
         case .closeRequested:
             return close()
@@ -347,18 +353,18 @@ public struct ClientConnectionLifecycle: Sendable {
         case .readingHead, .readingProxyHeader:
             return requestPass()
         case .exchanging:
-            if bodyWanted { return [.notifyExchange(.clientReadable)] }
-            return buffered > Self.pipelineBufferLimit ? [.pauseReading] : []
+            if bodyWanted { return Actions(.notifyExchange(.clientReadable)) }
+            return buffered > Self.pipelineBufferLimit ? Actions(.pauseReading) : Actions()
         case .admitting:
-            return buffered > Self.pipelineBufferLimit ? [.pauseReading] : []
+            return buffered > Self.pipelineBufferLimit ? Actions(.pauseReading) : Actions()
         case .lingering:
             lingerDiscarded += buffered
-            if lingerDiscarded > Self.lingerDiscardLimit { return [.discardInput] + close() }
-            return [.discardInput]
+            if lingerDiscarded > Self.lingerDiscardLimit { return Actions(.discardInput) + close() }
+            return Actions(.discardInput)
         case .closingAfterFlush, .abortingAfterFlush:
-            return [.discardInput]
+            return Actions(.discardInput)
         case .authenticating, .closed:
-            return []
+            return Actions()
         }
     }
 
@@ -366,46 +372,46 @@ public struct ClientConnectionLifecycle: Sendable {
     private mutating func requestPass() -> Actions {
         if passRunning {
             passWanted = true
-            return []
+            return Actions()
         }
         passRunning = true
-        return [.processInput]
+        return Actions(.processInput)
     }
 
     private mutating func awaitNextHead(resume: Bool) -> Actions {
         phase = .readingHead
-        let timeout: Actions = [.setReadTimeout(requestsServed == 0 ? .header : .keepAlive)]
-        return timeout + (resume ? [.resumeReading] : []) + requestPass()
+        let timeout: Actions = Actions(.setReadTimeout(requestsServed == 0 ? .header : .keepAlive))
+        return timeout + (resume ? Actions(.resumeReading) : Actions()) + requestPass()
     }
 
     private mutating func closeAfterFlush() -> Actions {
         switch phase {
         case .closingAfterFlush, .lingering, .abortingAfterFlush, .closed:
-            return []
+            return Actions()
         default:
             phase = .closingAfterFlush
             // Nothing more is read for a request: only the send timeout governs the flush,
             // however this phase was reached (after an exchange, a refusal decided in line, or
             // one that waited for Redis).
-            return [.setReadTimeout(.none), .closeWhenFlushed]
+            return Actions(.setReadTimeout(.none), .closeWhenFlushed)
         }
     }
 
     private mutating func disarmHeadDeadline() -> Actions {
-        guard isHeadDeadlineArmed else { return [] }
+        guard isHeadDeadlineArmed else { return Actions() }
         isHeadDeadlineArmed = false
-        return [.cancelHeadDeadline]
+        return Actions(.cancelHeadDeadline)
     }
 
     private mutating func close() -> Actions {
         phase = .closed
         isHeadDeadlineArmed = false
-        return [.closeNow]
+        return Actions(.closeNow)
     }
 
     private mutating func reset() -> Actions {
         phase = .closed
         isHeadDeadlineArmed = false
-        return [.resetNow]
+        return Actions(.resetNow)
     }
 }
