@@ -79,8 +79,16 @@ public final class EventLoop {
         nanosecondValues[slot(for: timeout)]
     }
 
+    /// `Duration`'s `==` is a call into the standard library (it is not inlinable), made for
+    /// every slot passed over; its two words are compared here instead.
+    @inline(__always)
+    private static func same(_ a: Duration, _ b: Duration) -> Bool {
+        let x = unsafeBitCast(a, to: (UInt64, UInt64).self), y = unsafeBitCast(b, to: (UInt64, UInt64).self)
+        return x.0 == y.0 && x.1 == y.1
+    }
+
     private func slot(for timeout: Duration) -> Int {
-        for i in 0..<timevalCount where timevalKeys[i] == timeout { return i }
+        for i in 0..<timevalCount where Self.same(timevalKeys[i], timeout) { return i }
         // Bounded: a timeout computed per use (none is, today) reuses the last slot.
         let i = min(timevalCount, EventLoop.timevalSlots - 1)
         timevalKeys[i] = timeout

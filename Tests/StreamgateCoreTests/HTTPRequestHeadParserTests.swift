@@ -150,6 +150,24 @@ import Testing
         #expect(parseRequest("M-SEARCH /x HTTP/1.1\r\nHost: a\r\n\r\n")?.method == "M-SEARCH")
     }
 
+    /// The common methods come back as literals, any other token as sent; a near miss in
+    /// case or length is not taken for a common one.
+    @Test func everyMethodComesBackAsSent() throws {
+        for method in ["GET", "PUT", "POST", "HEAD", "PATCH", "DELETE", "OPTIONS", "GEt", "POSTS", "PROPFIND", "TRACE", "X"] {
+            #expect(parseRequest("\(method) /m HTTP/1.1\r\nHost: a\r\n\r\n")?.method == method)
+        }
+    }
+
+    /// The path is the target's string when the target is all path, and its own otherwise.
+    @Test func pathSharesTheTargetOnlyWhenTheyAreEqual() throws {
+        let plain = try #require(parseRequest("GET /plain HTTP/1.1\r\nHost: a\r\n\r\n"))
+        #expect(plain.path == "/plain" && plain.target == "/plain" && plain.query == nil)
+        let queried = try #require(parseRequest("GET /plain?x=1 HTTP/1.1\r\nHost: a\r\n\r\n"))
+        #expect(queried.path == "/plain" && queried.target == "/plain?x=1")
+        let canonical = try #require(parseRequest("GET /a/./b HTTP/1.1\r\nHost: a\r\n\r\n"))
+        #expect(canonical.path == "/a/b" && canonical.rawPath == "/a/./b" && canonical.target == "/a/./b")
+    }
+
     @Test func methodTooLongIs501() {
         let limits = HTTPLimits(maxMethodBytes: 8)
         #expect(requestStatus("ABCDEFGH / HTTP/1.1\r\nHost: a\r\n\r\n", limits: limits) == nil)

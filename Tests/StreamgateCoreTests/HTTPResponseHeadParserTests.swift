@@ -13,6 +13,14 @@ import Testing
         #expect(h.transferCodings.isEmpty)
     }
 
+    /// Reasons come back as sent, "OK" included (it is a literal), and near misses too.
+    @Test func reasonsComeBackAsSent() throws {
+        for reason in ["OK", "ok", "OK ", "OKAY", "Not Found", ""] {
+            let text = reason.isEmpty ? "HTTP/1.1 204\r\n\r\n" : "HTTP/1.1 204 \(reason)\r\n\r\n"
+            #expect(try #require(parseResponse(text)).reason == reason, "\(reason.debugDescription)")
+        }
+    }
+
     @Test func chunkedFraming() throws {
         let h = try #require(parseResponse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"))
         #expect(h.framing == .chunked)

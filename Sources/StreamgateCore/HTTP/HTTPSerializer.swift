@@ -95,6 +95,8 @@ public enum HTTPSerializer {
     }
 
     static func writeVersion(_ v: HTTPVersion, to out: inout HeadWriter) {
+        // The version written on nearly every head, in one copy.
+        if v.major == 1 && v.minor == 1 { out.write("HTTP/1.1"); return }
         out.write("HTTP/")
         out.write(UInt8(0x30 + min(max(v.major, 0), 9)))
         out.write(UInt8(ascii: "."))

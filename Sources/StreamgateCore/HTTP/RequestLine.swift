@@ -84,7 +84,7 @@ struct RequestLine: HeadStartLine {
         } else if te - ts == 1 && first == UInt8(ascii: "*") {
             // asterisk-form is for server-wide OPTIONS only (RFC 9112 §3.2.4).
             guard methodBytes.equals("OPTIONS") else { throw bad("asterisk-form requires OPTIONS") }
-            return RequestLine(method: String(asciiBytes: methodBytes), target: "*", version: version, path: "*",
+            return RequestLine(method: Self.methodText(methodBytes), target: "*", version: version, path: "*",
                                rawPath: nil, query: nil, absoluteAuthority: nil)
         } else {
             // absolute-form (RFC 9112 §3.2.2): http and https only. Anything else not starting
@@ -108,6 +108,7 @@ struct RequestLine: HeadStartLine {
             pathStart = ae
         }
         let pathEnd = queryStart >= 0 ? queryStart : te
+        let target = String(asciiBytes: line.slice(ts, te))
         let path: String
         var rawPath: String?
         var hasAmbiguousSeparator = false
@@ -121,13 +122,36 @@ struct RequestLine: HeadStartLine {
                 path = c
                 rawPath = String(asciiBytes: raw)
             } else {
-                path = String(asciiBytes: raw)
+                // Usually the whole target (no query, origin-form): the same string.
+                path = pathStart == ts && pathEnd == te ? target : String(asciiBytes: raw)
             }
         }
-        return RequestLine(method: String(asciiBytes: methodBytes), target: String(asciiBytes: line.slice(ts, te)), version: version,
+        return RequestLine(method: Self.methodText(methodBytes), target: target, version: version,
                            path: path, rawPath: rawPath, hasAmbiguousSeparator: hasAmbiguousSeparator,
                            query: queryStart >= 0 ? String(asciiBytes: line.slice(queryStart + 1, te)) : nil,
                            absoluteAuthority: absoluteAuthority)
+    }
+
+    /// The method as a string: the common ones (RFC 9110 §9.3, and PATCH) as literals, so
+    /// none is made per request; others decoded. Methods are case-sensitive.
+    static func methodText(_ m: UnsafeRawBufferPointer) -> String {
+        switch m.count {
+        case 3:
+            if m.equals("GET") { return "GET" }
+            if m.equals("PUT") { return "PUT" }
+        case 4:
+            if m.equals("POST") { return "POST" }
+            if m.equals("HEAD") { return "HEAD" }
+        case 5:
+            if m.equals("PATCH") { return "PATCH" }
+        case 6:
+            if m.equals("DELETE") { return "DELETE" }
+        case 7:
+            if m.equals("OPTIONS") { return "OPTIONS" }
+        default:
+            break
+        }
+        return String(asciiBytes: m)
     }
 
     /// `HTTP-version = "HTTP/" DIGIT "." DIGIT`, case-sensitive (RFC 9112 §2.3).

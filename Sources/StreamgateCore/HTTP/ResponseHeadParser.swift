@@ -42,7 +42,8 @@ struct StatusLine: HeadStartLine {
                 if b >= 0x80 { nonASCII = true }
             }
             // The reason is informational (RFC 9112 §4); odd bytes never fail a response.
-            reason = nonASCII ? String(decoding: r, as: UTF8.self) : String(asciiBytes: r)
+            // "OK" (nearly every response) as a literal: no string made for it.
+            reason = r.equals("OK") ? "OK" : nonASCII ? String(decoding: r, as: UTF8.self) : String(asciiBytes: r)
         }
         return StatusLine(version: version, status: status, reason: reason)
     }
