@@ -35,10 +35,17 @@ public struct IdentityHeaders: Sendable, Equatable {
         /// is checked against the five names on every request; most differ from all of them in
         /// length and are passed over with this one test instead of five compares.
         let ownedLengths: UInt64
+        /// No name holds CR, LF or NUL (configured names are tokens): written as they are.
+        let areWritable: Bool
 
         init(user: String, tenant: String, scopes: String, expires: String, signature: String) {
             self.user = user; self.tenant = tenant; self.scopes = scopes; self.expires = expires; self.signature = signature
-            ownedLengths = [user, tenant, scopes, expires, signature].reduce(0) { $0 | IdentityHeaders.lengthBit($1.utf8.count) }
+            let all = [user, tenant, scopes, expires, signature]
+            ownedLengths = all.reduce(0) { $0 | IdentityHeaders.lengthBit($1.utf8.count) }
+            areWritable = all.allSatisfy { name in
+                var name = name
+                return name.withUTF8 { !HeadWriter.hasLineBreakOrNUL(UnsafeRawBufferPointer($0)) }
+            }
         }
 
         func with(user: String? = nil, tenant: String? = nil, scopes: String? = nil, expires: String? = nil,
@@ -144,17 +151,27 @@ public struct IdentityHeaders: Sendable, Equatable {
         guard let identity else { return }
         let session = identity.session
         let fields = session.identityFields
-        out.writeField(named: userHeader, session.userID)
-        out.writeField(named: tenantHeader, session.tenantID)
-        out.writeField(named: scopesHeader, fields.scopes)
-        if let expires = fields.expires { out.writeField(named: expiresHeader, expires) }
+        let names = self.names
+        if names.areWritable && fields.signedPart != nil {
+            // Names checked when configured, values when the record was decoded (a signed part
+            // exists only when none holds a control character): no per-byte check per request.
+            out.writeField(checkedName: names.user, checkedValue: session.userID)
+            out.writeField(checkedName: names.tenant, checkedValue: session.tenantID)
+            out.writeField(checkedName: names.scopes, checkedValue: fields.scopes)
+            if let expires = fields.expires { out.writeField(checkedName: names.expires, checkedValue: expires) }
+        } else {
+            out.writeField(named: names.user, session.userID)
+            out.writeField(named: names.tenant, session.tenantID)
+            out.writeField(named: names.scopes, fields.scopes)
+            if let expires = fields.expires { out.writeField(named: names.expires, expires) }
+        }
         guard let signer, let signed = fields.signedPart else { return }
         var requestID = requestID
         requestID.withUTF8 { id in
             guard AuthASCII.isFieldSafe(id) else { return }
             signed.withUnsafeBytes { head in
                 signer.withMAC(of: head, UnsafeRawBufferPointer(id)) { mac in
-                    out.writeSafe(signatureHeader)
+                    out.writeSafe(names.signature)
                     out.write(": ")
                     out.writeSafe(Self.signatureVersion)
                     out.write("=")

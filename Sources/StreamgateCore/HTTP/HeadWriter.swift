@@ -140,6 +140,17 @@ struct HeadWriter: ~Copyable {
         crlf()
     }
 
+    /// `name: value CRLF` for a name and value the caller has already found free of CR, LF
+    /// and NUL (once, when they were configured or decoded, not per request).
+    mutating func writeField(checkedName name: String, checkedValue value: String) {
+        var name = name, value = value
+        name.withUTF8 { write($0) }
+        write(HTTPByte.colon)
+        write(HTTPByte.sp)
+        value.withUTF8 { write($0) }
+        crlf()
+    }
+
     private mutating func grow(toHold needed: Int) {
         let newCapacity = Swift.max(needed, capacity * 2)
         let bigger = UnsafeMutableRawPointer.allocate(byteCount: newCapacity, alignment: 1)

@@ -113,11 +113,11 @@ public enum UpstreamRequest {
     /// Last-Event-ID the query carried: the first occurrence, percent-decoded, when it is a
     /// valid field value (an invalid one is dropped, never sent).
     public static func target(for request: HTTPRequestHead, path: String, policy: Policy) -> (target: String, lastEventID: String?) {
+        // No query, nothing to strip or move: the usual request is done here.
+        guard let q = request.query else { return (path, nil) }
         var target = path
-        if let q = request.query {
-            target += "?"
-            target += q
-        }
+        target += "?"
+        target += q
         if let credentials = policy.credentials {
             target = QueryTokenStripper.removing(parameter: credentials.queryParameter, from: target)
         }
