@@ -196,7 +196,8 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
         UpstreamRequest.withHead(
             for: request, targetPath: route.upstreamPath(request.path, rawPath: request.rawPath),
             policy: policy, hop: hop, forwardingCache: forwardingCache,
-            identityHeaders: settings.identity, identity: auth?.identity, signer: settings.signer
+            identityHeaders: settings.identity, identity: auth?.identity, signer: settings.signer,
+            scratch: services.loop.headScratch
         ) { up.connection.write($0) }
         // Used: a retry writes its lines itself, and a held stream keeps no reference.
         forwardingCache = nil
@@ -337,7 +338,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
             origin: routeAuth.cors == nil ? nil : request.headers.first(name: "origin"), session: auth?.identity.session,
             requiresNoStore: auth?.identity.requiresNoStore == true)
         let plan: ResponsePlan
-        switch ResponsePlan.make(for: head, request: facts) {
+        switch ResponsePlan.make(for: head, request: facts, scratch: services.loop.headScratch) {
         case .success(let made):
             plan = made
         case .failure(.transferCodingForHTTP10(let codings)):

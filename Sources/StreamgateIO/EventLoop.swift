@@ -19,6 +19,10 @@ public final class EventLoop {
     /// Where stream sources read: each read is relayed before its callback returns, so one
     /// buffer serves every socket of the loop.
     let readScratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
+    /// Where heads are written that leave (or are copied) before the writing call returns:
+    /// the upstream request head and the response plan's (`UpstreamRequest.withHead`,
+    /// `ResponsePlan.make`). Longer heads spill into an allocation of their own.
+    public let headScratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 8 * 1024, alignment: 16)
     /// Reused for every gathered write on this loop.
     public let gather = GatherList()
 
@@ -117,6 +121,7 @@ public final class EventLoop {
 
     deinit {
         readScratch.deallocate()
+        headScratch.deallocate()
         timevalKeys.deallocate()
         timevalValues.deallocate()
         nanosecondValues.deallocate()

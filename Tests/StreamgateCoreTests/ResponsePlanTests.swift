@@ -24,6 +24,18 @@ import Testing
         return Array(lines.dropFirst().dropLast(2))
     }
 
+    /// Written in lent memory first (the loop's head scratch), the plan is the same, whether the
+    /// head fits the scratch or spills out of a small one.
+    @Test func aPlanWrittenInScratchIsTheSamePlan() throws {
+        let head = response([("Content-Type", "text/event-stream"), ("X-Long", String(repeating: "v", count: 300))], framing: .chunked)
+        let expected = try #require(plan(head, request()))
+        for size in [8192, 128, 0] {
+            let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 16)
+            defer { scratch.deallocate() }
+            #expect(try ResponsePlan.make(for: head, request: request(), scratch: scratch).get() == expected, "scratch of \(size) bytes")
+        }
+    }
+
     @Test func lengthDelimitedBodyKeepsItsLength() {
         let p = plan(response([("Content-Type", "text/plain"), ("Content-Length", "5")]), request())
         #expect(p?.clientFraming == .contentLength)

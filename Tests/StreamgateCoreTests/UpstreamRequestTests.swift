@@ -180,4 +180,23 @@ import Testing
                                          identityHeaders: IdentityHeaders(), identity: identity)
         #expect(built == expected)
     }
+
+    /// Written in lent memory (the loop's head scratch), the head is the same bytes, whether
+    /// it fits the scratch or spills out of a small one; the scratch keeps what fitted.
+    @Test func aHeadWrittenInScratchIsTheSameHead() {
+        let client = [("Host", "h"), ("Accept", "text/event-stream"), ("X-Long", String(repeating: "v", count: 300))]
+        let req = request(client)
+        let policy = UpstreamRequest.Policy(credentials: Self.auth, lastEventIDParameter: nil)
+        let expected = UpstreamRequest.head(for: req, targetPath: "/events", policy: policy, hop: hop,
+                                            identityHeaders: IdentityHeaders(), identity: identity)
+        for size in [8192, 128, 0] {
+            let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 16)
+            defer { scratch.deallocate() }
+            let written = UpstreamRequest.withHead(for: req, targetPath: "/events", policy: policy, hop: hop,
+                                                   identityHeaders: IdentityHeaders(), identity: identity,
+                                                   scratch: scratch) { Array($0) }
+            #expect(written == expected, "scratch of \(size) bytes")
+            if size >= 64 { #expect(Array(scratch.prefix(8)) == Array(expected.prefix(8))) }
+        }
+    }
 }

@@ -8,6 +8,8 @@ struct HeadWriter: ~Copyable {
     private var base: UnsafeMutableRawPointer
     private var capacity: Int
     private(set) var count = 0
+    /// False while writing into memory lent by the caller (`init(scratch:)`).
+    private var ownsStorage = true
 
     /// `capacity`: the expected size; more is allocated when writes go past it.
     init(capacity: Int) {
@@ -15,7 +17,21 @@ struct HeadWriter: ~Copyable {
         base = UnsafeMutableRawPointer.allocate(byteCount: self.capacity, alignment: 1)
     }
 
-    deinit { base.deallocate() }
+    /// Writes into `scratch` (lent for this writer's whole life, e.g. a loop's buffer for heads
+    /// written and sent within one call) until it is full, then into an allocation of its own:
+    /// the usual head costs no allocation.
+    init(scratch: UnsafeMutableRawBufferPointer) {
+        if let start = scratch.baseAddress, scratch.count >= 64 {
+            base = start
+            capacity = scratch.count
+            ownsStorage = false
+        } else {
+            capacity = 512
+            base = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 1)
+        }
+    }
+
+    deinit { if ownsStorage { base.deallocate() } }
 
     /// The bytes written.
     ///
@@ -155,7 +171,8 @@ struct HeadWriter: ~Copyable {
         let newCapacity = Swift.max(needed, capacity * 2)
         let bigger = UnsafeMutableRawPointer.allocate(byteCount: newCapacity, alignment: 1)
         bigger.copyMemory(from: base, byteCount: count)
-        base.deallocate()
+        if ownsStorage { base.deallocate() }
+        ownsStorage = true
         base = bigger
         capacity = newCapacity
     }

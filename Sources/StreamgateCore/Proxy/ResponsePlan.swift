@@ -44,7 +44,10 @@ public struct ResponsePlan: Sendable, Equatable {
     public var head: [UInt8]
 
     /// The plan for `response`, or the failure that keeps it from reaching the client.
-    public static func make(for response: HTTPResponseHead, request: Request) -> Result<ResponsePlan, Refusal> {
+    /// `scratch`: memory to write the head in before it is copied into the plan (a loop's
+    /// buffer), so that only the plan's copy is allocated.
+    public static func make(for response: HTTPResponseHead, request: Request,
+                            scratch: UnsafeMutableRawBufferPointer? = nil) -> Result<ResponsePlan, Refusal> {
         // Transfer codings other than chunked (RFC 9112 §7) stay on the message: HTTP/1.0 has
         // no Transfer-Encoding (§6.1 forbids sending it), so such a response cannot reach an
         // HTTP/1.0 client intact.
@@ -81,7 +84,8 @@ public struct ResponsePlan: Sendable, Equatable {
         // One pass: the upstream's fields that travel on, as received, then the gateway's.
         // Fields the gateway sets replace every upstream copy and go last, in this order:
         // Transfer-Encoding, Connection, X-Request-Id, the CORS grant, Cache-Control.
-        var out = HeadWriter(capacity: headers.wireByteCount + response.reason.utf8.count + 160 + late.byteCount)
+        var out = scratch.map { HeadWriter(scratch: $0) }
+            ?? HeadWriter(capacity: headers.wireByteCount + response.reason.utf8.count + 160 + late.byteCount)
         HTTPSerializer.writeStatusLine(version: .http1_1, status: response.status, reason: response.reason, to: &out)
         let listed = headers.contains(.connection) ? headers.listMembers(name: "connection").map(String.init) : []
         headers.forEachField { known, name, value in

@@ -47,6 +47,8 @@ public enum UpstreamRequest {
     ///   - identity: the caller, or nil for an anonymous request (client copies of the
     ///     identity fields are stripped either way).
     ///   - signer: signs the identity assertion, when signing is on.
+    ///   - scratch: memory to write the head in (`withHead` only; the head is lent to `body`),
+    ///     so that the usual head needs no allocation.
     /// The body framing is the request's own: Content-Length and Transfer-Encoding are
     /// written from `request.framing`, never copied from the client.
     public static func head(
@@ -64,11 +66,14 @@ public enum UpstreamRequest {
         for request: HTTPRequestHead, targetPath: String, policy: Policy, hop: ForwardingHeaders.ClientHop,
         forwardingCache: ForwardingHeaders.LinesCache? = nil,
         identityHeaders: IdentityHeaders, identity: Identity?, signer: (any IdentitySigner)? = nil,
+        scratch: UnsafeMutableRawBufferPointer? = nil,
         _ body: (UnsafeRawBufferPointer) -> R
     ) -> R {
         let (target, lastEventID) = self.target(for: request, path: targetPath, policy: policy)
 
-        var out = HeadWriter(capacity: 512 + target.utf8.count + request.headers.wireByteCount)
+        // `scratch`: memory the caller lends for the head (it is sent before this returns).
+        var out = scratch.map { HeadWriter(scratch: $0) }
+            ?? HeadWriter(capacity: 512 + target.utf8.count + request.headers.wireByteCount)
         out.writeSafe(request.method)
         out.write(HTTPByte.sp)
         out.writeSafe(target)
