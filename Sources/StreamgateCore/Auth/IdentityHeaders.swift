@@ -152,19 +152,13 @@ public struct IdentityHeaders: Sendable, Equatable {
         let session = identity.session
         let fields = session.identityFields
         let names = self.names
-        if names.areWritable && fields.signedPart != nil {
-            // Names checked when configured, values when the record was decoded (a signed part
-            // exists only when none holds a control character): no per-byte check per request.
-            out.writeField(checkedName: names.user, checkedValue: session.userID)
-            out.writeField(checkedName: names.tenant, checkedValue: session.tenantID)
-            out.writeField(checkedName: names.scopes, checkedValue: fields.scopes)
-            if let expires = fields.expires { out.writeField(checkedName: names.expires, checkedValue: expires) }
-        } else {
-            out.writeField(named: names.user, session.userID)
-            out.writeField(named: names.tenant, session.tenantID)
-            out.writeField(named: names.scopes, fields.scopes)
-            if let expires = fields.expires { out.writeField(named: names.expires, expires) }
-        }
+        // Names checked when configured, values when the record was decoded (a signed part
+        // exists only when none holds a control character): then no per-byte check per request.
+        let checked = names.areWritable && fields.signedPart != nil
+        out.writeField(named: names.user, session.userID, alreadyChecked: checked)
+        out.writeField(named: names.tenant, session.tenantID, alreadyChecked: checked)
+        out.writeField(named: names.scopes, fields.scopes, alreadyChecked: checked)
+        if let expires = fields.expires { out.writeField(named: names.expires, expires, alreadyChecked: checked) }
         guard let signer, let signed = fields.signedPart else { return }
         var requestID = requestID
         requestID.withUTF8 { id in

@@ -156,9 +156,13 @@ struct HeadWriter: ~Copyable {
         crlf()
     }
 
-    /// `name: value CRLF` for a name and value the caller has already found free of CR, LF
-    /// and NUL (once, when they were configured or decoded, not per request).
-    mutating func writeField(checkedName name: String, checkedValue value: String) {
+    /// `writeField(named:_:)` for a name and value the caller may have found free of CR, LF
+    /// and NUL already (once, when they were configured or decoded): then written as they are.
+    mutating func writeField(named name: String, _ value: String, alreadyChecked: Bool) {
+        guard alreadyChecked else {
+            writeField(named: name, value)
+            return
+        }
         var name = name, value = value
         name.withUTF8 { write($0) }
         write(HTTPByte.colon)
