@@ -15,11 +15,6 @@ public enum Crypto {
         return out
     }
 
-    public static func sha256(_ string: String) -> [UInt8] {
-        var s = string
-        return s.withUTF8 { sha256(UnsafeRawBufferPointer($0)) }
-    }
-
     /// SHA-256 of `string`'s UTF-8 as a `TokenDigest`, without an intermediate array (one
     /// per authenticated request).
     public static func sha256Digest(_ string: String) -> TokenDigest {

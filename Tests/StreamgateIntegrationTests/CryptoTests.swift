@@ -13,7 +13,7 @@ import StreamgateIO
             let ours = message.withUnsafeBytes { Crypto.sha256($0) }
             #expect(ours == TestCrypto.sha256(message), "length \(length)")
         }
-        #expect(TestCrypto.hex(Crypto.sha256("abc")) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(Crypto.sha256Digest("abc").hex == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
     }
 
     @Test func hmacSHA256MatchesAnIndependentImplementation() {

@@ -16,21 +16,20 @@ public enum SessionKind: String, Sendable, Equatable {
 /// box also holds what the identity headers need in their final form (`IdentityFields`),
 /// worked out once per record instead of once per request. A write makes a new box.
 public struct SessionRecord: Sendable, Equatable {
+    /// The stored values; the box adds what is derived from them.
+    private struct Fields: Equatable {
+        var userID: String, tenantID: String, expiresAt: Int64?, kind: SessionKind, scopes: [String]
+        var allowedOrigins: [String], maxStreamDuration: Int64?
+    }
+
     private final class Storage: Sendable {
-        let userID: String
-        let tenantID: String
-        let expiresAt: Int64?
-        let kind: SessionKind
-        let scopes: [String]
-        let allowedOrigins: [String]
-        let maxStreamDuration: Int64?
+        let fields: Fields
         let identityFields: IdentityFields
 
-        init(userID: String, tenantID: String, expiresAt: Int64?, kind: SessionKind, scopes: [String],
-             allowedOrigins: [String], maxStreamDuration: Int64?) {
-            self.userID = userID; self.tenantID = tenantID; self.expiresAt = expiresAt; self.kind = kind
-            self.scopes = scopes; self.allowedOrigins = allowedOrigins; self.maxStreamDuration = maxStreamDuration
-            identityFields = IdentityFields(userID: userID, tenantID: tenantID, scopes: scopes, expiresAt: expiresAt)
+        init(_ fields: Fields) {
+            self.fields = fields
+            identityFields = IdentityFields(userID: fields.userID, tenantID: fields.tenantID, scopes: fields.scopes,
+                                            expiresAt: fields.expiresAt)
         }
     }
 
@@ -39,49 +38,42 @@ public struct SessionRecord: Sendable, Equatable {
     /// Replaces the box with one where `change` has been applied (writes are rare: decoders
     /// and tests).
     private mutating func update(_ change: (inout Fields) -> Void) {
-        var f = Fields(userID: userID, tenantID: tenantID, expiresAt: expiresAt, kind: kind, scopes: scopes,
-                       allowedOrigins: allowedOrigins, maxStreamDuration: maxStreamDuration)
-        change(&f)
-        storage = Storage(userID: f.userID, tenantID: f.tenantID, expiresAt: f.expiresAt, kind: f.kind, scopes: f.scopes,
-                          allowedOrigins: f.allowedOrigins, maxStreamDuration: f.maxStreamDuration)
-    }
-
-    private struct Fields {
-        var userID: String, tenantID: String, expiresAt: Int64?, kind: SessionKind, scopes: [String]
-        var allowedOrigins: [String], maxStreamDuration: Int64?
+        var fields = storage.fields
+        change(&fields)
+        storage = Storage(fields)
     }
 
     public var userID: String {
-        get { storage.userID }
+        get { storage.fields.userID }
         set { update { $0.userID = newValue } }
     }
     public var tenantID: String {
-        get { storage.tenantID }
+        get { storage.fields.tenantID }
         set { update { $0.tenantID = newValue } }
     }
     /// Unix seconds; the session is valid while `wallNow < expiresAt`. Nil: the Redis
     /// key's own TTL is the only expiry.
     public var expiresAt: Int64? {
-        get { storage.expiresAt }
+        get { storage.fields.expiresAt }
         set { update { $0.expiresAt = newValue } }
     }
     public var kind: SessionKind {
-        get { storage.kind }
+        get { storage.fields.kind }
         set { update { $0.kind = newValue } }
     }
     /// RFC 6749 §3.3 scope tokens.
     public var scopes: [String] {
-        get { storage.scopes }
+        get { storage.fields.scopes }
         set { update { $0.scopes = newValue } }
     }
     /// Normalised origins (`WebOrigin.serialized`), for routes with `cors_origins = "session"`.
     public var allowedOrigins: [String] {
-        get { storage.allowedOrigins }
+        get { storage.fields.allowedOrigins }
         set { update { $0.allowedOrigins = newValue } }
     }
     /// Seconds; caps the life of a stream opened with this session.
     public var maxStreamDuration: Int64? {
-        get { storage.maxStreamDuration }
+        get { storage.fields.maxStreamDuration }
         set { update { $0.maxStreamDuration = newValue } }
     }
     /// The identity header values and signed part of this session, rendered once.
@@ -89,14 +81,12 @@ public struct SessionRecord: Sendable, Equatable {
 
     public init(userID: String, tenantID: String, expiresAt: Int64? = nil, kind: SessionKind = .session,
                 scopes: [String] = [], allowedOrigins: [String] = [], maxStreamDuration: Int64? = nil) {
-        storage = Storage(userID: userID, tenantID: tenantID, expiresAt: expiresAt, kind: kind, scopes: scopes,
-                          allowedOrigins: allowedOrigins, maxStreamDuration: maxStreamDuration)
+        storage = Storage(Fields(userID: userID, tenantID: tenantID, expiresAt: expiresAt, kind: kind, scopes: scopes,
+                                 allowedOrigins: allowedOrigins, maxStreamDuration: maxStreamDuration))
     }
 
     public static func == (a: SessionRecord, b: SessionRecord) -> Bool {
-        a.storage === b.storage || (a.userID == b.userID && a.tenantID == b.tenantID && a.expiresAt == b.expiresAt
-            && a.kind == b.kind && a.scopes == b.scopes && a.allowedOrigins == b.allowedOrigins
-            && a.maxStreamDuration == b.maxStreamDuration)
+        a.storage === b.storage || a.storage.fields == b.storage.fields
     }
 
     /// Expired at `expiresAt` exactly: a session written to end at T is refused at T.
