@@ -95,3 +95,4 @@ for t in $TARGETS; do
 done
 echo "rss_MB = peak resident set of the proxy's processes; cpu_s = their user+system time during the run."
 print_paired req/s .requests_per_s cpu_us/req cpureq
+print_paired_latency p99 .latency_ms.p99

@@ -103,3 +103,4 @@ echo "rss_MB = peak resident set of the proxy's processes; KB/strm = (peak - RSS
 echo "cpu_s = their user+system time during the run."
 echo "ev/s:dir compares with the direct run, +p99_ms is the p99 added over it; cpu:$REF and rss:$REF compare with $REF."
 print_paired events/s .events_per_s cpu_s cpu
+print_paired_latency p99 .latency_ms.p99

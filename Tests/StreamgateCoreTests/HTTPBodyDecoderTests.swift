@@ -15,6 +15,14 @@ import Testing
         #expect(r == BodyResult(payload: "hello world".bytes, ended: true, rest: "NEXT".bytes, failedStatus: nil))
     }
 
+    /// A size line has at most sixteen hex digits, leading zeros included, in either case; the
+    /// last chunk's zero may be padded too.
+    @Test func sizeLinesOfUpToSixteenDigits() {
+        let wire = "000000000000000A\r\n0123456789\r\n00b\r\nhello world\r\n0000\r\n\r\n"
+        let r = decodeBody(wire.bytes, framing: .chunked)
+        #expect(r == BodyResult(payload: "0123456789hello world".bytes, ended: true, rest: [], failedStatus: nil))
+    }
+
     @Test func untilCloseEndsOnlyWhenThePeerCloses() {
         #expect(decodeBody("abc".bytes, framing: .untilClose, peerCloses: true).ended)
         #expect(!decodeBody("abc".bytes, framing: .untilClose, peerCloses: false).ended)

@@ -27,15 +27,15 @@ private func scanned(_ s: String) -> SSEBoundaryTracker {
         #expect(t.lastEventID == nil)
     }
 
-    /// The word-at-a-time search for line ends agrees with a byte loop, from every start, on
-    /// bytes chosen to trip it: CR and LF, their neighbours (0x09, 0x0B, 0x0C, 0x0E), bytes
-    /// with the high bit set (0x8A, 0x8D, 0xFF), zero, and ASCII, at every alignment.
+    /// The block-at-a-time search for line ends (16 bytes, then 8) agrees with a byte loop, from
+    /// every start, on bytes chosen to trip it: CR and LF, their neighbours (0x09, 0x0B, 0x0C,
+    /// 0x0E), bytes with the high bit set (0x8A, 0x8D, 0xFF), zero, and ASCII, at every alignment.
     @Test func lineEndSearchMatchesAByteLoop() {
         var rng = SeededRNG(seed: 0x11E)
         let alphabet: [UInt8] = [0x0A, 0x0D, 0x09, 0x0B, 0x0C, 0x0E, 0x8A, 0x8D, 0xFF, 0x00, 0x01, 0x80, 0x61, 0x20]
         for _ in 0..<2000 {
             let length = Int.random(in: 0...40, using: &rng)
-            // Sparse line ends most of the time, so long runs reach the 8-byte steps.
+            // Sparse line ends most of the time, so long runs reach the 16- and 8-byte steps.
             let dense = Bool.random(using: &rng)
             let bytes: [UInt8] = (0..<length).map { _ in
                 if !dense && Int.random(in: 0..<12, using: &rng) != 0 { return alphabet[2 + Int.random(in: 0..<(alphabet.count - 2), using: &rng)] }
@@ -171,6 +171,10 @@ private func scanned(_ s: String) -> SSEBoundaryTracker {
             "data: a\n\n", "data: a\r\n\r\n", "data: a\r\rdata: b\r\r", ": k\r\n\r\n: k\r", "id\r\r\n\n",
             "event: a\ndata\n\ndata: b\r\n:x\r\nretry: 5\r\rdata", "\r\n\r\n\r\r\n\n",
             "\u{FEFF}: hi\n\ndata: 😀\n\n", "dat\rdata\rd\ra\r\r", "e\nev\neve\neven\nevent\r\r",
+            // Field names matched whole at a line start (six bytes or more ahead) and their
+            // near misses, which must fall back to the byte-by-byte states.
+            "datax: 1\n\ndata\r\n\r\n", "eventx: 1\n\nevent\n\nevens: 1\n\n", "idx: 1\n\nid\r\n\r\nid: 7\n\n",
+            "data:data:\n\n", "id:data\n\n", ":data: x\n\n", "Data: x\n\n",
         ]
         for s in streams { checkAgainstOracle(sseBytes(s)) }
     }

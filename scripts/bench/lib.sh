@@ -411,6 +411,34 @@ print_paired() {
     done
 }
 
+# paired_difference TARGET REF ROUNDS VALUE: TARGET's value minus REF's in the same round, over
+# the rounds: the median, lowest and highest, and in how many rounds TARGET's was the lower, as
+# "-1.02 (-9.22..+4.10; lower in 4, tied in 1 of 7 rounds)". VALUE as for paired_ratio.
+paired_difference() {
+    local t=$1 ref=$2 rounds=$3 r a b
+    shift 3
+    for r in $(seq 1 "$rounds"); do
+        a=$("$@" "$t.r$r") b=$("$@" "$ref.r$r")
+        awk -v a="$a" -v b="$b" 'BEGIN { if (a != "" && b != "" && a != "-" && b != "-" && a != "null" && b != "null") printf "%.3f\n", a - b }'
+    done | sort -g | awk '{ v[NR] = $1; if ($1 < 0) lower++; else if ($1 == 0) tied++ } END {
+        if (NR == 0) { print "-"; exit }
+        m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+        printf "%+.2f (%+.2f..%+.2f; lower in %d, tied in %d of %d rounds)\n", m, v[1], v[NR], lower, tied, NR }'
+}
+
+# print_paired_latency LABEL JQ: after a run of REPEAT rounds, each target but REF and direct:
+# its latency (e.g. .latency_ms.p99) minus REF's, round by round (paired_difference). The
+# direct run's p99, which the +p99 column subtracts, moves between rounds by as much as the
+# proxies differ; a difference taken within one round leaves that drift out.
+print_paired_latency() {
+    [ "$REPEAT" -gt 1 ] || return 0
+    local t
+    for t in $TARGETS; do
+        if [ "$t" = "$REF" ] || [ "$t" = direct ] || [ ! -s "$WORK/$t.json" ]; then continue; fi
+        printf "%-13s %s minus %s's, ms: %s\n" "$t" "$1" "$REF" "$(paired_difference "$t" "$REF" "$REPEAT" field_of "$2")"
+    done
+}
+
 # difference A B: A-B with three decimals, "-" when either is missing.
 difference() {
     awk -v a="$1" -v b="$2" 'BEGIN {

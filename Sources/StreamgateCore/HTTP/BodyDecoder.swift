@@ -125,6 +125,18 @@ public struct BodyDecoder {
     private mutating func framing(_ p: UnsafeRawBufferPointer) throws(FramingFailure) -> BodyStep {
         let n = p.count
         var i = 0
+        // Fast path for how chunks nearly always arrive: the CRLF after a chunk's data and a
+        // bare size line (`c8\r\n`), each whole in the prefix. Anything else (extensions,
+        // a split line, the last chunk, an error) falls through to the state machine below,
+        // from the same state and offset, so both paths accept and reject the same bytes.
+        if state == .dataCR && n >= 2 && p[0] == HTTPByte.cr && p[1] == HTTPByte.lf {
+            state = .size(value: 0, digits: 0)
+            i = 2
+        }
+        if state == .size(value: 0, digits: 0), let (value, end) = Self.bareSizeLine(p, from: i) {
+            state = .data(remaining: value)
+            return .skip(end)
+        }
         while i < n {
             let b = p[i]
             switch state {
@@ -201,6 +213,21 @@ public struct BodyDecoder {
             i &+= 1
         }
         return n > 0 ? .skip(n) : .needMore
+    }
+
+    /// A chunk-size line of 1-16 hex digits and CRLF, no extensions, for a size above zero,
+    /// whole in `p` from `start`: the size and the offset just past the LF. Nil otherwise.
+    @inline(__always)
+    private static func bareSizeLine(_ p: UnsafeRawBufferPointer, from start: Int) -> (UInt64, Int)? {
+        let n = p.count
+        var i = start
+        var value: UInt64 = 0
+        while i < n, i &- start < 16, let h = HTTPByte.hexValue(p[i]) {
+            value = value << 4 | h
+            i &+= 1
+        }
+        guard i > start, value > 0, i &+ 1 < n, p[i] == HTTPByte.cr, p[i &+ 1] == HTTPByte.lf else { return nil }
+        return (value, i &+ 2)
     }
 
     private mutating func countTrailer() throws(FramingFailure) {

@@ -118,6 +118,14 @@ public struct SSEBoundaryTracker: Sendable {
                 if stopAtBoundary && state == .lineStart && !inEvent { break scanning }
 
             case .lineStart:
+                if count &- i >= 6, let field = Self.knownField(at: bytes.baseAddress! + i, recordsEventID: recordsEventID) {
+                    // The whole name (and its colon) at once; the line's value is skipped.
+                    if field.opensEvent { inEvent = true }
+                    if field.isData { hasData = true }
+                    state = .skipLine
+                    i &+= field.consumed
+                    continue scanning
+                }
                 switch b {
                 case 0x0A, 0x0D:
                     // Blank line: dispatch.
@@ -225,14 +233,22 @@ public struct SSEBoundaryTracker: Sendable {
     /// Index of the first CR or LF in `bytes` at or after `start`, or `bytes.count` if none.
     ///
     /// Most relayed bytes are the bodies of data lines, so this is where a scan spends its
-    /// time. It tests eight bytes per step: for a word `v`, `(v - 0x01..01) & ~v & 0x80..80`
-    /// flags its zero bytes (after XOR with a repeated CR or LF, the matches). A borrow can
-    /// flag a byte *above* a real zero, never below one, so the lowest flag is always a real
-    /// match, and it is the first in memory (loads are little-endian).
+    /// time. It first passes over 16 bytes per step with SIMD compares (SSE2 on x86-64: two
+    /// compares, an OR and a mask move per step) to the first block holding a CR or LF, then
+    /// finds the byte eight at a time: for a word `v`, `(v - 0x01..01) & ~v & 0x80..80` flags
+    /// its zero bytes (after XOR with a repeated CR or LF, the matches). A borrow can flag a
+    /// byte *above* a real zero, never below one, so the lowest flag is always a real match,
+    /// and it is the first in memory (loads are little-endian).
     static func lineEndIndex(in bytes: UnsafeRawBufferPointer, from start: Int) -> Int {
         let count = bytes.count
         guard let base = bytes.baseAddress else { return count }
         var j = start
+        let lfs = SIMD16<UInt8>(repeating: 0x0A), crs = SIMD16<UInt8>(repeating: 0x0D)
+        while j &+ 16 <= count {
+            let v = base.loadUnaligned(fromByteOffset: j, as: SIMD16<UInt8>.self)
+            if any((v .== lfs) .| (v .== crs)) { break }
+            j &+= 16
+        }
         let ones: UInt64 = 0x0101_0101_0101_0101
         let highs: UInt64 = 0x8080_8080_8080_8080
         while j &+ 8 <= count {
@@ -252,6 +268,35 @@ public struct SSEBoundaryTracker: Sendable {
             j &+= 1
         }
         return count
+    }
+
+    /// A field at the start of a line, matched whole: what the name (and colon) consume and
+    /// whether it opens an event (`data`, `event`, `id`) and carries data. The byte-by-byte
+    /// states give the same answer for these bytes; they handle everything else (comments,
+    /// blank lines, other names, a name split across reads, `id` when its value is recorded).
+    private struct KnownField {
+        var consumed: Int
+        var opensEvent: Bool
+        var isData: Bool
+    }
+
+    /// Reads up to 6 bytes at `p`: `data`, `event` or `id` followed by `:`, CR or LF opens an
+    /// event (the colon is consumed, a line end is not); the name followed by anything else is
+    /// an unknown field (`datax:`) whose line is skipped. Nil for every other line start.
+    @inline(__always)
+    private static func knownField(at p: UnsafeRawPointer, recordsEventID: Bool) -> KnownField? {
+        @inline(__always) func ends(_ b: UInt8) -> Bool { b == UInt8(ascii: ":") || b == 0x0A || b == 0x0D }
+        @inline(__always) func field(_ nameLength: Int, _ next: UInt8, data: Bool) -> KnownField {
+            guard ends(next) else { return KnownField(consumed: nameLength, opensEvent: false, isData: false) }
+            let colon = next == UInt8(ascii: ":") ? 1 : 0
+            return KnownField(consumed: nameLength &+ colon, opensEvent: true, isData: data)
+        }
+        let word = UInt32(littleEndian: p.loadUnaligned(as: UInt32.self))
+        let byte = { (k: Int) in p.load(fromByteOffset: k, as: UInt8.self) }
+        if word == 0x6174_6164 { return field(4, byte(4), data: true) }  // "data"
+        if word == 0x6E65_7665 && byte(4) == UInt8(ascii: "t") { return field(5, byte(5), data: false) }  // "event"
+        if !recordsEventID && word & 0xFFFF == 0x6469 { return field(2, byte(2), data: false) }  // "id"
+        return nil
     }
 
     /// The state after a line terminator byte that ends a non-blank line.
