@@ -465,6 +465,9 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
         var end: StreamBatchEnd?
         do {
             loop: while true {
+                // Asked about zero bytes, the decoder answers "need more" unless the body is
+                // complete (then: its end), so a read used up is left without that call.
+                if at == bytes.count && !decoder.isComplete { break loop }
                 let rest = bytes.view(from: at, count: bytes.count - at)
                 switch try decoder.next(prefix: rest, available: rest.count) {
                 case .data(let n):

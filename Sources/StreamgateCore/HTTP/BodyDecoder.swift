@@ -67,7 +67,12 @@ public struct BodyDecoder {
     }
 
     /// Whether the whole body (and its framing) has been accounted for.
-    public var isComplete: Bool { state == .done || state == .none }
+    public var isComplete: Bool {
+        switch state {
+        case .done, .none: true
+        default: false
+        }
+    }
 
     /// Called when the peer closed its side. Returns true if that legitimately ends the body
     /// (`.untilClose`, or a body already complete), false if the message was truncated.
@@ -129,11 +134,11 @@ public struct BodyDecoder {
         // bare size line (`c8\r\n`), each whole in the prefix. Anything else (extensions,
         // a split line, the last chunk, an error) falls through to the state machine below,
         // from the same state and offset, so both paths accept and reject the same bytes.
-        if state == .dataCR && n >= 2 && p[0] == HTTPByte.cr && p[1] == HTTPByte.lf {
+        if case .dataCR = state, n >= 2, p[0] == HTTPByte.cr, p[1] == HTTPByte.lf {
             state = .size(value: 0, digits: 0)
             i = 2
         }
-        if state == .size(value: 0, digits: 0), let (value, end) = Self.bareSizeLine(p, from: i) {
+        if case .size(0, 0) = state, let (value, end) = Self.bareSizeLine(p, from: i) {
             state = .data(remaining: value)
             return .skip(end)
         }
