@@ -454,13 +454,16 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
     }
 
     /// Relays one batch of an event stream's upstream bytes: body framing is decoded, event
-    /// boundaries tracked, and the payload goes to the client in one gathered write, straight
-    /// from where it was read. Returns how many bytes were used and why it stopped, leaving the
+    /// boundaries tracked, and the payload goes to the client in one gathered write (as one
+    /// chunk when the client's framing is chunked), straight from where it was read. Returns how many bytes were used and why it stopped, leaving the
     /// caller to drop the used bytes before the exchange acts on the stop.
     private func relayStreamBatch(_ bytes: UnsafeRawBufferPointer) -> (used: Int, end: StreamBatchEnd) {
         guard var decoder = responseDecoder, let stream, !lifecycle.responseDone else { return (0, .none(queued: client.outputCount)) }
         let gather = client.loop.gather
         let chunked = clientFraming == .chunked
+        // What this read carries leaves as one client chunk, however many upstream chunks
+        // framed it (GatherList.openChunk).
+        if chunked { gather.openChunk() }
         var at = 0
         var end: StreamBatchEnd?
         do {
@@ -472,9 +475,12 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
                 switch try decoder.next(prefix: rest, available: rest.count) {
                 case .data(let n):
                     let (forward, endHere) = stream.scan(rest.view(from: 0, count: n))
-                    if gather.isFull { client.write(gather) }
-                    let payload = rest.view(from: 0, count: forward)
-                    if chunked { gather.appendChunk(payload) } else { gather.append(payload) }
+                    if gather.isFull {
+                        if chunked { gather.closeChunk() }
+                        client.write(gather)
+                        if chunked { gather.openChunk() }
+                    }
+                    gather.append(rest.view(from: 0, count: forward))
                     bytesOut += UInt64(forward)
                     at += forward
                     if endHere { end = .boundaryReached; break loop }
@@ -491,6 +497,7 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
         } catch {
             end = .badFraming
         }
+        if chunked { gather.closeChunk() }
         let queued = client.write(gather)
         responseDecoder = decoder
         return (at, end ?? .none(queued: queued))

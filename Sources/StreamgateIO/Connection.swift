@@ -677,6 +677,7 @@ public final class Connection {
     /// Returns the bytes now queued in the output buffer (0: everything went to the kernel).
     @discardableResult
     public func write(_ list: GatherList) -> Int {
+        precondition(!list.hasOpenChunk, "a gather list is written with a chunk still open")
         defer { list.reset() }
         guard phase != .closed, list.count > 0 else { return outputCount }
         var written = 0

@@ -23,6 +23,10 @@ public final class GatherList {
     // publicly settable-looking property costs on each append.
     private var pieces = 0
     private var totalBytes = 0
+    /// The piece reserved for the size line of the chunk being gathered (`openChunk`), or -1.
+    private var chunkLinePiece = -1
+    /// `totalBytes` when that chunk was opened.
+    private var chunkStart = 0
 
     /// The CRLF after each chunk's payload (one shared copy, after the size-line slots).
     private let crlf: UnsafeMutablePointer<UInt8>
@@ -43,7 +47,11 @@ public final class GatherList {
     public func reset() {
         pieces = 0
         totalBytes = 0
+        chunkLinePiece = -1
     }
+
+    /// Whether a chunk is open (`openChunk`): the list is not ready to be written.
+    public var hasOpenChunk: Bool { chunkLinePiece >= 0 }
 
     /// True when one more chunk (three pieces) might not fit.
     public var isFull: Bool { count + 3 > GatherList.capacity }
@@ -55,6 +63,36 @@ public final class GatherList {
         vectors[pieces] = iovec(iov_base: UnsafeMutableRawPointer(mutating: bytes.baseAddress), iov_len: bytes.count)
         pieces += 1
         totalBytes += bytes.count
+    }
+
+    /// Starts one HTTP/1.1 chunk whose payload is every piece appended until `closeChunk`: a
+    /// slot is kept for its size line, written once the size is known. Chunk boundaries carry
+    /// no meaning (RFC 9112 §7.1), so the payload of many upstream chunks read at once can
+    /// leave as one: one size line and one CRLF instead of one pair per upstream chunk, fewer
+    /// pieces per write and fewer framing bytes for the client to parse.
+    public func openChunk() {
+        precondition(chunkLinePiece < 0 && pieces < GatherList.capacity, "GatherList chunk already open or list full")
+        chunkLinePiece = pieces
+        chunkStart = totalBytes
+        pieces += 1
+    }
+
+    /// Ends the chunk `openChunk` started: its size line and CRLF go around what was appended
+    /// since; a chunk with no payload leaves nothing (a zero-size chunk would end the body).
+    public func closeChunk() {
+        guard chunkLinePiece >= 0 else { return }
+        let size = totalBytes - chunkStart
+        if size == 0 {
+            // Empty views are never appended, so the reserved slot is the last piece.
+            pieces -= 1
+        } else {
+            let line = framing + chunkLinePiece * 16
+            let len = ChunkSizeLine.write(size, into: line)
+            vectors[chunkLinePiece] = iovec(iov_base: UnsafeMutableRawPointer(line), iov_len: len)
+            totalBytes += len
+            append(UnsafeRawBufferPointer(start: crlf, count: 2))
+        }
+        chunkLinePiece = -1
     }
 
     /// Adds `payload` as one HTTP/1.1 chunk: size line, the payload (borrowed), CRLF.

@@ -20,6 +20,9 @@
 # without it (symbols kept) is what runs. STREAMGATE_BIN profiles another build (e.g. an older
 # commit's release binary; the load tool stays this tree's). TLS=1: the gateway's listener
 # terminates TLS (see lib.sh), so the counts include OpenSSL's.
+# TARGET=nginx profiles the reference instead (sse or plain; Debian's nginx with the bench
+# config of scripts/bench/nginx.conf.in, one worker, no master process): its figure to compare
+# is "in ngx_process_events_and_timers", the counterpart of event_base_loop.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 MODE=${1:-sse}
@@ -34,12 +37,28 @@ command -v valgrind >/dev/null || { log "needs valgrind (apt-get install valgrin
 build
 start_demo
 if [ "$TLS" = 1 ]; then make_tls_material; fi
-objcopy --strip-debug "${STREAMGATE_BIN:-$BIN/streamgate}" "$WORK/streamgate-nodebug"
 mapfile -t tls_args < <(load_tls_args)
+TARGET=${TARGET:-streamgate}
 
 SG_PORT=$(free_port)
-write_streamgate_config "$WORK/callgrind.toml" "$SG_PORT" 1
 token_args=()
+if [ "$TARGET" = nginx ]; then
+    [ "$MODE" != auth ] || { log "auth mode profiles streamgate only"; exit 1; }
+    [ "$TLS" != 1 ] || { log "TLS=1 profiles streamgate only"; exit 1; }
+    mkdir -p "$WORK/nginx"
+    user=""
+    if [ "$(id -u)" = 0 ]; then user="user root;"; fi
+    sed -e "s|@WORK@|$WORK/nginx|g" -e "s|@PORT@|$SG_PORT|g" -e "s|@SSL@||g" -e "s|@TLS@||g" -e "s|@UPORT@|$UPORT|g" \
+        -e "s|@USER@|$user|g" -e "s|@FDLIMIT@|$FD_LIMIT|g" -e "s|@NGINX_WORKERS@|1|g" -e "s|master_process on;|master_process off;|" \
+        "$BENCH_DIR/nginx.conf.in" >"$WORK/nginx/nginx.conf"
+    profiled=("$NGINX" -p "$WORK/nginx" -e "$WORK/nginx/error.log" -c "$WORK/nginx/nginx.conf")
+    stop_signal=QUIT  # graceful: the worker finishes and callgrind writes its counts
+else
+    objcopy --strip-debug "${STREAMGATE_BIN:-$BIN/streamgate}" "$WORK/streamgate-nodebug"
+    write_streamgate_config "$WORK/callgrind.toml" "$SG_PORT" 1
+    profiled=("$WORK/streamgate-nodebug" run --config "$WORK/callgrind.toml")
+    stop_signal=INT  # the gateway drains and exits
+fi
 if [ "$MODE" = auth ]; then
     command -v redis-server >/dev/null || { log "auth mode needs redis-server"; exit 1; }
     RPORT=$(free_port)
@@ -60,13 +79,12 @@ signing_secret = "callgrind-signing-secret-of-at-least-32-bytes"
 TOML
     token_args=(--tokens "$WORK/tokens.txt")
 fi
-valgrind --tool=callgrind --callgrind-out-file="$OUT" "$WORK/streamgate-nodebug" run --config "$WORK/callgrind.toml" \
-    >"$WORK/callgrind.log" 2>&1 &
+valgrind --tool=callgrind --callgrind-out-file="$OUT" "${profiled[@]}" >"$WORK/callgrind.log" 2>&1 &
 VG_PID=$!
 PIDS+=("$VG_PID")
 # Valgrind starts slowly; wait_port gives up after 10 s.
 for _ in 1 2 3 4 5 6; do wait_port "$SG_PORT" "$VG_PID" && break; done
-kill -0 "$VG_PID" 2>/dev/null || { log "gateway under valgrind did not start: $(tail -5 "$WORK/callgrind.log")"; exit 1; }
+kill -0 "$VG_PID" 2>/dev/null || { log "$TARGET under valgrind did not start: $(tail -5 "$WORK/callgrind.log")"; exit 1; }
 
 if [ "$MODE" = plain ] || [ "$MODE" = auth ]; then
     "$BIN/streamgate-bench" --json --mode plain --url "$(load_url "$SG_PORT" /plain)" ${tls_args[@]+"${tls_args[@]}"} \
@@ -80,8 +98,8 @@ else
     units=$(tail -1 "$WORK/load.out" | jq -r '.events // 0' 2>/dev/null || echo 0)
     unit=event
 fi
-# SIGINT: the gateway drains and exits, and callgrind writes its counts.
-kill -INT "$VG_PID"
+# The gateway (SIGINT) or nginx (SIGQUIT) finishes and exits, and callgrind writes its counts.
+kill -"$stop_signal" "$VG_PID"
 wait "$VG_PID" 2>/dev/null || true
 
 [ "$units" -gt 0 ] 2>/dev/null || { log "the load tool reported no ${unit}s: $(tail -3 "$WORK/load.err")"; exit 1; }
@@ -100,8 +118,9 @@ awk -v t="$total" -v n="$units" -v u="$unit" 'BEGIN { if (n > 0) printf "%.0f in
 # the callbacks cost, comparable with nginx's ngx_process_events_and_timers.
 callgrind_annotate --inclusive=yes "$OUT" 2>/dev/null | awk -v n="$units" -v u="$unit" '
     /LoopThreadC5start/ && !seen { gsub(",", "", $1); seen = 1; if (n > 0) printf "%.0f instructions per %s in the event loop (start-up excluded)\n", $1 / n, u }
-    /:event_base_loop / && !base { gsub(",", "", $1); base = 1; if (n > 0) printf "%.0f instructions per %s in event_base_loop (callbacks only)\n", $1 / n, u }'
-if [ "$MODE" = sse ]; then
+    /:event_base_loop / && !base { gsub(",", "", $1); base = 1; if (n > 0) printf "%.0f instructions per %s in event_base_loop (callbacks only)\n", $1 / n, u }
+    /:ngx_process_events_and_timers / && !ngx { gsub(",", "", $1); ngx = 1; if (n > 0) printf "%.0f instructions per %s in ngx_process_events_and_timers\n", $1 / n, u }'
+if [ "$MODE" = sse ] && [ "$TARGET" != nginx ]; then
     # The relay itself: everything under the upstream read callback, per event. Before the
     # transport rewrite (b9d30d3) that was StreamSource.onReadable; since, Connection.plainRead,
     # which also reads the request and the response head into input buffers: those reads
