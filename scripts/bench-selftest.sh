@@ -74,4 +74,13 @@ else
     echo "FAIL  nginx did not start"; FAILED=1
 fi
 
+# The round-by-round summaries, on made-up rounds: target a against reference b, three rounds
+# (a's p99 lower in one, tied in one), and a round the target has no value for.
+for r in 1 2 3; do
+    echo "{\"events_per_s\": $((r * 100)), \"latency_ms\": {\"p99\": $((10 + r))}}" >"$WORK/a.r$r.json"
+done
+for r in 1 2 3 4; do echo "{\"events_per_s\": 200, \"latency_ms\": {\"p99\": 12}}" >"$WORK/b.r$r.json"; done
+check "paired ratio" "$(paired_ratio a b 4 field_of .events_per_s)" "1.00x (0.50-1.50, 3 rounds)"
+check "paired difference" "$(paired_difference a b 4 field_of .latency_ms.p99)" "+0.00 (-1.00..+1.00; lower in 1, tied in 1 of 3 rounds)"
+
 exit $FAILED

@@ -367,19 +367,30 @@ ratio() {
         else { printf "%.2fx\n", a / b } }'
 }
 
+# paired_values TARGET REF ROUNDS OP VALUE: one line per round in which both have a value:
+# TARGET's value divided by REF's (OP ratio) or minus it (OP difference). VALUE is a command that
+# prints one round's value given its case name (e.g. "field_of .events_per_s").
+paired_values() {
+    local t=$1 ref=$2 rounds=$3 op=$4 r a b
+    shift 4
+    for r in $(seq 1 "$rounds"); do
+        a=$("$@" "$t.r$r") b=$("$@" "$ref.r$r")
+        awk -v a="$a" -v b="$b" -v op="$op" 'BEGIN {
+            if (a == "" || b == "" || a == "-" || b == "-" || a == "null" || b == "null") exit
+            if (op == "difference") printf "%.3f\n", a - b
+            else if (b + 0 != 0) printf "%.4f\n", a / b }'
+    done
+}
+
 # paired_ratio TARGET REF ROUNDS VALUE: the median, lowest and highest over the rounds of
-# TARGET's value divided by REF's in the same round, as "1.04x (0.97-1.12, 7 rounds)". VALUE is
-# a command that prints one round's value given its case name (e.g. "field_of .events_per_s").
+# TARGET's value divided by REF's in the same round, as "1.04x (0.97-1.12, 7 rounds)".
 # On a shared machine throughput drifts by a quarter or more between rounds; two targets run
 # back to back in one round drift much less, so the median of per-round ratios is steadier
 # than the ratio of two medians.
 paired_ratio() {
-    local t=$1 ref=$2 rounds=$3 r a b
+    local t=$1 ref=$2 rounds=$3
     shift 3
-    for r in $(seq 1 "$rounds"); do
-        a=$("$@" "$t.r$r") b=$("$@" "$ref.r$r")
-        awk -v a="$a" -v b="$b" 'BEGIN { if (a != "" && b != "" && a != "-" && b != "-" && a != "null" && b != "null" && b + 0 != 0) printf "%.4f\n", a / b }'
-    done | ratio_summary
+    paired_values "$t" "$ref" "$rounds" ratio "$@" | ratio_summary
 }
 
 # ratio_summary: ratios on stdin, one a line, as "1.04x (0.97-1.12, 7 rounds)": their median,
@@ -413,14 +424,11 @@ print_paired() {
 
 # paired_difference TARGET REF ROUNDS VALUE: TARGET's value minus REF's in the same round, over
 # the rounds: the median, lowest and highest, and in how many rounds TARGET's was the lower, as
-# "-1.02 (-9.22..+4.10; lower in 4, tied in 1 of 7 rounds)". VALUE as for paired_ratio.
+# "-1.02 (-9.22..+4.10; lower in 4, tied in 1 of 7 rounds)".
 paired_difference() {
-    local t=$1 ref=$2 rounds=$3 r a b
+    local t=$1 ref=$2 rounds=$3
     shift 3
-    for r in $(seq 1 "$rounds"); do
-        a=$("$@" "$t.r$r") b=$("$@" "$ref.r$r")
-        awk -v a="$a" -v b="$b" 'BEGIN { if (a != "" && b != "" && a != "-" && b != "-" && a != "null" && b != "null") printf "%.3f\n", a - b }'
-    done | sort -g | awk '{ v[NR] = $1; if ($1 < 0) lower++; else if ($1 == 0) tied++ } END {
+    paired_values "$t" "$ref" "$rounds" difference "$@" | sort -g | awk '{ v[NR] = $1; if ($1 < 0) lower++; else if ($1 == 0) tied++ } END {
         if (NR == 0) { print "-"; exit }
         m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
         printf "%+.2f (%+.2f..%+.2f; lower in %d, tied in %d of %d rounds)\n", m, v[1], v[NR], lower, tied, NR }'
