@@ -455,8 +455,9 @@ final class ProxyExchange: UpstreamConnectionOwner, ConnectionReceiver {
 
     /// Relays one batch of an event stream's upstream bytes: body framing is decoded, event
     /// boundaries tracked, and the payload goes to the client in one gathered write (as one
-    /// chunk when the client's framing is chunked), straight from where it was read. Returns how many bytes were used and why it stopped, leaving the
-    /// caller to drop the used bytes before the exchange acts on the stop.
+    /// chunk when the client's framing is chunked), straight from where it was read. Returns
+    /// how many bytes were used and why it stopped, leaving the caller to drop the used bytes
+    /// before the exchange acts on the stop.
     private func relayStreamBatch(_ bytes: UnsafeRawBufferPointer) -> (used: Int, end: StreamBatchEnd) {
         guard var decoder = responseDecoder, let stream, !lifecycle.responseDone else { return (0, .none(queued: client.outputCount)) }
         let gather = client.loop.gather

@@ -97,12 +97,9 @@ public final class GatherList {
 
     /// Adds `payload` as one HTTP/1.1 chunk: size line, the payload (borrowed), CRLF.
     public func appendChunk(_ payload: UnsafeRawBufferPointer) {
-        guard payload.count > 0 else { return }
-        let line = framing + pieces * 16
-        let len = ChunkSizeLine.write(payload.count, into: line)
-        append(UnsafeRawBufferPointer(start: line, count: len))
+        openChunk()
         append(payload)
-        append(UnsafeRawBufferPointer(start: crlf, count: 2))
+        closeChunk()
     }
 }
 
