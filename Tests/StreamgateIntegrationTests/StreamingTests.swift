@@ -93,6 +93,31 @@ import Glibc
         gw.stop()
     }
 
+    /// Chunk boundaries mean nothing in HTTP/1.1 (RFC 9112 §7.1): upstream chunks that arrive in
+    /// one read leave as one client chunk, one size line and one CRLF around all their payload.
+    @Test func upstreamChunksReadTogetherLeaveAsOneClientChunk() throws {
+        let up = try ScriptedUpstream()
+        let gw = try GatewayHarness(toml: simpleConfig(upstreamPort: up.port))
+        let raw = try RawClient(port: gw.port)
+        raw.send("GET /merge HTTP/1.1\r\nHost: h\r\nAccept: text/event-stream\r\n\r\n")
+        let u = try up.accept()
+        _ = try u.readHead()
+        u.send(Self.streamHead)
+        let head = try raw.readHead()
+        #expect(head.lowercased().contains("transfer-encoding: chunked"))
+        // One send on loopback: the three chunks reach the gateway's socket together.
+        let events = ["data: a\n\n", "id: 2\ndata: bb\n\n", "event: x\ndata: ccc\n\n"]
+        u.send(events.map(Self.chunk).joined())
+        let payload = events.joined()
+        let expected = Array((String(payload.utf8.count, radix: 16) + "\r\n" + payload + "\r\n").utf8)
+        try raw.readUntil { $0.count >= expected.count }
+        #expect(raw.buffer == expected, "\(String(decoding: raw.buffer, as: UTF8.self).debugDescription)")
+        u.send("0\r\n\r\n")
+        try raw.readUntil { $0.count >= expected.count + 5 }
+        #expect(Array(raw.buffer.suffix(5)) == Array("0\r\n\r\n".utf8))
+        gw.stop()
+    }
+
     /// The relay reads a live stream's socket straight into a per-loop buffer and writes each
     /// read with one gathered write, queueing what the client's socket does not take. Here a
     /// burst far larger than one read, in chunks of every size with writes split anywhere
