@@ -45,12 +45,8 @@ token_args=()
 if [ "$TARGET" = nginx ]; then
     [ "$MODE" != auth ] || { log "auth mode profiles streamgate only"; exit 1; }
     [ "$TLS" != 1 ] || { log "TLS=1 profiles streamgate only"; exit 1; }
-    mkdir -p "$WORK/nginx"
-    user=""
-    if [ "$(id -u)" = 0 ]; then user="user root;"; fi
-    sed -e "s|@WORK@|$WORK/nginx|g" -e "s|@PORT@|$SG_PORT|g" -e "s|@SSL@||g" -e "s|@TLS@||g" -e "s|@UPORT@|$UPORT|g" \
-        -e "s|@USER@|$user|g" -e "s|@FDLIMIT@|$FD_LIMIT|g" -e "s|@NGINX_WORKERS@|1|g" -e "s|master_process on;|master_process off;|" \
-        "$BENCH_DIR/nginx.conf.in" >"$WORK/nginx/nginx.conf"
+    write_nginx_config "$WORK/nginx" "$SG_PORT" 1
+    sed -i 's|master_process on;|master_process off;|' "$WORK/nginx/nginx.conf"
     profiled=("$NGINX" -p "$WORK/nginx" -e "$WORK/nginx/error.log" -c "$WORK/nginx/nginx.conf")
     stop_signal=QUIT  # graceful: the worker finishes and callgrind writes its counts
 else

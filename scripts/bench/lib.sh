@@ -163,9 +163,10 @@ start_streamgate() {
     fi
 }
 
-start_nginx() {
-    NGINX_PORT=$(free_port)
-    local dir="$WORK/nginx" user=""
+# write_nginx_config DIR PORT WORKERS: the reference config (nginx.conf.in) at DIR/nginx.conf,
+# listening on PORT with WORKERS worker processes (TLS as the TLS switch says).
+write_nginx_config() {
+    local dir=$1 port=$2 workers=$3 user=""
     mkdir -p "$dir"
     # As root, nginx would hand workers to `nobody`, who cannot use the temp dirs under $WORK.
     if [ "$(id -u)" = 0 ]; then user="user root;"; fi
@@ -175,9 +176,15 @@ start_nginx() {
         ssl=" ssl"
         tls="ssl_certificate $WORK/tls/cert.pem; ssl_certificate_key $WORK/tls/key.pem; ssl_protocols TLSv1.2 TLSv1.3;"
     fi
-    sed -e "s|@WORK@|$dir|g" -e "s|@PORT@|$NGINX_PORT|g" -e "s|@SSL@|$ssl|g" -e "s|@TLS@|$tls|g" -e "s|@UPORT@|$UPORT|g" -e "s|@USER@|$user|g" -e "s|@FDLIMIT@|$FD_LIMIT|g" \
-        -e "s|@NGINX_WORKERS@|${NGINX_WORKERS:-2}|g" \
+    sed -e "s|@WORK@|$dir|g" -e "s|@PORT@|$port|g" -e "s|@SSL@|$ssl|g" -e "s|@TLS@|$tls|g" -e "s|@UPORT@|$UPORT|g" -e "s|@USER@|$user|g" -e "s|@FDLIMIT@|$FD_LIMIT|g" \
+        -e "s|@NGINX_WORKERS@|$workers|g" \
         "$BENCH_DIR/nginx.conf.in" >"$dir/nginx.conf"
+}
+
+start_nginx() {
+    NGINX_PORT=$(free_port)
+    local dir="$WORK/nginx"
+    write_nginx_config "$dir" "$NGINX_PORT" "${NGINX_WORKERS:-2}"
     "$NGINX" -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf" >"$dir/stdout.log" 2>&1 &
     NGINX_PID=$!
     PIDS+=("$NGINX_PID")
